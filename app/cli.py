@@ -1,0 +1,115 @@
+"""`citewise` on the command line: index, ask, list, remove, doctor, and an interactive shell."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from app.settings import Settings, load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _offline_env() -> None:
+    # nothing leaves the machine: no hub lookups, no telemetry
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="citewise",
+        description="Ask questions about your own documents, answered locally with citations.",
+    )
+    p.add_argument("--data-dir", type=Path, help="where libraries, models and logs live")
+    p.add_argument("--config", type=Path, help="settings file (TOML); default: the platform's config dir")
+    p.add_argument("--library", "-l", help="library (collection) to use; default: 'default'")
+    p.add_argument("--chroma-url", help="use a Chroma server (chroma run) instead of the embedded store")
+    p.add_argument("--engine", choices=["auto", "vllm", "remote", "llamacpp"], help="answer engine")
+    p.add_argument("--model", help="language model: a GGUF file, a Hugging Face folder or id")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="embedding device")
+    p.add_argument("--verbose", "-v", action="store_true", help="log what happens")
+    p.add_argument("--version", action="version", version="citewise 0.1.0")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("index", help="index files and folders (recursively)")
+    s.add_argument("paths", nargs="+", help="files or folders")
+    s.add_argument("--prune", action="store_true", help="drop indexed files under these folders that no longer exist")
+    s.add_argument("--force", action="store_true", help="re-index files even when unchanged")
+    s.add_argument("--json", action="store_true", help="print the per-file report as JSON")
+
+    s = sub.add_parser("ask", help="ask a question; the answer streams, then its sources")
+    s.add_argument("question", nargs="+")
+    s.add_argument("--json", action="store_true", help="print the answer as JSON")
+    s.add_argument("--top-k", type=int, help="passages given to the model")
+    s.add_argument("--strictness", choices=["lenient", "balanced", "strict"], help="when to say 'not in your documents'")
+
+    s = sub.add_parser("list", help="what is indexed")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--failed", action="store_true", help="only files that failed")
+
+    s = sub.add_parser("remove", help="drop files or folders from the library (the files stay on disk)")
+    s.add_argument("paths", nargs="+")
+
+    s = sub.add_parser("doctor", help="check the set-up and say how to fix what is wrong")
+    s.add_argument("--json", action="store_true")
+
+    sub.add_parser("shell", help="interactive question loop over the library")
+    return p
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "data_dir": args.data_dir,
+        "library": args.library,
+        "store.chroma_url": args.chroma_url,
+        "llm.engine": args.engine,
+        "llm.model": args.model,
+        "embedding.device": args.device,
+    }
+    if getattr(args, "top_k", None):
+        overrides["retrieval.top_k"] = args.top_k
+    if getattr(args, "strictness", None):
+        overrides["retrieval.strictness"] = args.strictness
+    return load_settings(args.config, **overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _offline_env()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = settings_from_args(args)
+    except Exception as exc:  # pydantic ValidationError, a broken TOML file
+        print(f"citewise: invalid settings: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from app import commands
+    from app.services import build_services
+
+    services = build_services(settings)
+    try:
+        command = args.command or "shell"
+        return getattr(commands, f"cmd_{command}")(services, args)
+    except KeyboardInterrupt:
+        print("\ncitewise: interrupted", file=sys.stderr)
+        return 130
+    except commands.UserError as exc:
+        print(f"citewise: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        services.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""The CLI's commands. Each takes the services and the parsed arguments and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from indexing.models import FileReport, FileStatus
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+class UserError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+def _show_path(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return rel if not rel.startswith("..") else path
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    m, s = divmod(int(seconds + 0.5), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
+def _wrap_store_errors(fn):
+    from indexing.pipeline import LibraryBusyError
+    from indexing.store import StoreError
+
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except (StoreError, LibraryBusyError) as exc:
+            raise UserError(str(exc)) from None
+
+    return wrapper
+
+
+# -- index -------------------------------------------------------------------------------------
+
+
+@_wrap_store_errors
+def cmd_index(services, args) -> int:
+    library = services.library()
+    live = err.is_terminal and not args.json
+    final = None
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[files]}"),
+        TextColumn("{task.fields[rate]}"),
+        TextColumn("ETA {task.fields[eta]}"),
+        TimeElapsedColumn(),
+        TextColumn("[dim]{task.fields[current]}"),
+        console=err,
+        transient=True,
+        disable=not live,
+    ) as bar:
+        task = bar.add_task("Scanning", total=None, files="", rate="", eta="--:--", current="")
+        for p in library.add(args.paths, prune=args.prune, force=args.force):
+            final = p
+            if p.phase == "scanning":
+                continue
+            bar.update(
+                task,
+                description="Indexing",
+                total=max(p.bytes_total, 1),
+                completed=p.bytes_done,
+                files=f"{p.files_done}/{p.files_total} files",
+                rate=f"{p.chunks_per_s:.0f} chunks/s",
+                eta=_fmt_eta(p.eta_s),
+                current=Path(p.current).name[:40] if p.current else "",
+            )
+            if not live and p.report is not None and p.report.status is not FileStatus.UNCHANGED and not args.json:
+                r = p.report
+                err.print(f"[{p.files_done}/{p.files_total}] {r.status.value}: {escape(_show_path(r.path))}")
+    assert final is not None
+    reports = final.reports
+    if args.json:
+        print(json.dumps({
+            "library": library.name,
+            "elapsed_s": round(final.elapsed, 3),
+            "files": [_report_dict(r) for r in reports],
+            "counts": final.counts(),
+        }, indent=2))
+    else:
+        _print_report(reports, final.elapsed)
+    failed = any(r.status is FileStatus.FAILED for r in reports)
+    return 1 if failed else 0
+
+
+def _report_dict(r: FileReport) -> dict:
+    return {
+        "path": r.path, "status": r.status.value, "reason": r.reason, "kind": r.kind,
+        "pages": r.pages, "chunks": r.chunks, "seconds": round(r.seconds, 3), "warnings": r.warnings,
+    }
+
+
+def _print_report(reports: list[FileReport], elapsed: float) -> None:
+    by = {s: [r for r in reports if r.status is s] for s in FileStatus}
+    indexed = by[FileStatus.INDEXED]
+    pages = sum(r.pages for r in indexed)
+    chunks = sum(r.chunks for r in indexed)
+    parts = [f"indexed {len(indexed)} file{'s' * (len(indexed) != 1)} ({pages} pages, {chunks} chunks) in {elapsed:.1f} s"]
+    for status in (FileStatus.UNCHANGED, FileStatus.FAILED, FileStatus.SKIPPED, FileStatus.REMOVED):
+        if by[status]:
+            parts.append(f"{len(by[status])} {status.value}")
+    out.print("[bold]" + escape("; ".join(parts).capitalize()) + "[/bold]")
+    style = {FileStatus.INDEXED: "green", FileStatus.FAILED: "red", FileStatus.SKIPPED: "yellow", FileStatus.REMOVED: "cyan", FileStatus.UNCHANGED: "dim"}
+    unchanged_shown = 0
+    for r in reports:
+        if r.status is FileStatus.UNCHANGED:
+            unchanged_shown += 1
+            if unchanged_shown > 10:
+                continue
+        detail = ""
+        if r.status is FileStatus.INDEXED:
+            detail = f"{r.pages} page{'s' * (r.pages != 1)}, {r.chunks} chunk{'s' * (r.chunks != 1)}"
+            if r.warnings:
+                detail += f"  ({'; '.join(r.warnings)})"
+        elif r.reason:
+            detail = r.reason
+        out.print(f"  [{style[r.status]}]{r.status.value:<9}[/] {escape(_show_path(r.path))}  [dim]{escape(detail)}[/dim]")
+    if unchanged_shown > 10:
+        out.print(f"  [dim]… and {unchanged_shown - 10} more unchanged[/dim]")
+
+
+# -- ask ---------------------------------------------------------------------------------------
+
+
+def _source_line(c) -> str:
+    quote = " ".join(c.quote_text.split())
+    if len(quote) > 240:
+        quote = quote[:237] + "…"
+    return f'[{c.n}] {c.passage.where()}: "{quote}"'
+
+
+@_wrap_store_errors
+def cmd_ask(services, args) -> int:
+    from app.chat import Done, SentenceCited, Status, Token
+    from app.engines.base import EngineError
+
+    question = " ".join(args.question)
+    chat = services.chat()
+    answer = None
+    live = not args.json
+    try:
+        for event in chat.ask(question):
+            if isinstance(event, Status) and live and err.is_terminal:
+                err.print(f"[dim]{event.text}…[/dim]", end="\r")
+            elif isinstance(event, Token) and live:
+                out.print(escape(event.text), end="")
+            elif isinstance(event, SentenceCited) and live:
+                if event.citations:
+                    out.print(" " + "".join(f"[{n}]" for n in event.citations), style="bold cyan", end="")
+                elif event.claim:
+                    out.print(" [?]", style="yellow", end="")
+            elif isinstance(event, Done):
+                answer = event.answer
+    except EngineError as exc:
+        raise UserError(str(exc)) from None
+    assert answer is not None
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    if answer.refused:
+        out.print(answer.text)
+        if answer.closest:
+            out.print("\n[bold]Closest passages[/bold] (none answers the question):")
+            for i, p in enumerate(answer.closest, 1):
+                text = " ".join(p.chunk.text.split())
+                out.print(f'  {i}. {escape(p.where())} [dim](score {p.score:.2f})[/dim]: "{escape(text[:200])}{"…" if len(text) > 200 else ""}"')
+        return 0
+    out.print()
+    if answer.citations:
+        out.print("\n[bold]Sources[/bold]")
+        for c in answer.citations:
+            out.print(escape(_source_line(c)))
+    unsupported = [s for s in answer.sentences if not s.supported and len(s.text.split()) >= 3]
+    if unsupported:
+        err.print(f"[yellow]{len(unsupported)} sentence{'s' * (len(unsupported) != 1)} marked [?] {'are' if len(unsupported) != 1 else 'is'} not supported by the passages.[/yellow]")
+    t = answer.timings
+    if err.is_terminal:
+        err.print(f"[dim]{answer.engine} · {answer.model} · first token {t.get('ttft_s', 0):.2f} s · total {t.get('total_s', 0):.1f} s[/dim]")
+    return 0
+
+
+# -- list / remove -----------------------------------------------------------------------------
+
+
+@_wrap_store_errors
+def cmd_list(services, args) -> int:
+    library = services.library()
+    files = library.files()
+    if args.failed:
+        files = [f for f in files if f.status == "failed" or f.error]
+    if args.json:
+        print(json.dumps([{
+            "path": f.path, "status": f.status, "kind": f.kind, "pages": f.pages, "chunks": f.chunks,
+            "error": f.error, "indexed_at": f.indexed_at, "title": f.title,
+        } for f in files], indent=2))
+        return 0
+    if not files:
+        out.print(f"Library '{escape(library.name)}' is empty. Add documents with: citewise index PATH")
+        return 0
+    table = Table(title=f"Library '{library.name}'", show_lines=False, header_style="bold")
+    for col, kw in (("status", {}), ("file", {"overflow": "fold"}), ("type", {}), ("pages", {"justify": "right"}), ("chunks", {"justify": "right"}), ("note", {"overflow": "fold"})):
+        table.add_column(col, **kw)
+    for f in files:
+        status = "failed" if f.status == "failed" else ("indexed*" if f.error else "indexed")
+        table.add_row(status, _show_path(f.path), f.kind or "", str(f.pages), str(f.chunks), f.error or "")
+    out.print(table)
+    st = library.stats()
+    out.print(f"{st['indexed']} indexed, {st['failed']} failed; {st['chunks']} chunks. [dim]* an older version is kept; the newer one failed[/dim]")
+    return 0
+
+
+@_wrap_store_errors
+def cmd_remove(services, args) -> int:
+    reports = services.library().remove(args.paths)
+    if not reports:
+        err.print("Nothing indexed matches: " + ", ".join(args.paths))
+        return 1
+    for r in reports:
+        out.print(f"removed  {escape(_show_path(r.path))}  [dim]({r.chunks} chunks)[/dim]")
+    return 0
+
+
+# -- doctor ------------------------------------------------------------------------------------
+
+
+def cmd_doctor(services, args) -> int:
+    from app.doctor import run_checks
+
+    checks = run_checks(services)
+    problems = [c for c in checks if not c.ok]
+    if args.json:
+        print(json.dumps([c.__dict__ for c in checks], indent=2))
+    else:
+        for c in checks:
+            mark = "[green]ok[/green]  " if c.ok else "[red]FAIL[/red]"
+            out.print(f"{mark} [bold]{escape(c.name)}[/bold]: {escape(c.detail)}")
+            if not c.ok and c.fix:
+                out.print(f"       [yellow]fix:[/yellow] {escape(c.fix)}")
+        out.print("\nAll checks passed." if not problems else f"\n{len(problems)} problem{'s' * (len(problems) != 1)} found.")
+    return 1 if problems else 0
+
+
+# -- shell -------------------------------------------------------------------------------------
+
+
+def cmd_shell(services, args) -> int:
+    """An interactive loop: questions, and :index PATH, :list, :help, :quit."""
+    library = services.library()
+    st = library.stats()
+    out.print(f"[bold]Citewise[/bold] · library '{escape(library.name)}' · {st['indexed']} documents, {st['chunks']} chunks")
+    if not st["indexed"]:
+        out.print("The library is empty: type [bold]:index PATH[/bold] (files or folders) to add documents.")
+    out.print("[dim]Ask a question, or :index PATH, :list, :help, :quit[/dim]")
+    ns = argparse.Namespace(json=False, prune=False, force=False, failed=False)
+    while True:
+        try:
+            line = input("\n? ").strip()
+        except EOFError:
+            out.print()
+            return 0
+        if not line:
+            continue
+        if line in (":q", ":quit", ":exit", "exit", "quit"):
+            return 0
+        if line in (":h", ":help", "help"):
+            out.print(":index PATH…  add files or folders\n:list         what is indexed\n:remove PATH  drop a file\n:quit         leave")
+            continue
+        try:
+            if line.startswith(":index "):
+                ns.paths = line.split(None, 1)[1].split()
+                cmd_index(services, ns)
+            elif line.startswith(":remove "):
+                ns.paths = line.split(None, 1)[1].split()
+                cmd_remove(services, ns)
+            elif line == ":list":
+                cmd_list(services, ns)
+            else:
+                ns.question = [line]
+                cmd_ask(services, ns)
+        except UserError as exc:
+            err.print(f"[red]{escape(str(exc))}[/red]")
+
+
+__all__ = ["UserError", "cmd_index", "cmd_ask", "cmd_list", "cmd_remove", "cmd_doctor", "cmd_shell"]

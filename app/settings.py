@@ -1,0 +1,134 @@
+"""Settings: defaults < TOML file in the platform's config dir < CITEWISE_* environment < flags.
+
+Built once by the entry point and passed down; each package reads only its own slice.
+Environment variables nest with a double underscore: CITEWISE_LLM__ENGINE=llamacpp,
+CITEWISE_STORE__CHROMA_URL=http://127.0.0.1:8000. Secrets (the remote API key) are never
+written to the file: they live in the system keyring (see app/secrets.py).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import platformdirs
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+APP_NAME = "citewise"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_config_file() -> Path:
+    override = os.environ.get("CITEWISE_CONFIG")
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = "bundled"  # or the folder of a sentence-transformers model
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(64, ge=1, le=4096)
+
+
+class IndexingSettings(BaseModel):
+    max_file_mb: int = Field(512, ge=1)
+    chunk_tokens: int = Field(254, ge=32, le=8192)
+    overlap_tokens: int = Field(32, ge=0, le=512)
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(20, ge=1, le=500)
+    strictness: Literal["lenient", "balanced", "strict"] = "balanced"
+
+
+class LLMSettings(BaseModel):
+    engine: Literal["auto", "vllm", "remote", "llamacpp"] = "auto"
+    model: str = "bundled"  # or a GGUF file (llama.cpp) / Hugging Face folder or id (vLLM)
+    remote_url: str | None = None  # an OpenAI-compatible server, e.g. http://gpu-box:8000/v1
+    remote_model: str | None = None
+    api_key: SecretStr | None = None  # from CITEWISE_LLM__API_KEY or the keyring, never the file
+    max_tokens: int = Field(256, ge=16, le=8192)
+    temperature: float = Field(0.1, ge=0.0, le=2.0)
+    repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)  # small models loop without it
+    context_tokens: int = Field(4096, ge=512)
+    seed: int = 0  # the same question over the same passages gives the same answer
+    threads: int | None = None
+    timeout_s: float = Field(120.0, gt=0)
+
+
+class StoreSettings(BaseModel):
+    chroma_url: str | None = None  # a `chroma run` server; embedded Chroma in the data dir otherwise
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CITEWISE_", env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
+
+    config_path: ClassVar[Path | None] = None  # set on a subclass by load_settings
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    library: str = "default"
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    indexing: IndexingSettings = IndexingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    llm: LLMSettings = LLMSettings()
+    store: StoreSettings = StoreSettings()
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = getattr(settings_cls, "config_path", None)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the user's TOML file, the environment and `overrides` (CLI flags).
+
+    `overrides` may use dotted keys for nested values: {"llm.engine": "llamacpp"}.
+    """
+    path = config_file or default_config_file()
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        target = nested
+        parts = key.split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+
+    class _FileSettings(Settings):
+        config_path: ClassVar[Path | None] = path if path.is_file() else None
+
+    values = _FileSettings(**nested).model_dump()
+    return Settings(**_unsecret(values))  # a plain Settings (picklable), resolved values as given
+
+
+def _unsecret(values: dict[str, Any]) -> dict[str, Any]:
+    llm = values.get("llm") or {}
+    key = llm.get("api_key")
+    if isinstance(key, SecretStr):
+        llm["api_key"] = key.get_secret_value()
+    return values

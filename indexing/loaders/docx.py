@@ -1,0 +1,124 @@
+"""DOCX loader: python-docx (the maintained reader of Word's format), body in reading order.
+
+Paragraphs and tables are read in document order, heading styles give the heading path, and
+the page breaks Word rendered when it last saved the file give page numbers as the user saw
+them in Word. A document without rendered breaks (written by a program) is one unit.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from indexing.loaders.structured import UnitBuilder
+from indexing.models import DocumentError, ParsedDocument, Unit, UnitKind
+
+_HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
+
+
+def _heading_level(paragraph) -> int | None:
+    try:
+        style = paragraph.style
+        name = style.name if style is not None else ""
+    except Exception:
+        return None
+    if not name:
+        return None
+    if name.lower() == "title":
+        return 0
+    match = _HEADING_STYLE.match(name.strip())
+    return int(match.group(1)) if match else None
+
+
+def _is_strict_ooxml(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return b"purl.oclc.org/ooxml" in zf.read("_rels/.rels")
+    except Exception:
+        return False
+
+
+def load_docx(path: Path) -> ParsedDocument:
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.oxml.ns import qn
+    from docx.table import Table
+
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError) as exc:
+        if _is_strict_ooxml(path):
+            raise DocumentError(
+                "Word 'Strict Open XML' documents are not supported: save it again as a standard .docx",
+                code="unsupported",
+            ) from None
+        raise DocumentError(f"malformed Word document: {exc or 'not a valid .docx package'}", code="malformed") from None
+    except Exception as exc:
+        raise DocumentError(f"malformed Word document: {exc}", code="malformed") from None
+
+    builder = UnitBuilder()
+    pages: list[Unit] = []
+    page = 1
+    saw_breaks = False
+
+    def new_page() -> None:
+        nonlocal page
+        if not builder.empty:
+            pages.append(builder.build(number=page, kind=UnitKind.PAGE))
+        builder.reset_text()
+        page += 1
+
+    try:
+        for block in document.iter_inner_content():
+            if isinstance(block, Table):
+                for row in block.rows:
+                    cells: list[str] = []
+                    for cell in row.cells:
+                        text = cell.text.strip()
+                        if text and (not cells or cells[-1] != text):  # merged cells repeat
+                            cells.append(text)
+                    if cells:
+                        builder.text(" | ".join(cells))
+                continue
+            level = _heading_level(block)
+            breaks = block.rendered_page_breaks
+            if breaks:
+                saw_breaks = True
+                first = breaks[0]
+                before = first.preceding_paragraph_fragment
+                after = first.following_paragraph_fragment
+                if before is not None and before.text.strip():
+                    builder.text(before.text)
+                for _ in breaks:
+                    new_page()
+                text = after.text if after is not None else ""
+            else:
+                text = block.text
+            if level is not None and text.strip():
+                builder.heading(level + 1, text)
+            else:
+                builder.text(text)
+    except Exception as exc:
+        raise DocumentError(f"malformed Word document: {exc}", code="malformed") from None
+
+    if not builder.empty:
+        pages.append(builder.build(number=page, kind=UnitKind.PAGE))
+    if not pages:
+        # text that lives only in text boxes, shapes or content controls: every w:p of the body
+        for paragraph in document.element.body.iter(qn("w:p")):
+            builder.text("".join(t.text or "" for t in paragraph.iter(qn("w:t"))))
+        if not builder.empty:
+            saw_breaks = False
+            pages.append(builder.build())
+    if not pages:
+        raise DocumentError("no text found in the document", code="no-text")
+    if not saw_breaks:
+        only = pages[0]
+        pages = [Unit(number=1, text=only.text, kind=UnitKind.DOCUMENT, headings=only.headings)]
+    title = None
+    try:
+        title = document.core_properties.title or None
+    except Exception:
+        pass
+    return ParsedDocument(kind="docx", units=pages, title=title, page_count=page if saw_breaks else 1)

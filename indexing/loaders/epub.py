@@ -1,0 +1,89 @@
+"""EPUB loader: ebooklib (the maintained EPUB2/EPUB3 reader), one unit per chapter.
+
+Chapters follow the spine (reading order); a chapter's label is its table-of-contents title,
+else its first heading. Empty spine documents (cover, title page images) are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings as _warnings
+import zipfile
+from pathlib import Path
+from posixpath import basename
+
+from indexing.loaders.html import html_to_unit
+from indexing.models import DocumentError, ParsedDocument, UnitKind
+from indexing.normalize import has_words
+
+logging.getLogger("ebooklib").setLevel(logging.ERROR)
+
+
+def _toc_titles(toc) -> dict[str, str]:
+    titles: dict[str, str] = {}
+
+    def walk(items) -> None:
+        for item in items:
+            if isinstance(item, tuple) and len(item) == 2:
+                section, children = item
+                href = getattr(section, "href", None)
+                if href and getattr(section, "title", None):
+                    titles.setdefault(href.split("#")[0], section.title)
+                walk(children)
+            elif getattr(item, "href", None) and getattr(item, "title", None):
+                titles.setdefault(item.href.split("#")[0], item.title)
+
+    try:
+        walk(toc)
+    except Exception:
+        return {}
+    return titles
+
+
+def load_epub(path: Path) -> ParsedDocument:
+    from ebooklib import ITEM_DOCUMENT, epub
+
+    if not zipfile.is_zipfile(path):
+        raise DocumentError("not a valid EPUB: the file is not a ZIP archive", code="malformed")
+    try:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            book = epub.read_epub(str(path), options={"ignore_ncx": False})
+    except zipfile.BadZipFile as exc:
+        raise DocumentError(f"malformed EPUB: broken ZIP archive ({exc})", code="malformed") from None
+    except (KeyError, epub.EpubException) as exc:
+        raise DocumentError(f"malformed EPUB: {getattr(exc, 'msg', None) or exc}", code="malformed") from None
+    except Exception as exc:  # lxml errors in the package document, and worse
+        raise DocumentError(f"malformed EPUB: {exc}", code="malformed") from None
+
+    titles = _toc_titles(book.toc)
+    units = []
+    failed = 0
+    for idref, _linear in book.spine:
+        item = book.get_item_with_id(idref) if idref else None
+        if item is None or item.get_type() != ITEM_DOCUMENT:
+            continue
+        try:
+            content = item.get_content()
+            unit = html_to_unit(content, number=len(units) + 1, kind=UnitKind.CHAPTER)
+        except Exception:
+            failed += 1
+            continue
+        if not has_words(unit.text, 3):
+            continue
+        name = item.get_name()
+        label = titles.get(name) or titles.get(basename(name))
+        if not label and unit.headings:
+            label = unit.headings[0][1][-1]
+        units.append(unit.__class__(number=unit.number, text=unit.text, kind=unit.kind, label=label, headings=unit.headings))
+
+    if not units:
+        raise DocumentError("no text found in the EPUB's chapters" if not failed else "malformed EPUB: no chapter could be read", code="no-text")
+    title = None
+    try:
+        meta = book.get_metadata("DC", "title")
+        title = meta[0][0] if meta else None
+    except Exception:
+        pass
+    warnings = [f"{failed} chapters could not be read"] if failed else []
+    return ParsedDocument(kind="epub", units=units, title=title, page_count=len(units), warnings=warnings)

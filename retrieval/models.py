@@ -1,0 +1,110 @@
+"""What retrieval hands to the answer path and what an answer is made of (Qt- and LLM-free)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from indexing.models import Chunk, UnitKind
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its scores. `score` orders passages; `dense` is a cosine."""
+
+    chunk: Chunk
+    score: float
+    dense: float | None = None
+    lexical: float | None = None
+
+    @property
+    def file_name(self) -> str:
+        return Path(self.chunk.path).name
+
+    def where(self) -> str:
+        """`report.pdf, page 2` / `book.epub, chapter 3 (Down the Rabbit-Hole)` / `notes.md, § Setup`."""
+        c = self.chunk
+        parts = [self.file_name]
+        if c.unit_kind is UnitKind.PAGE:
+            parts.append(f"page {c.unit}" + (f" ({c.unit_label})" if c.unit_label else ""))
+        elif c.unit_kind is UnitKind.CHAPTER:
+            parts.append(f"chapter {c.unit}" + (f" ({c.unit_label})" if c.unit_label else ""))
+        if c.heading and c.unit_kind is not UnitKind.CHAPTER:
+            parts.append("§ " + " › ".join(c.heading[-2:]))
+        return ", ".join(parts)
+
+
+@dataclass
+class Citation:
+    """A numbered source of an answer: `[n]` in the answer text points here."""
+
+    n: int
+    passage: Passage
+    support: float = 0.0  # how strongly the best supported sentence matches this passage
+    quote: tuple[int, int] | None = None  # the supporting sentence, as a span of the passage text
+
+    @property
+    def quote_text(self) -> str:
+        text = self.passage.chunk.text
+        if self.quote:
+            return text[self.quote[0] : self.quote[1]]
+        return text
+
+    def to_dict(self) -> dict:
+        c = self.passage.chunk
+        return {
+            "n": self.n,
+            "file": c.path,
+            "file_name": self.passage.file_name,
+            "page": c.page,
+            "unit": c.unit,
+            "unit_kind": c.unit_kind.value,
+            "unit_label": c.unit_label,
+            "heading": list(c.heading),
+            "start": c.start,
+            "end": c.end,
+            "text": c.text,
+            "score": round(self.passage.score, 4),
+            "support": round(self.support, 4),
+            "quote": self.quote_text if self.quote else None,
+            "quote_start": c.start + self.quote[0] if self.quote else None,
+            "quote_end": c.start + self.quote[1] if self.quote else None,
+            "chunk_id": c.id,
+        }
+
+
+@dataclass
+class AnswerSentence:
+    text: str
+    citations: list[int] = field(default_factory=list)  # citation numbers
+    support: float = 0.0
+    supported: bool = False
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str = ""  # the answer with verified [n] markers
+    raw: str = ""  # what the model wrote
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    refused: bool = False
+    refusal_reason: str | None = None
+    closest: list[Passage] = field(default_factory=list)  # shown when refused
+    engine: str | None = None
+    model: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "sentences": [asdict(s) for s in self.sentences],
+            "refused": self.refused,
+            "refusal_reason": self.refusal_reason,
+            "closest": [Citation(i + 1, p).to_dict() for i, p in enumerate(self.closest)],
+            "engine": self.engine,
+            "model": self.model,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }

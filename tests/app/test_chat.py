@@ -1,0 +1,111 @@
+"""Asking: streamed answer, per-sentence citations to the right file and page, honest refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.chat import Done, MarkerFilter, Retrieved, SentenceCited, Status, Token
+from tests import docs
+
+
+@pytest.fixture
+def fact_library(library, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    docs.make_pdf(folder / "facts.pdf", docs.fact_pages())
+    (folder / "garden.md").write_text(
+        "# Garden\n\nTomatoes in the greenhouse are watered every second evening with rain water.\n", encoding="utf-8"
+    )
+    for _ in library.add([str(folder)]):
+        pass
+    return library
+
+
+def _ask(services, question):
+    events = list(services.chat().ask(question))
+    assert isinstance(events[-1], Done)
+    return events, events[-1].answer
+
+
+@pytest.mark.parametrize(
+    "question,page",
+    [
+        ("How long does the sourdough loaf need to ferment?", 3),
+        ("When does the ferry to Bainbridge Island leave?", 1),
+        ("How much does the museum night tour cost?", 2),
+    ],
+)
+def test_answer_cites_the_file_and_page_holding_the_fact(services, fact_library, question, page):
+    events, answer = _ask(services, question)
+    assert not answer.refused, answer.raw
+    assert answer.citations, f"no sentence of the answer was supported: {answer.raw!r}"
+    first = answer.citations[0].to_dict()
+    assert first["file_name"] == "facts.pdf" and first["page"] == page
+    assert first["text"] in fact_library.store.get([answer.citations[0].passage.chunk.id])[0].text
+    assert "[1]" in answer.text
+
+
+def test_events_stream_in_order_and_tokens_make_the_answer(services, fact_library):
+    events, answer = _ask(services, "When does the ferry to Bainbridge Island leave?")
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Status and Retrieved in kinds
+    assert kinds.index(Retrieved) < kinds.index(Token)
+    streamed = "".join(e.text for e in events if isinstance(e, Token))
+    assert "[" not in streamed  # the model's own markers never reach the user unverified
+    cited = [e for e in events if isinstance(e, SentenceCited)]
+    assert cited and [e.index for e in cited] == list(range(len(cited)))
+    assert all(s.text in streamed for s in answer.sentences)
+    assert answer.timings["ttft_s"] > 0 and answer.timings["total_s"] >= answer.timings["generation_s"]
+
+
+def test_off_topic_question_is_refused_without_asking_the_model(services, fact_library):
+    events, answer = _ask(services, "Who won the football world cup in 1974?")
+    assert answer.refused and answer.text == "I could not find this in your documents."
+    assert answer.citations == [] and answer.closest  # the closest passages are still shown
+    assert not any(isinstance(e, Token) for e in events)
+    assert all(e.text != "generating" for e in events if isinstance(e, Status))
+
+
+def test_empty_library_refuses(services):
+    _, answer = _ask(services, "When does the ferry leave?")
+    assert answer.refused and answer.closest == []
+
+
+def test_cancel_stops_generation(services, fact_library):
+    seen = []
+
+    def cancel():
+        return len(seen) >= 3
+
+    for e in services.chat().ask("When does the ferry to Bainbridge Island leave?", cancel=cancel):
+        if isinstance(e, Token):
+            seen.append(e)
+        if isinstance(e, Done):
+            answer = e.answer
+    assert answer.timings.get("cancelled") == 1.0
+    assert len(seen) <= 4
+
+
+def test_json_shape(services, fact_library):
+    _, answer = _ask(services, "How much does the museum night tour cost?")
+    d = answer.to_dict()
+    assert set(d) >= {"question", "answer", "citations", "refused", "timings"}
+    c = d["citations"][0]
+    assert set(c) >= {"n", "file", "page", "start", "end", "text", "score"}
+    assert c["file"].endswith("facts.pdf") and c["end"] > c["start"]
+
+
+@pytest.mark.parametrize(
+    "tokens,expected,numbers",
+    [
+        (["The ferry leaves at 7:15", " [", "1", "]", "."], "The ferry leaves at 7:15.", [1]),
+        (["Fact one [1][2]. Fact", " two [Source 3]."], "Fact one. Fact two.", [1, 2, 3]),
+        (["An array [0] index"], "An array [0] index", []),
+        (["Unclosed [bracket text that goes on and on for a long while"], "Unclosed [bracket text that goes on and on for a long while", []),
+    ],
+)
+def test_marker_filter(tokens, expected, numbers):
+    f = MarkerFilter()
+    out = "".join(f.feed(t) for t in tokens) + f.flush()
+    assert out == expected
+    assert f.numbers == numbers

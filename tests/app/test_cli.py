@@ -1,0 +1,104 @@
+"""The `citewise` command as a user runs it: real processes, real models, a real library on disk."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests import docs
+from tests.conftest import run_cli
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "papers"
+    d.mkdir()
+    docs.make_pdf(d / "facts.pdf", docs.fact_pages())
+    (d / "guide.md").write_text("# Boat\n\nLife jackets are stored under the rear bench of the boat.\n", encoding="utf-8")
+    docs.make_encrypted_pdf(d / "locked.pdf")
+    docs.make_corrupt_pdf(d / "corrupt.pdf")
+    (d / "empty.txt").write_bytes(b"")
+    return d
+
+
+@pytest.mark.slow
+def test_index_ask_list_remove_as_a_user_would(data_dir, folder):
+    proc = run_cli("index", str(folder), data_dir=data_dir)
+    assert proc.returncode == 1, proc.stderr  # some files failed
+    out = proc.stdout
+    assert "Indexed 2 files" in out and "3 failed" in out
+    assert "locked.pdf" in out and "a password is needed" in out
+    assert "corrupt.pdf" in out and "malformed PDF" in out
+    assert "empty.txt" in out and "empty file" in out
+
+    again = run_cli("index", "--json", str(folder), data_dir=data_dir)
+    report = json.loads(again.stdout)
+    assert {f["status"] for f in report["files"]} == {"unchanged", "failed"}
+
+    asked = run_cli("ask", "--json", "How much does the museum night tour cost?", data_dir=data_dir, check_exit=0)
+    answer = json.loads(asked.stdout)
+    assert not answer["refused"] and answer["citations"]
+    top = answer["citations"][0]
+    assert top["file"].endswith("facts.pdf") and top["page"] == 2 and top["n"] == 1
+    assert "35 dollars" in top["text"]
+
+    plain = run_cli("ask", "How long does the sourdough loaf need to ferment?", data_dir=data_dir, check_exit=0)
+    assert "Sources" in plain.stdout and "[1] facts.pdf, page 3:" in plain.stdout
+
+    off = run_cli("ask", "--json", "What is the population of Ulaanbaatar?", data_dir=data_dir, check_exit=0)
+    refused = json.loads(off.stdout)
+    assert refused["refused"] and refused["answer"] == "I could not find this in your documents."
+    assert refused["closest"] and refused["citations"] == []
+
+    listed = json.loads(run_cli("list", "--json", data_dir=data_dir, check_exit=0).stdout)
+    assert {(f["path"].rsplit("/", 1)[-1], f["status"]) for f in listed} >= {("facts.pdf", "indexed"), ("locked.pdf", "failed")}
+
+    removed = run_cli("remove", str(folder / "facts.pdf"), data_dir=data_dir, check_exit=0)
+    assert "removed" in removed.stdout
+    after = json.loads(run_cli("list", "--json", data_dir=data_dir, check_exit=0).stdout)
+    assert "facts.pdf" not in {f["path"].rsplit("/", 1)[-1] for f in after}
+
+
+def test_doctor_reports_the_setup(data_dir):
+    proc = run_cli("doctor", "--json", data_dir=data_dir)
+    checks = {c["name"]: c for c in json.loads(proc.stdout)}
+    assert proc.returncode == 0, proc.stdout
+    assert checks["embedding model"]["ok"] and "all-MiniLM-L6-v2" in checks["embedding model"]["detail"]
+    assert checks["answer engine"]["ok"]
+    assert "embedded Chroma" in checks["vector store"]["detail"]
+
+
+def test_doctor_fails_with_a_fix_when_the_chroma_server_is_down(data_dir):
+    proc = run_cli("--chroma-url", "http://127.0.0.1:9", "doctor", data_dir=data_dir)
+    assert proc.returncode == 1
+    assert "FAIL" in proc.stdout and "fix:" in proc.stdout and "chroma run" in proc.stdout
+
+
+def test_missing_path_fails_with_its_name(data_dir, tmp_path):
+    proc = run_cli("index", str(tmp_path / "nope"), data_dir=data_dir)
+    assert proc.returncode == 1
+    assert "no such file or folder" in proc.stdout and "nope" in proc.stdout
+
+
+def test_invalid_setting_is_a_clear_error(data_dir, tmp_path):
+    (tmp_path / "config.toml").write_text('[retrieval]\ntop_k = "many"\n', encoding="utf-8")
+    proc = run_cli("list", data_dir=data_dir, env={"CITEWISE_CONFIG": str(tmp_path / "config.toml")})
+    assert proc.returncode == 2 and "invalid settings" in proc.stderr and "top_k" in proc.stderr
+
+
+def test_shell_answers_and_quits(data_dir, folder):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "citewise"
+    proc = subprocess.run(
+        [str(exe), "--data-dir", str(data_dir)],
+        input=f":index {folder / 'guide.md'}\nWhere are the life jackets stored?\n:quit\n",
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "library is empty" in proc.stdout
+    assert "Indexed 1 file" in proc.stdout
+    assert "guide.md" in proc.stdout and "[1]" in proc.stdout

@@ -1,0 +1,154 @@
+"""Fixtures: every test gets its own config and data dirs; loaded models are shared per session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+VENV_BIN = Path(sys.executable).parent
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_corpus = pytest.mark.skip(reason=f"../shared/data is absent ({SHARED_DATA})")
+    cuda = False
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except Exception:
+        pass
+    skip_gpu = pytest.mark.skip(reason="no CUDA GPU")
+    for item in items:
+        if "corpus" in item.keywords and not SHARED_DATA.is_dir():
+            item.add_marker(skip_corpus)
+        if "gpu" in item.keywords and not cuda:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path, monkeypatch):
+    """A developer's own settings and libraries are never read or written by a test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("CITEWISE_CONFIG", str(tmp_path / "config.toml"))
+    for key in list(os.environ):
+        if key.startswith("CITEWISE_") and key != "CITEWISE_CONFIG":
+            monkeypatch.delenv(key)
+    yield
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from indexing.embedder import Embedder
+
+    emb = Embedder("bundled", device="cpu")
+    emb.embed(["warm up"])
+    return emb
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from app.engines.llamacpp import LlamaCppEngine
+
+    eng = LlamaCppEngine("bundled", context_tokens=4096)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def settings(data_dir):
+    from app.settings import load_settings
+
+    return load_settings(data_dir=data_dir, **{"llm.engine": "llamacpp", "embedding.device": "cpu"})
+
+
+@pytest.fixture
+def services(settings, embedder, engine):
+    from app.services import build_services
+
+    s = build_services(settings, embedder=embedder, engine=engine)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def library(services):
+    return services.library()
+
+
+def run_cli(*args: str, data_dir: Path, env: dict | None = None, timeout: float = 300, check_exit=None):
+    """Run the real `citewise` console script in a subprocess."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    exe = VENV_BIN / "citewise"
+    cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "app"])]
+    proc = subprocess.run(
+        [*cmd, "--data-dir", str(data_dir), *args],
+        capture_output=True, text=True, timeout=timeout, env=full_env,
+    )
+    if check_exit is not None:
+        assert proc.returncode == check_exit, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A real `chroma run` server on loopback, stopped after the test."""
+    import urllib.request
+
+    port = free_port()
+    exe = VENV_BIN / "chroma"
+    proc = subprocess.Popen(
+        [str(exe), "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("chroma run exited at start") from None
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("chroma run did not answer its heartbeat in 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

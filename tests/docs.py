@@ -1,0 +1,140 @@
+"""Test documents, made on the fly, of every format Citewise reads (and some it must refuse)."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _gui_app():
+    from PySide6.QtGui import QGuiApplication
+
+    app = QGuiApplication.instance()
+    if app is None:
+        app = QGuiApplication(["citewise-tests"])
+    return app
+
+
+def make_pdf(path: Path, pages: list[str], *, image_only: bool = False) -> Path:
+    """A real PDF with one page per string (Qt's QPdfWriter, as a word processor would make)."""
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtGui import QColor, QFont, QPageSize, QPainter, QPdfWriter
+
+    _gui_app()
+    writer = QPdfWriter(str(path))
+    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+    writer.setResolution(72)
+    painter = QPainter(writer)
+    painter.setFont(QFont("DejaVu Sans", 11))
+    for i, text in enumerate(pages):
+        if i:
+            writer.newPage()
+        if image_only:
+            painter.fillRect(QRectF(40, 40, 400, 300), QColor(90, 90, 90))
+        else:
+            painter.drawText(QRectF(40, 40, 515, 760), int(Qt.TextFlag.TextWordWrap), text)
+    painter.end()
+    return path
+
+
+def make_encrypted_pdf(path: Path, text: str = "Top secret quarterly numbers.", password: str = "hunter2") -> Path:
+    from pypdf import PdfReader, PdfWriter
+
+    plain = make_pdf(path.with_suffix(".plain.pdf"), [text])
+    writer = PdfWriter(clone_from=PdfReader(plain))
+    writer.encrypt(user_password=password, owner_password=password + "-owner", algorithm="AES-128")
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    plain.unlink()
+    return path
+
+
+def make_docx(path: Path, blocks: list[tuple[str, str]]) -> Path:
+    """blocks: ("h1"|"h2"|"p", text)."""
+    import docx
+
+    document = docx.Document()
+    for kind, text in blocks:
+        if kind.startswith("h"):
+            document.add_heading(text, level=int(kind[1:]))
+        else:
+            document.add_paragraph(text)
+    document.save(str(path))
+    return path
+
+
+def make_epub(path: Path, chapters: list[tuple[str, str]], title: str = "Test Book") -> Path:
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("citewise-test")
+    book.set_title(title)
+    book.set_language("en")
+    items = []
+    for i, (heading, body) in enumerate(chapters, start=1):
+        ch = epub.EpubHtml(title=heading, file_name=f"chap_{i}.xhtml", lang="en")
+        paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
+        ch.content = f"<html><body><h1>{heading}</h1>{paragraphs}</body></html>"
+        book.add_item(ch)
+        items.append(ch)
+    book.toc = items
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = ["nav", *items]
+    epub.write_epub(str(path), book)
+    return path
+
+
+def make_html(path: Path, title: str, body: str, nav: str = "Home | Products | Contact us | Login") -> Path:
+    paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
+    path.write_text(
+        f"<!doctype html><html><head><title>{title}</title></head><body>"
+        f"<nav><ul>{''.join(f'<li><a href=#>{n.strip()}</a></li>' for n in nav.split('|'))}</ul></nav>"
+        f"<article><h1>{title}</h1>{paragraphs}</article>"
+        f"<footer>Copyright 2024 Example Corp. All rights reserved. Privacy policy. Cookie settings.</footer>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def make_corrupt_pdf(path: Path) -> Path:
+    good = make_pdf(path.with_suffix(".good.pdf"), ["This text will be cut off."])
+    data = good.read_bytes()
+    good.unlink()
+    path.write_bytes(data[: len(data) // 3])  # truncated: no xref, no trailer
+    return path
+
+
+def make_png(path: Path) -> Path:
+    # the 8-byte signature and an IHDR chunk: enough for any sniffing
+    path.write_bytes(bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x00" * 64)
+    return path
+
+
+def make_zip(path: Path, members: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in members.items():
+            zf.writestr(name, text)
+    return path
+
+
+FACTS = [
+    "The ferry to Bainbridge Island leaves Pier 52 at 7:15 every morning and returns at 18:40.",
+    "The museum's night tour costs 35 dollars per person and starts at the north gate at 21:00.",
+    "Our bakery's sourdough loaf needs eighteen hours of cold fermentation before it is baked.",
+]
+
+FILLER = [
+    "Visitors often ask about schedules, so this page repeats the most useful details.",
+    "The information on this page was checked by the operations team last spring.",
+    "Please read every notice carefully before planning a trip with children.",
+]
+
+
+def fact_pages() -> list[str]:
+    """Three pages, one distinct fact on each, among ordinary filler."""
+    return [f"{FILLER[i]} {FACTS[i]} {FILLER[(i + 1) % 3]}" for i in range(3)]

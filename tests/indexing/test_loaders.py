@@ -1,0 +1,171 @@
+"""Each format is read into citable units with provenance; bad files are refused with a reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexing.loaders import load_document
+from indexing.models import DocumentError, UnitKind
+from tests import docs
+
+
+def test_pdf_one_unit_per_page_numbered_as_a_reader_counts(tmp_path):
+    pdf = docs.make_pdf(tmp_path / "facts.pdf", docs.fact_pages())
+    doc = load_document(pdf)
+    assert doc.kind == "pdf" and doc.page_count == 3
+    assert [u.number for u in doc.units] == [1, 2, 3]
+    assert all(u.kind is UnitKind.PAGE for u in doc.units)
+    assert "Pier 52" in doc.units[0].text and "north gate" in doc.units[1].text and "sourdough" in doc.units[2].text
+
+
+def test_pdf_text_is_normalised_tabs_and_ligatures(tmp_path):
+    """Regression: Qt-made PDFs extract with tabs between words and ﬃ/ﬁ ligatures that MiniLM reads as [UNK]."""
+    pdf = docs.make_pdf(tmp_path / "lig.pdf", ["The efficient office filed a difficult fiscal report."])
+    text = load_document(pdf).units[0].text
+    assert "\t" not in text
+    assert "efficient office" in text and "difficult fiscal" in text
+
+
+def test_pdf_page_labels_are_kept(tmp_path):
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.constants import PageLabelStyle
+
+    src = docs.make_pdf(tmp_path / "src.pdf", ["Preface text here.", "Chapter one text here.", "More chapter text."])
+    writer = PdfWriter(clone_from=PdfReader(src))
+    writer.set_page_label(0, 0, style=PageLabelStyle.LOWERCASE_ROMAN)
+    writer.set_page_label(1, 2, style=PageLabelStyle.DECIMAL)
+    out = tmp_path / "labelled.pdf"
+    writer.write(out)
+    units = load_document(out).units
+    assert [u.number for u in units] == [1, 2, 3]
+    assert [u.label for u in units] == ["i", "1", "2"]  # the label a reader sees printed on the page
+
+
+def test_docx_heading_path_and_tables(tmp_path):
+    import docx as python_docx
+
+    path = tmp_path / "handbook.docx"
+    d = python_docx.Document()
+    d.add_heading("Employee handbook", level=1)
+    d.add_heading("Leave", level=2)
+    d.add_paragraph("Everyone gets twenty-five days of paid leave per year.")
+    d.add_heading("Equipment", level=2)
+    table = d.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Laptop", "ThinkPad X1"
+    table.cell(1, 0).text, table.cell(1, 1).text = "Phone", "Pixel 8"
+    d.save(path)
+    doc = load_document(path)
+    unit = doc.units[0]
+    assert doc.kind == "docx"
+    assert "twenty-five days" in unit.text and "Laptop | ThinkPad X1" in unit.text
+    leave = unit.text.index("twenty-five")
+    in_force = [p for off, p in unit.headings if off <= leave][-1]
+    assert in_force == ("Employee handbook", "Leave")
+
+
+def test_html_main_content_without_navigation(tmp_path):
+    body = "\n\n".join(
+        [
+            "The lighthouse on Skerry Point was automated in 1987 after ninety years of keepers.",
+            "Its lens is a first-order Fresnel lens that can be seen twenty-two nautical miles away.",
+            "Guided climbs of the 112 steps run every Saturday between May and September.",
+        ]
+    )
+    path = docs.make_html(tmp_path / "lighthouse.html", "Skerry Point Lighthouse", body)
+    doc = load_document(path)
+    text = doc.units[0].text
+    assert "Fresnel lens" in text
+    assert "Cookie settings" not in text and "Products" not in text
+    assert doc.title and "Skerry" in doc.title
+
+
+def test_markdown_keeps_heading_path_and_ignores_hash_in_code(tmp_path):
+    path = tmp_path / "guide.md"
+    path.write_text(
+        "# Setup\n\nInstall the tool.\n\n## Linux\n\nRun the installer.\n\n```sh\n# not a heading\nmake\n```\n\n## Windows\n\nUse the MSI.\n",
+        encoding="utf-8",
+    )
+    unit = load_document(path).units[0]
+    paths = [p for _, p in unit.headings]
+    assert paths == [("Setup",), ("Setup", "Linux"), ("Setup", "Windows")]
+    msi = unit.text.index("Use the MSI")
+    assert [p for off, p in unit.headings if off <= msi][-1] == ("Setup", "Windows")
+
+
+@pytest.mark.parametrize(
+    "encoding,data",
+    [
+        ("utf-8-sig", "\ufeffCafé crème at Zoë's, naïve façade.\r\nSecond line.\r\n"),
+        ("latin-1", "Café crème at Zoë's, naïve façade.\nSecond line.\n"),
+        ("utf-16", "Café crème at Zoë's, naïve façade.\nSecond line.\n"),
+    ],
+)
+def test_text_encodings_are_detected(tmp_path, encoding, data):
+    """Regression: a Latin-1 file lost its accented letters through SimpleDirectoryReader."""
+    path = tmp_path / f"note-{encoding}.txt"
+    path.write_bytes(data.encode(encoding))
+    text = load_document(path).units[0].text
+    assert text.startswith("Café crème at Zoë's, naïve façade.")
+    assert "\r" not in text and "\ufeff" not in text
+
+
+def test_epub_chapter_is_the_unit(tmp_path):
+    path = docs.make_epub(
+        tmp_path / "book.epub",
+        [("The Harbour", "Boats left at dawn.\n\nThe harbour master kept a ledger."), ("The Storm", "A storm closed the port for nine days.")],
+    )
+    doc = load_document(path)
+    assert doc.kind == "epub"
+    assert [u.kind for u in doc.units] == [UnitKind.CHAPTER, UnitKind.CHAPTER]
+    assert [u.label for u in doc.units] == ["The Harbour", "The Storm"]
+    assert "nine days" in doc.units[1].text
+
+
+@pytest.mark.parametrize(
+    "maker,code,words",
+    [
+        (lambda p: docs.make_encrypted_pdf(p / "secret.pdf"), "encrypted", "password"),
+        (lambda p: docs.make_corrupt_pdf(p / "broken.pdf"), "malformed", "malformed PDF"),
+        (lambda p: docs.make_pdf(p / "scan.pdf", ["", ""], image_only=True), "no-text-layer", "no text layer"),
+        (lambda p: (p / "empty.txt").write_bytes(b"") and None or p / "empty.txt", "empty", "empty file"),
+        (lambda p: (p / "blank.md").write_text("   \n\n  ") and None or p / "blank.md", "empty", "empty"),
+        (lambda p: docs.make_png(p / "cover.epub"), "wrong-format", "image/png"),
+        (lambda p: docs.make_png(p / "photo.txt"), "wrong-format", "not a text file"),
+        (lambda p: (p / "blob.txt").write_bytes(bytes(range(256)) * 40) and None or p / "blob.txt", "binary", "not a text file"),
+        (lambda p: docs.make_zip(p / "archive.docx", {"readme.txt": "hello"}), "malformed", "word/document.xml"),
+        (lambda p: (p / "cut.epub").write_bytes(b"PK\x03\x04" + b"\x00" * 200) and None or p / "cut.epub", "malformed", "truncated"),
+    ],
+    ids=["encrypted", "corrupt", "image-only", "empty", "whitespace", "png-as-epub", "png-as-txt", "binary-txt", "zip-as-docx", "truncated-epub"],
+)
+def test_bad_files_are_refused_with_a_specific_reason(tmp_path, maker, code, words):
+    path = maker(tmp_path)
+    with pytest.raises(DocumentError) as info:
+        load_document(path)
+    assert info.value.code == code
+    assert words in info.value.reason
+
+
+def test_pdf_with_empty_user_password_opens(tmp_path):
+    from pypdf import PdfReader, PdfWriter
+
+    src = docs.make_pdf(tmp_path / "src.pdf", ["Readable although encrypted with an empty password."])
+    writer = PdfWriter(clone_from=PdfReader(src))
+    writer.encrypt(user_password="", owner_password="owner", algorithm="AES-256")
+    out = tmp_path / "empty-pw.pdf"
+    writer.write(out)
+    assert "Readable although encrypted" in load_document(out).units[0].text
+
+
+def test_pdf_named_txt_is_read_as_pdf_with_a_warning(tmp_path):
+    pdf = docs.make_pdf(tmp_path / "real.pdf", ["A PDF in disguise mentions the Oslo office."])
+    disguised = tmp_path / "notes.txt"
+    disguised.write_bytes(pdf.read_bytes())
+    doc = load_document(disguised)
+    assert doc.kind == "pdf" and "Oslo office" in doc.units[0].text
+    assert any("content is PDF" in w for w in doc.warnings)
+
+
+def test_vanished_file_is_reported(tmp_path):
+    with pytest.raises(DocumentError) as info:
+        load_document(tmp_path / "gone.pdf")
+    assert info.value.code == "vanished"

@@ -1,0 +1,54 @@
+"""The Chroma store: model identity is enforced; the server path works against a real `chroma run`."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexing.models import FileStatus
+from indexing.store import ModelMismatchError, StoreError, open_client
+from tests import docs
+
+
+def test_library_refuses_a_different_embedding_model(services):
+    from indexing.store import ChunkStore
+
+    services.library()  # creates the collection with the bundled model
+    store = services.library().store
+    with pytest.raises(ModelMismatchError) as info:
+        ChunkStore(services.client, services.library().name, embed_model="someone/other-model", dim=768, chunker="v1")
+    assert "indexed with the embedding model sentence-transformers/all-MiniLM-L6-v2" in str(info.value)
+    assert store.count() == 0
+
+
+def test_telemetry_is_off(data_dir):
+    client = open_client(data_dir / "chroma")
+    assert client.get_settings().anonymized_telemetry is False
+
+
+def test_unreachable_server_is_a_clear_error():
+    with pytest.raises(StoreError) as info:
+        open_client(url="http://127.0.0.1:9")
+    assert "cannot be reached" in str(info.value) and "127.0.0.1:9" in str(info.value)
+
+
+@pytest.mark.server
+def test_chroma_server_path(tmp_path, chroma_server, embedder, engine):
+    from app.services import build_services
+    from app.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "data", **{"store.chroma_url": chroma_server, "embedding.device": "cpu"})
+    services = build_services(settings, embedder=embedder, engine=engine)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    docs.make_pdf(folder / "facts.pdf", docs.fact_pages())
+    *_, done = services.library().add([str(folder)])
+    assert [r.status for r in done.reports] == [FileStatus.INDEXED]
+    hits = services.library().retriever.search("When does the ferry to Bainbridge leave?")
+    assert hits[0].chunk.path.endswith("facts.pdf") and hits[0].chunk.page == 1
+    # the chunks live in the server, not in the data dir
+    assert not (tmp_path / "data" / "chroma").exists()
+    import chromadb
+
+    remote = chromadb.HttpClient(host="127.0.0.1", port=int(chroma_server.rsplit(":", 1)[1]))
+    assert remote.get_collection("cw-default").count() == services.library().stats()["chunks"]
+    services.close()
