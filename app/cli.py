@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the answer as JSON")
     s.add_argument("--top-k", type=int, help="passages given to the model")
     s.add_argument("--strictness", choices=["lenient", "balanced", "strict"], help="when to say 'not in your documents'")
+    s.add_argument("--export", type=Path, metavar="FILE", help="also write the answer with its citations (.md .html .pdf .json)")
 
     s = sub.add_parser("list", help="what is indexed")
     s.add_argument("--json", action="store_true")
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
 
     sub.add_parser("shell", help="interactive question loop over the library")
+    s = sub.add_parser("gui", help="open the desktop app (the default when a display is available)")
+    s.add_argument("--smoke", action="store_true", help="open the window, report the time it took, and quit")
     return p
 
 
@@ -80,10 +83,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, **overrides)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, args: argparse.Namespace | None = None) -> int:
     _offline_env()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    if args is None:
+        args = build_parser().parse_args(argv)
     if args.verbose:
         import logging
 
@@ -100,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     services = build_services(settings)
     try:
         command = args.command or "shell"
+        if command == "gui":
+            raise commands.UserError("the desktop app is started by the `citewise` launcher (ui.launcher)")
         return getattr(commands, f"cmd_{command}")(services, args)
     except KeyboardInterrupt:
         print("\ncitewise: interrupted", file=sys.stderr)

@@ -175,6 +175,14 @@ def cmd_ask(services, args) -> int:
     except EngineError as exc:
         raise UserError(str(exc)) from None
     assert answer is not None
+    if getattr(args, "export", None):
+        from app.export import ExportError, export
+
+        try:
+            written = export([answer.to_dict()], args.export, library=services.library().name)
+        except (ExportError, OSError) as exc:
+            raise UserError(f"cannot export to {args.export}: {exc}") from None
+        err.print(f"[dim]answer and citations written to {escape(str(written))}[/dim]")
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
@@ -272,7 +280,7 @@ def cmd_shell(services, args) -> int:
     if not st["indexed"]:
         out.print("The library is empty: type [bold]:index PATH[/bold] (files or folders) to add documents.")
     out.print("[dim]Ask a question, or :index PATH, :list, :help, :quit[/dim]")
-    ns = argparse.Namespace(json=False, prune=False, force=False, failed=False)
+    ns = argparse.Namespace(json=False, prune=False, force=False, failed=False, export=None)
     while True:
         try:
             line = input("\n? ").strip()

@@ -2,88 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 from typing import Iterator, Sequence
 from urllib.parse import urlparse
 
+from app.library import Library, slug
 from app.settings import Settings
 from indexing.chunking import Chunker, ChunkingConfig
 from indexing.embedder import Embedder, model_max_tokens
-from indexing.manifest import FileRecord, Manifest
-from indexing.models import FileReport
-from indexing.pipeline import Indexer, IndexOptions, Progress
-from indexing.store import COLLECTION_PREFIX, ChunkStore, open_client
-from retrieval.search import Retriever, SearchSettings
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-zA-Z0-9._-]+", "-", name.strip()).strip("-._") or "library"
-
-
-class Library:
-    """One library (a Chroma collection and its manifest) and the use cases on it."""
-
-    def __init__(self, services: "Services", name: str):
-        self.services = services
-        self.name = name
-        self.state_dir = services.state_root / _slug(name)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.manifest = Manifest(self.state_dir / "manifest.sqlite")
-        self.manifest.set_meta("name", name)
-        self._store: ChunkStore | None = None
-        self._indexer: Indexer | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def store(self) -> ChunkStore:
-        with self._lock:
-            if self._store is None:
-                s = self.services
-                self._store = ChunkStore(
-                    s.client,
-                    self.name,
-                    embed_model=s.embedder.model_id,
-                    dim=s.embedder.dim,
-                    chunker=s.chunking_config.fingerprint,
-                )
-            return self._store
-
-    @property
-    def indexer(self) -> Indexer:
-        if self._indexer is None:
-            s = self.services
-            self._indexer = Indexer(
-                self.store,
-                self.manifest,
-                s.chunker,
-                s.embedder,
-                lock_path=self.state_dir / "index.lock",
-                options=IndexOptions(max_file_bytes=s.settings.indexing.max_file_mb * 2**20),
-            )
-        return self._indexer
-
-    @property
-    def retriever(self) -> Retriever:
-        r = self.services.settings.retrieval
-        return Retriever(self.store, self.services.embedder, SearchSettings(top_k=r.top_k, candidates=r.candidates))
-
-    # use cases
-    def add(self, paths: Sequence[str | Path], *, prune: bool = False, force: bool = False, cancel=None) -> Iterator[Progress]:
-        return self.indexer.index(paths, prune=prune, force=force, cancel=cancel)
-
-    def remove(self, paths: Sequence[str | Path]) -> list[FileReport]:
-        return self.indexer.remove(paths)
-
-    def files(self) -> list[FileRecord]:
-        return self.manifest.files()
-
-    def stats(self) -> dict[str, int]:
-        return self.manifest.stats()
-
-    def close(self) -> None:
-        self.manifest.close()
+from indexing.manifest import Manifest
+from indexing.store import collection_name, open_client
 
 
 class Services:
@@ -96,7 +25,7 @@ class Services:
         url = settings.store.chroma_url
         if url:
             parsed = urlparse(url if "://" in url else f"http://{url}")
-            self.state_root = self.data_dir / "servers" / _slug(f"{parsed.hostname}_{parsed.port or 8000}")
+            self.state_root = self.data_dir / "servers" / slug(f"{parsed.hostname}_{parsed.port or 8000}")
         else:
             self.state_root = self.data_dir / "libraries"
         self._embedder: Embedder | None = embedder
@@ -105,6 +34,7 @@ class Services:
         self._libraries: dict[str, Library] = {}
         self._engine = engine
         self._owns_engine = engine is None
+        self._conversations = None
         self._lock = threading.RLock()
 
     @property
@@ -161,6 +91,70 @@ class Services:
                     manifest.close()
         return sorted(names | {self.settings.library})
 
+    # -- libraries (collections) --------------------------------------------------------------
+
+    def _check_name(self, name: str) -> str:
+        name = " ".join(name.split())
+        if not name or len(name) > 120:
+            raise ValueError("a library needs a name of 1 to 120 characters")
+        return name
+
+    def create_library(self, name: str) -> Library:
+        name = self._check_name(name)
+        if name in self.library_names() and (self.state_root / slug(name) / "manifest.sqlite").exists():
+            raise ValueError(f"a library named '{name}' already exists")
+        return self.library(name)
+
+    def rename_library(self, old: str, new: str) -> Library:
+        """Renames the collection and its manifest; the documents stay indexed."""
+        new = self._check_name(new)
+        if slug(new) == slug(old):
+            raise ValueError(f"'{new}' is the same name")
+        if (self.state_root / slug(new)).exists():
+            raise ValueError(f"a library named '{new}' already exists")
+        lib = self.library(old)
+        with lib.writing():
+            try:
+                collection = self.client.get_collection(collection_name(old))
+                meta = dict(collection.metadata or {})
+                meta["library"] = new
+                collection.modify(name=collection_name(new), metadata=meta)
+            except Exception as exc:
+                if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
+                    raise
+            lib.close()
+            (self.state_root / slug(old)).rename(self.state_root / slug(new))
+        with self._lock:
+            self._libraries.pop(old, None)
+        renamed = self.library(new)
+        renamed.manifest.set_meta("name", new)
+        return renamed
+
+    def delete_library(self, name: str) -> None:
+        """Deletes the library's index (collection and manifest). The documents on disk stay."""
+        import shutil
+
+        lib = self.library(name)
+        with lib.writing():
+            try:
+                self.client.delete_collection(collection_name(name))
+            except Exception as exc:
+                if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
+                    raise
+            lib.close()
+            shutil.rmtree(self.state_root / slug(name), ignore_errors=True)
+        with self._lock:
+            self._libraries.pop(name, None)
+
+    @property
+    def conversations(self):
+        from app.conversations import ConversationStore
+
+        with self._lock:
+            if self._conversations is None:
+                self._conversations = ConversationStore(self.data_dir / "conversations.sqlite")
+            return self._conversations
+
     def engine(self):
         with self._lock:
             if self._engine is None:
@@ -182,10 +176,13 @@ class Services:
             for lib in self._libraries.values():
                 lib.close()
             self._libraries.clear()
+            if self._conversations is not None:
+                self._conversations.close()
+                self._conversations = None
 
 
 def build_services(settings: Settings, **shared) -> Services:
     return Services(settings, **shared)
 
 
-__all__ = ["Services", "Library", "build_services", "COLLECTION_PREFIX"]
+__all__ = ["Services", "Library", "build_services"]

@@ -132,3 +132,37 @@ def _unsecret(values: dict[str, Any]) -> dict[str, Any]:
     if isinstance(key, SecretStr):
         llm["api_key"] = key.get_secret_value()
     return values
+
+
+def update_settings_file(path: Path, changes: dict[str, Any]) -> None:
+    """Write only `changes` (dotted keys: {"llm.engine": "vllm"}) into the user's TOML file.
+
+    The rest of the file, comments included, stays as the user wrote it. A value of None
+    removes the key (back to the default). Secrets are refused: they belong in the keyring.
+    """
+    import tomlkit
+
+    path = Path(path)
+    doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.is_file() else tomlkit.document()
+    for key, value in changes.items():
+        if key.endswith("api_key"):
+            raise ValueError("API keys are kept in the system keyring, not in the settings file")
+        *parents, leaf = key.split(".")
+        table = doc
+        for part in parents:
+            if part not in table:
+                table[part] = tomlkit.table()
+            table = table[part]
+        if value is None:
+            table.pop(leaf, None)
+        else:
+            table[leaf] = str(value) if isinstance(value, Path) else value
+    Settings(**_plain(doc))  # refuse to write a file that would not load
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _plain(doc) -> dict[str, Any]:
+    return doc.unwrap() if hasattr(doc, "unwrap") else dict(doc)

@@ -11,8 +11,10 @@ chunks are never lost before its new chunks are in.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,8 +91,20 @@ def _row(row: sqlite3.Row) -> FileRecord:
     )
 
 
+def _locked(method):
+    """One connection is shared by the indexing thread and the UI: serialise its use."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Manifest:
     def __init__(self, path: Path):
+        self._lock = threading.RLock()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
@@ -99,26 +113,30 @@ class Manifest:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
 
+    @_locked
     def close(self) -> None:
         self.db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            else:
+                self.db.execute("COMMIT")
 
     # -- files -------------------------------------------------------------------------------
 
+    @_locked
     def get(self, path: str) -> FileRecord | None:
         row = self.db.execute(f"SELECT {_COLUMNS} FROM files WHERE path = ?", (path,)).fetchone()
         return _row(row) if row else None
 
+    @_locked
     def files(self, under: str | None = None) -> list[FileRecord]:
         if under:
             prefix = under.rstrip("/") + "/"
@@ -130,6 +148,7 @@ class Manifest:
             rows = self.db.execute(f"SELECT {_COLUMNS} FROM files ORDER BY path")
         return [_row(r) for r in rows]
 
+    @_locked
     def put(self, record: FileRecord, db: sqlite3.Connection | None = None) -> None:
         (db or self.db).execute(
             f"INSERT OR REPLACE INTO files ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -140,12 +159,15 @@ class Manifest:
             ),
         )
 
+    @_locked
     def touch(self, path: str, size: int, mtime_ns: int) -> None:
         self.db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
 
+    @_locked
     def drop(self, path: str, db: sqlite3.Connection | None = None) -> None:
         (db or self.db).execute("DELETE FROM files WHERE path = ?", (path,))
 
+    @_locked
     def stats(self) -> dict[str, int]:
         row = self.db.execute(
             "SELECT COUNT(*) AS files, COALESCE(SUM(status = 'indexed'), 0) AS indexed, "
@@ -154,6 +176,7 @@ class Manifest:
         ).fetchone()
         return dict(row)
 
+    @_locked
     def all_chunk_ids(self) -> set[str]:
         ids: set[str] = set()
         for (blob,) in self.db.execute("SELECT chunk_ids FROM files"):
@@ -162,22 +185,27 @@ class Manifest:
 
     # -- pending (write-ahead of chunk ids) --------------------------------------------------
 
+    @_locked
     def mark_pending(self, ids: Iterable[str], path: str, op: str, db: sqlite3.Connection | None = None) -> None:
         (db or self.db).executemany(
             "INSERT OR REPLACE INTO pending (chunk_id, path, op) VALUES (?, ?, ?)", ((i, path, op) for i in ids)
         )
 
+    @_locked
     def clear_pending(self, ids: Iterable[str], db: sqlite3.Connection | None = None) -> None:
         (db or self.db).executemany("DELETE FROM pending WHERE chunk_id = ?", ((i,) for i in ids))
 
+    @_locked
     def pending(self) -> list[tuple[str, str, str]]:
         return [tuple(r) for r in self.db.execute("SELECT chunk_id, path, op FROM pending")]
 
     # -- meta --------------------------------------------------------------------------------
 
+    @_locked
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    @_locked
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))

@@ -9,6 +9,7 @@ is kept. See manifest.py for how a kill at any moment is recovered.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -317,7 +318,7 @@ class Indexer:
                 progress.elapsed = time.perf_counter() - t0
                 progress.report = report
                 progress.reports.append(report)
-                return progress
+                return copy.copy(progress)  # a snapshot: the consumer may read it on another thread
 
             def flush() -> Iterator[Progress]:
                 nonlocal batch, batch_chunks
@@ -328,6 +329,8 @@ class Indexer:
                 embed_each = (time.perf_counter() - t) / max(batch_chunks, 1)
                 offset = 0
                 for item in batch:
+                    if cancel():  # the rest of the batch is simply not committed
+                        break
                     n = len(item.chunks)
                     tc = time.perf_counter()
                     report = self._commit(item, vectors[offset : offset + n])
@@ -342,7 +345,7 @@ class Indexer:
                 progress.current = str(path)
                 progress.report = None
                 progress.elapsed = time.perf_counter() - t0
-                yield progress
+                yield copy.copy(progress)
                 result = self._prepare(path, force)
                 if isinstance(result, FileReport):
                     yield finish(result)

@@ -62,9 +62,19 @@ def open_client(path: Path | None = None, url: str | None = None):
     return chromadb.PersistentClient(path=str(path), settings=_settings())
 
 
+def library_slug(name: str) -> str:
+    """A file- and Chroma-safe name for a library; names that differ stay apart."""
+    import hashlib
+
+    name = name.strip()
+    safe = re.sub(r"[^a-zA-Z0-9._-]+", "-", name).strip("-._")[:80] or "library"
+    if safe != name:
+        safe += "-" + hashlib.blake2b(name.encode("utf-8"), digest_size=3).hexdigest()
+    return safe
+
+
 def collection_name(library: str) -> str:
-    slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", library.strip()).strip("-._") or "library"
-    return (COLLECTION_PREFIX + slug)[:200]
+    return COLLECTION_PREFIX + library_slug(library)
 
 
 @dataclass

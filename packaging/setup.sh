@@ -41,6 +41,7 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.s
 fi
 
 echo "setup: installing citewise[$EXTRAS]"
-CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "${PIP[@]}" install -e ".[$EXTRAS]"
+CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
+    "${PIP[@]}" install -e ".[$EXTRAS]"
 touch "$VENV/.citewise-installed"
 echo "setup: done ($VENV)"

@@ -5,7 +5,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from indexing.models import Chunk, UnitKind
+from indexing.models import Chunk
+
+
+def describe_location(file_name: str, unit_kind: str, unit: int | None, unit_label: str | None = None,
+                      heading=(), sep: str = ", ") -> str:
+    """`report.pdf, page 2` / `book.epub, chapter 3 (Down the Rabbit-Hole)` / `notes.md, § Setup`."""
+    parts = [file_name]
+    if unit_kind in ("page", "chapter"):
+        parts.append(f"{unit_kind} {unit}" + (f" ({unit_label})" if unit_label else ""))
+    if heading and unit_kind != "chapter":
+        parts.append("§ " + " › ".join(list(heading)[-2:]))
+    return sep.join(parts)
+
+
+def citation_location(c: dict, sep: str = ", ") -> str:
+    """describe_location for a serialised citation (Citation.to_dict())."""
+    name = c.get("file_name") or Path(c.get("file", "")).name
+    return describe_location(name, c.get("unit_kind") or "document", c.get("unit"), c.get("unit_label"), c.get("heading") or (), sep)
 
 
 @dataclass
@@ -22,16 +39,8 @@ class Passage:
         return Path(self.chunk.path).name
 
     def where(self) -> str:
-        """`report.pdf, page 2` / `book.epub, chapter 3 (Down the Rabbit-Hole)` / `notes.md, § Setup`."""
         c = self.chunk
-        parts = [self.file_name]
-        if c.unit_kind is UnitKind.PAGE:
-            parts.append(f"page {c.unit}" + (f" ({c.unit_label})" if c.unit_label else ""))
-        elif c.unit_kind is UnitKind.CHAPTER:
-            parts.append(f"chapter {c.unit}" + (f" ({c.unit_label})" if c.unit_label else ""))
-        if c.heading and c.unit_kind is not UnitKind.CHAPTER:
-            parts.append("§ " + " › ".join(c.heading[-2:]))
-        return ", ".join(parts)
+        return describe_location(self.file_name, c.unit_kind.value, c.unit, c.unit_label, c.heading)
 
 
 @dataclass

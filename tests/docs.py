@@ -10,11 +10,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def _gui_app():
-    from PySide6.QtGui import QGuiApplication
+    # a QApplication (not only a QGuiApplication): widget tests may run in the same process
+    from PySide6.QtWidgets import QApplication
 
-    app = QGuiApplication.instance()
+    app = QApplication.instance()
     if app is None:
-        app = QGuiApplication(["citewise-tests"])
+        app = QApplication(["citewise-tests"])
     return app
 
 

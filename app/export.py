@@ -1,0 +1,252 @@
+"""Answers with their citations → Markdown, self-contained HTML, PDF and JSON.
+
+One module for the desktop app's Export (Ctrl+E), "Copy with citations" and the CLI's
+`ask --export FILE`. It works on the serialised form of answers (`Answer.to_dict()`), which is
+also what conversations store, so an answer reopened next week exports the same.
+Every citation keeps its file, page and passage. Document text is escaped in HTML: a passage
+holding `<script>` is shown as text, never run.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from pathlib import Path
+from typing import Sequence
+
+from retrieval.models import citation_location
+
+FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "json"}
+
+
+class ExportError(ValueError):
+    pass
+
+
+def format_for(path: str | Path) -> str:
+    ext = Path(path).suffix.lower()
+    if ext not in FORMATS:
+        raise ExportError(f"cannot export to '{ext or Path(path).name}': use .md, .html, .pdf or .json")
+    return FORMATS[ext]
+
+
+def location(c: dict, sep: str = ", ") -> str:
+    """Where a serialised citation points: `report.pdf, page 2, § Results`."""
+    return citation_location(c, sep)
+
+
+def _where(c: dict) -> str:
+    return citation_location(c)
+
+
+def _quote(c: dict) -> str:
+    return " ".join((c.get("quote") or c.get("text") or "").split())
+
+
+def _title(turns: Sequence[dict], title: str | None) -> str:
+    if title:
+        return title
+    return "Citewise answer" if len(turns) == 1 else "Citewise conversation"
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%d %H:%M")
+
+
+# -- Markdown ----------------------------------------------------------------------------------
+
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_{}<>#|])", r"\\\1", text)
+
+
+def to_markdown(turns: Sequence[dict], *, title: str | None = None, library: str | None = None) -> str:
+    lines = [f"# {_md_escape(_title(turns, title))}", ""]
+    lines.append(f"*Exported {_stamp()}" + (f" from library “{_md_escape(library)}”" if library else "") + " by Citewise.*")
+    for turn in turns:
+        lines += ["", f"## {_md_escape(turn['question'])}", ""]
+        lines.append(_md_escape(turn["answer"]) if not turn.get("refused") else f"> {_md_escape(turn['answer'])}")
+        if turn.get("refused"):
+            if turn.get("closest"):
+                lines += ["", "**Closest passages** (none answers the question):", ""]
+                for i, c in enumerate(turn["closest"], 1):
+                    lines.append(f"{i}. {_md_escape(_where(c))}: “{_md_escape(_quote(c))}”")
+            continue
+        unsupported = [s for s in turn.get("sentences", []) if not s.get("supported") and len(s.get("text", "").split()) >= 3]
+        if turn.get("citations"):
+            lines += ["", "**Sources**", ""]
+            for c in turn["citations"]:
+                lines.append(f"[{c['n']}] **{_md_escape(_where(c))}**: “{_md_escape(_quote(c))}”  ")
+                lines.append(f"    `{c['file']}`, characters {c['start']}–{c['end']}")
+        if unsupported:
+            lines += ["", f"*{len(unsupported)} sentence(s) are not supported by the cited passages.*"]
+    return "\n".join(lines) + "\n"
+
+
+# -- HTML --------------------------------------------------------------------------------------
+
+_CSS = """
+body{font:15px/1.55 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f;background:#fff}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-top:1px solid #ddd;padding-top:1rem}
+.meta{color:#666;font-size:.85rem}.answer{margin:.5rem 0}.unsupported{background:#fff3cd}
+sup a{text-decoration:none;font-weight:600}ol.sources{padding-left:1.2rem}ol.sources li{margin:.6rem 0}
+.where{font-weight:600}.path{color:#666;font-size:.8rem;word-break:break-all}blockquote{margin:.3rem 0;padding:.2rem .8rem;border-left:3px solid #8ab;color:#333}
+.refused{border-left:4px solid #c60;padding:.3rem .8rem;background:#fff7ef}
+@media (prefers-color-scheme:dark){body{background:#1e1e1e;color:#ddd}blockquote{color:#ccc}.refused{background:#33261a}.unsupported{background:#4a3f1a}}
+"""
+
+
+def _html_answer(turn: dict, k: int) -> str:
+    sentences = turn.get("sentences") or []
+    if not sentences:
+        return html.escape(turn["answer"])
+    parts = []
+    for s in sentences:
+        text = html.escape(s["text"])
+        if s.get("citations"):
+            text += "".join(f'<sup><a href="#t{k}-s{n}">[{n}]</a></sup>' for n in s["citations"])
+        elif len(s["text"].split()) >= 3:
+            text = f'<span class="unsupported" title="not supported by the sources">{text}</span>'
+        parts.append(text)
+    return " ".join(parts)
+
+
+def to_html(turns: Sequence[dict], *, title: str | None = None, library: str | None = None) -> str:
+    doc_title = html.escape(_title(turns, title))
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        # self-contained and inert: no scripts, no remote loads
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        f"<title>{doc_title}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{doc_title}</h1>",
+        f'<p class="meta">Exported {_stamp()}' + (f" from library “{html.escape(library)}”" if library else "") + " by Citewise.</p>",
+    ]
+    for k, turn in enumerate(turns, 1):
+        out.append(f"<h2>{html.escape(turn['question'])}</h2>")
+        if turn.get("refused"):
+            out.append(f'<p class="refused">{html.escape(turn["answer"])}</p>')
+            if turn.get("closest"):
+                out.append("<p>Closest passages (none answers the question):</p><ol class=\"sources\">")
+                for c in turn["closest"]:
+                    out.append(f'<li><span class="where">{html.escape(_where(c))}</span><blockquote>{html.escape(_quote(c))}</blockquote></li>')
+                out.append("</ol>")
+            continue
+        out.append(f'<p class="answer">{_html_answer(turn, k)}</p>')
+        if turn.get("citations"):
+            out.append('<ol class="sources">')
+            for c in turn["citations"]:
+                out.append(
+                    f'<li id="t{k}-s{c["n"]}" value="{int(c["n"])}"><span class="where">{html.escape(_where(c))}</span>'
+                    f"<blockquote>{html.escape(_quote(c))}</blockquote>"
+                    f'<div class="path">{html.escape(c["file"])} · characters {int(c["start"])}–{int(c["end"])}</div></li>'
+                )
+            out.append("</ol>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+# -- JSON --------------------------------------------------------------------------------------
+
+
+def to_json(turns: Sequence[dict], *, title: str | None = None, library: str | None = None) -> str:
+    return json.dumps(
+        {"title": _title(turns, title), "library": library, "exported_at": _stamp(), "turns": list(turns)},
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+# -- PDF ---------------------------------------------------------------------------------------
+
+_FONT_CANDIDATES = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/System/Library/Fonts/Supplemental/Arial Unicode.ttf",
+    "/Library/Fonts/Arial Unicode.ttf",
+    "C:/Windows/Fonts/arial.ttf",
+    "C:/Windows/Fonts/segoeui.ttf",
+]
+
+
+def _unicode_font() -> str | None:
+    for candidate in _FONT_CANDIDATES:
+        if Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def to_pdf(turns: Sequence[dict], *, title: str | None = None, library: str | None = None) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.set_title(_title(turns, title))
+    pdf.set_creator("Citewise")
+    font = _unicode_font()
+    if font:
+        pdf.add_font("Body", "", font)
+        family = "Body"
+        clean = lambda s: s  # noqa: E731
+    else:  # the core font: Latin-1 only
+        family = "Helvetica"
+        clean = lambda s: s.encode("latin-1", "replace").decode("latin-1")  # noqa: E731
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    def para(text: str, size: float = 10.5, gap: float = 2.0) -> None:
+        pdf.set_font(family, size=size)
+        pdf.multi_cell(width, size * 0.5, clean(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(gap)
+
+    para(_title(turns, title), 16, 1)
+    para(f"Exported {_stamp()}" + (f" from library '{library}'" if library else "") + " by Citewise.", 8.5, 4)
+    for turn in turns:
+        para("Q: " + turn["question"], 12.5, 1.5)
+        para(turn["answer"], 10.5, 2)
+        sources = turn.get("citations") if not turn.get("refused") else turn.get("closest")
+        if sources:
+            para("Sources" if not turn.get("refused") else "Closest passages (none answers the question)", 9.5, 0.5)
+            for i, c in enumerate(sources, 1):
+                n = c.get("n", i) if not turn.get("refused") else i
+                para(f"[{n}] {_where(c)}: \u201c{_quote(c)}\u201d", 9, 0.3)
+                para(f"     {c['file']}, characters {c['start']}-{c['end']}", 7.5, 1.2)
+        pdf.ln(3)
+    return bytes(pdf.output())
+
+
+# -- one entry point ---------------------------------------------------------------------------
+
+_WRITERS = {"markdown": to_markdown, "html": to_html, "json": to_json}
+
+
+def render(turns: Sequence[dict], fmt: str, **meta) -> bytes:
+    if fmt == "pdf":
+        return to_pdf(turns, **meta)
+    if fmt not in _WRITERS:
+        raise ExportError(f"unknown export format {fmt!r}")
+    return _WRITERS[fmt](turns, **meta).encode("utf-8")
+
+
+def export(turns: Sequence[dict], path: str | Path, **meta) -> Path:
+    """Write `turns` to `path` in the format its extension names, atomically."""
+    path = Path(path).expanduser()
+    data = render(turns, format_for(path), **meta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
+
+
+def clipboard_text(turn: dict) -> str:
+    """"Copy with citations": the answer, then its sources, as plain text."""
+    lines = [turn["answer"]]
+    if turn.get("citations"):
+        lines.append("")
+        lines.extend(f"[{c['n']}] {_where(c)}: \u201c{_quote(c)}\u201d" for c in turn["citations"])
+    return "\n".join(lines)

@@ -1,0 +1,108 @@
+"""One library (a Chroma collection and its manifest) and the use cases on it."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+from indexing.manifest import FileRecord, Manifest
+from indexing.models import DocumentError, FileReport
+from indexing.pipeline import Indexer, IndexOptions, Progress
+from indexing.store import ChunkStore, library_slug as slug
+from retrieval.search import Retriever, SearchSettings
+
+if TYPE_CHECKING:
+    from app.services import Services
+
+
+class Library:
+    """One library (a Chroma collection and its manifest) and the use cases on it."""
+
+    def __init__(self, services: "Services", name: str):
+        self.services = services
+        self.name = name
+        self.state_dir = services.state_root / slug(name)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.manifest = Manifest(self.state_dir / "manifest.sqlite")
+        self.manifest.set_meta("name", name)
+        self._store: ChunkStore | None = None
+        self._indexer: Indexer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> ChunkStore:
+        with self._lock:
+            if self._store is None:
+                s = self.services
+                self._store = ChunkStore(
+                    s.client,
+                    self.name,
+                    embed_model=s.embedder.model_id,
+                    dim=s.embedder.dim,
+                    chunker=s.chunking_config.fingerprint,
+                )
+            return self._store
+
+    @property
+    def indexer(self) -> Indexer:
+        if self._indexer is None:
+            s = self.services
+            self._indexer = Indexer(
+                self.store,
+                self.manifest,
+                s.chunker,
+                s.embedder,
+                lock_path=self.state_dir / "index.lock",
+                options=IndexOptions(max_file_bytes=s.settings.indexing.max_file_mb * 2**20),
+            )
+        return self._indexer
+
+    @property
+    def retriever(self) -> Retriever:
+        r = self.services.settings.retrieval
+        return Retriever(self.store, self.services.embedder, SearchSettings(top_k=r.top_k, candidates=r.candidates))
+
+    # use cases
+    def add(self, paths: Sequence[str | Path], *, prune: bool = False, force: bool = False, cancel=None) -> Iterator[Progress]:
+        return self.indexer.index(paths, prune=prune, force=force, cancel=cancel)
+
+    def remove(self, paths: Sequence[str | Path]) -> list[FileReport]:
+        return self.indexer.remove(paths)
+
+    @contextmanager
+    def writing(self):
+        """Hold the library's writer lock (no indexing job may run meanwhile)."""
+        indexer = self.indexer
+        indexer._acquire()
+        try:
+            yield
+        finally:
+            indexer.lock.release()
+
+    def unit_text(self, path: str, unit: int) -> tuple[str, bool]:
+        """The text of one page/chapter of an indexed file as it was indexed, and whether the
+        file changed since (then the cited span may have moved). Raises DocumentError."""
+        from indexing.loaders import load_document
+        from indexing.pipeline import file_hash
+
+        doc = load_document(path)
+        for u in doc.units:
+            if u.number == unit:
+                record = self.manifest.get(path)
+                stale = bool(record) and file_hash(Path(path)) != record.content_hash
+                return u.text, stale
+        raise DocumentError(f"{Path(path).name} has no unit {unit} any more")
+
+    def files(self) -> list[FileRecord]:
+        return self.manifest.files()
+
+    def stats(self) -> dict[str, int]:
+        return self.manifest.stats()
+
+    def close(self) -> None:
+        self.manifest.close()
+
+
+

@@ -1,0 +1,110 @@
+"""Drives the real app offscreen over a real index and saves the README's screenshots.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots.py
+
+Writes docs/library.png (an indexing job running), docs/answer.png (an answer with its
+citations) and docs/viewer.png (the source viewer at the cited page).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from app.samples import sample_files  # noqa: E402
+from app.services import build_services  # noqa: E402
+from app.settings import load_settings  # noqa: E402
+from ui.main_window import MainWindow  # noqa: E402
+
+OUT = ROOT / "docs"
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def wait(app, predicate, timeout=600.0):
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise TimeoutError
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.02)
+
+
+def settle(app, seconds=0.6):
+    end = time.time() + seconds
+    while time.time() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main() -> None:
+    app = QApplication.instance() or QApplication(sys.argv)
+    work = Path(tempfile.mkdtemp(prefix="citewise-shots-"))
+    docs = work / "Documents"
+    docs.mkdir()
+    for f in sample_files():
+        shutil.copy(f, docs / f.name)
+    extra = []
+    if SHARED.is_dir():  # a few real documents make the library look like a real one
+        for name in ("pdfs/pdfjs__tracemonkey.pdf", "pdfs/pdfminer__dmca.pdf", "docs-mixed/md/rust-book__ch01-01-installation.md",
+                     "docs-mixed/epub/epubjs__alice.epub", "pdfs/pypdf__r2-user-password.pdf"):
+            src = SHARED / name
+            if src.exists():
+                extra.append(shutil.copy(src, work / src.name.split("__", 1)[-1]))
+    os.environ["CITEWISE_CONFIG"] = str(work / "config.toml")
+    settings = load_settings(data_dir=work / "data", **{"llm.engine": "llamacpp"})
+    services = build_services(settings)
+    win = MainWindow(services, ui_state=None, warm_up=False)
+    win.resize(1360, 820)
+    win.show()
+    services.embedder.embed(["warm up"])
+
+    # 1. the library while a job runs
+    done = []
+    win.index_finished.connect(done.append)
+    win.enqueue_index([str(docs)])
+    wait(app, lambda: done)
+    win.enqueue_index([str(p) for p in extra])
+    if extra:
+        wait(app, lambda: win.last_job is not None and win.library_panel.job.isVisible()
+             and win.library_panel.progress.value() >= 1)
+        settle(app, 0.3)
+        win.grab().save(str(OUT / "library.png"))
+        wait(app, lambda: len(done) >= 2)
+    else:
+        win.grab().save(str(OUT / "library.png"))
+
+    # 2. an answer with its citations
+    answers = []
+    win.answer_finished.connect(answers.append)
+    win.chat.input.setText("When does the first ferry leave on weekdays?")
+    win.chat.ask_button.click()
+    wait(app, lambda: answers)
+    settle(app)
+    win.grab().save(str(OUT / "answer.png"))
+
+    # 3. the viewer at the cited page
+    answer = answers[0]
+    if answer and answer.get("citations"):
+        win.chat.activate(0, answer["citations"][0]["n"])
+        wait(app, lambda: win.viewer.found_on_page is not None, timeout=30)
+        settle(app, 1.0)
+        win.grab().save(str(OUT / "viewer.png"))
+    win.close()
+    QTimer.singleShot(0, app.quit)
+    print("saved", *(str(OUT / n) for n in ("library.png", "answer.png", "viewer.png")))
+
+
+if __name__ == "__main__":
+    main()

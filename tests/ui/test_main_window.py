@@ -1,0 +1,276 @@
+"""The desktop app as a user drives it: drop, index, ask, click a citation, export, settings."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from tests import docs
+
+LONG = 240_000
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _drop(win, paths):
+    """What a file manager does: drag enter, move, then drop, with file URLs."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    at = win.rect().center()
+    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(at, Qt.DropAction.CopyAction, mime, buttons, mods)
+    QApplication.sendEvent(win, enter)
+    assert enter.isAccepted()
+    move = QDragMoveEvent(at, Qt.DropAction.CopyAction, mime, buttons, mods)
+    QApplication.sendEvent(win, move)
+    drop = QDropEvent(QPointF(at), Qt.DropAction.CopyAction, mime, buttons, mods)
+    QApplication.sendEvent(win, drop)
+    assert drop.isAccepted()
+
+
+def _names(win):
+    model = win.library_panel.model
+    return {os.path.basename(model.record(r).path): model.data(model.index(r, 1)) for r in range(model.rowCount())}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "dropped"
+    (d / "sub").mkdir(parents=True)
+    docs.make_pdf(d / "facts.pdf", docs.fact_pages())
+    (d / "sub" / "garden.md").write_text(
+        "# Garden\n\n## Watering\n\nTomatoes in the greenhouse are watered every second evening with rain water.\n",
+        encoding="utf-8",
+    )
+    docs.make_encrypted_pdf(d / "locked.pdf")
+    return d
+
+
+def test_dropping_files_and_folders_indexes_them(qtbot, window, folder, tmp_path):
+    single = tmp_path / "single.txt"
+    single.write_text("The spare key to the boathouse is under the third flower pot.", encoding="utf-8")
+    assert window.library_panel.stack.currentWidget() is window.library_panel.empty  # first run: says what to do
+    with qtbot.waitSignal(window.index_finished, timeout=LONG) as job:
+        _drop(window, [folder, single])
+    final = job.args[0]
+    assert final.phase == "done"
+    names = _names(window)
+    assert names == {"facts.pdf": "indexed", "garden.md": "indexed", "single.txt": "indexed", "locked.pdf": "failed"}
+    assert window.library_panel.stack.currentWidget() is window.library_panel.table
+    problems = [window.library_panel.problems.item(i).text() for i in range(window.library_panel.problems.count())]
+    assert problems == ["locked.pdf — encrypted PDF: a password is needed to open it"]
+
+
+def test_drops_during_a_job_are_queued_not_lost(qtbot, window, folder, tmp_path):
+    later = tmp_path / "later.md"
+    later.write_text("# Later\n\nThe boat is painted every April.\n", encoding="utf-8")
+    finished = []
+    window.index_finished.connect(finished.append)
+    _drop(window, [folder])
+    _drop(window, [later])
+    assert len(window.index_queue) == 1 and window.library_panel.queue_label.text() == "1 more drop queued"
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=LONG)
+    assert {"facts.pdf", "garden.md", "later.md"} <= set(_names(window))
+
+
+def test_cancel_keeps_what_was_committed(qtbot, window, tmp_path):
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(12):
+        (many / f"note-{i:02d}.md").write_text(f"# Note {i}\n\n" + f"Entry {i} records the tide at {i} o'clock. " * 40, encoding="utf-8")
+    seen = []
+
+    def on_progress(p):
+        if p.report is not None and p.report.status.value == "indexed":
+            seen.append(p.report.path)
+            window.cancel_current()  # Esc
+
+    with qtbot.waitSignal(window.index_finished, timeout=LONG) as job:
+        window.enqueue_index([str(many)])
+        window.index_worker.signals.progress.connect(on_progress)
+    assert job.args[0].phase == "cancelled"
+    committed = {f.path for f in window.library.files()}
+    assert committed and committed == {r.path for r in job.args[0].reports if r.status.value == "indexed"}
+    assert len(committed) < 12
+    assert window.library.indexer.check()["orphans"] == 0
+
+
+@pytest.fixture
+def indexed(qtbot, window, folder):
+    with qtbot.waitSignal(window.index_finished, timeout=LONG):
+        window.enqueue_index([str(folder)])
+    return window
+
+
+def _ask(qtbot, win, question):
+    tokens = []
+    original = win.chat.add_token
+    win.chat.add_token = lambda text: (tokens.append(text), original(text))
+    with qtbot.waitSignal(win.answer_finished, timeout=LONG) as done:
+        win.chat.input.setText(question)
+        win.chat.ask_button.click()
+    return done.args[0], tokens
+
+
+def test_answer_streams_with_a_source_card_naming_file_and_page(qtbot, indexed):
+    answer, tokens = _ask(qtbot, indexed, "How much does the museum night tour cost?")
+    assert len(tokens) > 3  # it streamed token by token
+    assert answer and not answer["refused"] and answer["citations"]
+    html = indexed.chat.view.toHtml()
+    assert "facts.pdf · page 2" in html
+    assert "[1]" in indexed.chat.view.toPlainText()
+    assert indexed.chat.ask_button.isVisible() and not indexed.chat.stop_button.isVisible()
+
+
+def test_clicking_a_citation_opens_the_pdf_at_that_page(qtbot, indexed):
+    answer, _ = _ask(qtbot, indexed, "How long does the sourdough loaf need to ferment?")
+    assert answer["citations"][0]["page"] == 3
+    indexed.chat.activate(0, 1)
+    viewer = indexed.viewer
+    assert viewer.isVisible() and viewer.stack.currentWidget() is viewer.pdf_page
+    assert viewer.pdf_view.pageNavigator().currentPage() == 2
+    assert viewer.found_on_page == 3  # the passage's words were found and highlighted on that page
+    shown = viewer.pdf_view.highlight_rect()
+    assert shown is not None and viewer.pdf_view.viewport().rect().intersects(shown.toRect())  # scrolled into view
+    assert "sourdough" in viewer.passage.toPlainText()
+
+
+def test_clicking_a_text_citation_shows_the_passage_in_its_document(qtbot, indexed):
+    answer, _ = _ask(qtbot, indexed, "How often are the greenhouse tomatoes watered?")
+    cit = next(c for c in answer["citations"] if c["file_name"] == "garden.md")
+    indexed.chat.activate(0, cit["n"])
+    viewer = indexed.viewer
+    qtbot.waitUntil(lambda: "every second evening" in viewer.text.toPlainText(), timeout=20_000)
+    assert viewer.stack.currentWidget() is viewer.text
+    assert "# Garden" in viewer.text.toPlainText()  # the whole document, not only the chunk
+
+
+def test_refusal_is_shown_with_the_closest_passages(qtbot, indexed):
+    answer, tokens = _ask(qtbot, indexed, "Who painted the Mona Lisa?")
+    assert answer["refused"] and not tokens
+    text = indexed.chat.view.toPlainText()
+    assert "I could not find this in your documents." in text and "closest passages" in text
+
+
+def test_every_export_format_keeps_the_citations(qtbot, indexed, tmp_path):
+    from pypdf import PdfReader
+
+    answer, _ = _ask(qtbot, indexed, "How much does the museum night tour cost?")
+    quote = answer["citations"][0]["quote"] or answer["citations"][0]["text"]
+    for ext in ("md", "html", "pdf", "json"):
+        path = indexed.export_to(tmp_path / f"answer.{ext}", "answer")
+        assert path and path.exists()
+    md = (tmp_path / "answer.md").read_text(encoding="utf-8")
+    assert "facts.pdf, page 2" in md and "[1]" in md
+    html = (tmp_path / "answer.html").read_text(encoding="utf-8")
+    assert "facts.pdf, page 2" in html and 'href="#t1-s1"' in html
+    data = json.loads((tmp_path / "answer.json").read_text(encoding="utf-8"))
+    assert data["turns"][0]["citations"][0]["page"] == 2
+    pdf_text = " ".join(p.extract_text() for p in PdfReader(tmp_path / "answer.pdf").pages)
+    assert "facts.pdf, page 2" in pdf_text
+    assert " ".join(quote.split()[:5]) in " ".join(pdf_text.split())
+    indexed.copy_with_citations()
+    assert "[1] facts.pdf, page 2" in QApplication.clipboard().text()
+
+
+def test_conversations_persist_and_reopen(qtbot, indexed, settings, embedder, engine, tmp_path):
+    from app.services import build_services
+    from ui.main_window import MainWindow
+
+    _ask(qtbot, indexed, "How much does the museum night tour cost?")
+    _ask(qtbot, indexed, "When does the ferry to Bainbridge Island leave?")
+    convs = indexed.services.conversations.list()
+    assert len(convs) == 1 and convs[0].turns == 2
+    indexed.services.conversations.rename(convs[0].id, "Trip planning")
+    indexed.close()
+
+    services = build_services(settings, embedder=embedder, engine=engine)
+    again = MainWindow(services, ui_state=tmp_path / "window.ini", warm_up=False)
+    qtbot.addWidget(again)
+    item = again.conversations_panel.list.item(0)
+    assert item.text().startswith("Trip planning")
+    again.open_conversation(item.data(Qt.ItemDataRole.UserRole))
+    assert len(again.chat.turns) == 2 and "facts.pdf" in again.chat.view.toHtml()
+    again.delete_conversation(convs[0].id)
+    assert again.conversations_panel.list.count() == 0
+    again.close()
+
+
+def test_settings_dialog_round_trips_and_writes_only_changes(qtbot, window, tmp_path, monkeypatch):
+    from app.settings import default_config_file, load_settings
+    from ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(window.services.settings, None)
+    qtbot.addWidget(dialog)
+    assert dialog.changes() == {}
+    dialog.top_k.setValue(8)
+    dialog.strictness.setCurrentIndex(dialog.strictness.findData("strict"))
+    changes = dialog.changes()
+    assert changes == {"retrieval.top_k": 8, "retrieval.strictness": "strict"}
+    window.apply_settings(changes)
+    written = default_config_file().read_text(encoding="utf-8")
+    assert "top_k = 8" in written and 'strictness = "strict"' in written
+    assert "engine" not in written and "data_dir" not in written  # nothing the user did not change
+    reloaded = load_settings()
+    assert reloaded.retrieval.top_k == 8 and reloaded.retrieval.strictness == "strict"
+    assert window.services.settings.retrieval.top_k == 8  # the running app uses them at once
+    again = SettingsDialog(window.services.settings, None)
+    qtbot.addWidget(again)
+    assert again.top_k.value() == 8 and again.strictness.currentData() == "strict"
+
+
+def test_libraries_can_be_created_renamed_and_deleted(qtbot, window, folder):
+    window.create_library("Research")
+    assert window.services.settings.library == "Research"
+    assert window.library_panel.libraries.currentText() == "Research"
+    with qtbot.waitSignal(window.index_finished, timeout=LONG):
+        window.enqueue_index([str(folder / "facts.pdf")])
+    window.rename_library("Research", "Papers 2024")
+    assert window.services.settings.library == "Papers 2024"
+    assert "facts.pdf" in _names(window)  # documents stay indexed under the new name
+    window.switch_library("default")
+    assert _names(window) == {}
+    window.delete_library("Papers 2024")
+    assert "Papers 2024" not in window.services.library_names()
+    assert (folder / "facts.pdf").exists()
+
+
+def test_window_geometry_is_remembered(qtbot, settings, embedder, engine, tmp_path):
+    from app.services import build_services
+    from ui.main_window import MainWindow
+
+    state = tmp_path / "state.ini"
+    first = MainWindow(build_services(settings, embedder=embedder, engine=engine), ui_state=state, warm_up=False)
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(700, 500)  # the offscreen screen is 800x600: restoreGeometry keeps windows on it
+    first.splitter.setSizes([250, 450, 0])
+    first.close()
+    second = MainWindow(build_services(settings, embedder=embedder, engine=engine), ui_state=state, warm_up=False)
+    qtbot.addWidget(second)
+    second.show()
+    assert (second.width(), second.height()) == (700, 500)
+    assert second.splitter.sizes()[0] == 250
+    second.close()
+
+
+def test_passage_is_located_in_pdf_text_despite_whitespace_and_ligatures():
+    from ui.pdf_view import locate
+
+    page = "Harbour Ferry Guide\r\nThe e\ufb03cient ferry leaves\r\nHarbour  Quay at 06:10 and\r\nreturns at 22:45."
+    start, end = locate(page, "The efficient ferry leaves Harbour Quay at 06:10 and returns")
+    assert page[start:end].startswith("The e\ufb03cient") and page[start:end].endswith("returns")
+    assert locate(page, "Nothing like this is on the page") is None
+
+
+def test_the_citewise_command_opens_the_window(data_dir):
+    from tests.conftest import run_cli
+
+    proc = run_cli("gui", "--smoke", data_dir=data_dir, env={"QT_QPA_PLATFORM": "offscreen"}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "window shown" in proc.stdout and "0 documents in library 'default'" in proc.stdout

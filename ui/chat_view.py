@@ -1,0 +1,252 @@
+"""The conversation: questions, answers streaming in with citation markers, and source cards.
+
+Everything from documents is escaped before it reaches the rich-text view, so a passage that
+holds `<script>` or `<img src=…>` shows as text (QTextBrowser runs no scripts anyway, and
+remote resources are refused: see `loadResource`).
+"""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QTextBrowser, QVBoxLayout, QWidget
+
+from app.export import location
+
+
+def where(c: dict) -> str:
+    return location(c, sep=" · ")
+
+
+class Transcript(QTextBrowser):
+    """A rich-text view that never fetches anything: only our own anchors are followed."""
+
+    def loadResource(self, kind, url):  # noqa: N802 (Qt API)
+        return None
+
+
+class ChatView(QWidget):
+    ask_requested = Signal(str)
+    stop_requested = Signal()
+    citation_activated = Signal(dict)  # a citation dict (file, unit, start, end, quote…)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        self.view = Transcript()
+        self.view.setOpenLinks(False)
+        self.view.setOpenExternalLinks(False)
+        self.view.anchorClicked.connect(self._anchor)
+        layout.addWidget(self.view, 1)
+        self.status = QLabel()
+        self.status.setVisible(False)
+        layout.addWidget(self.status)
+        row = QHBoxLayout()
+        self.input = QLineEdit()
+        self.input.setPlaceholderText("Ask a question about your documents…")
+        self.input.returnPressed.connect(self._ask)
+        row.addWidget(self.input, 1)
+        self.ask_button = QPushButton("Ask")
+        self.ask_button.setDefault(True)
+        self.ask_button.clicked.connect(self._ask)
+        row.addWidget(self.ask_button)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the answer (Esc)")
+        self.stop_button.clicked.connect(self.stop_requested.emit)
+        self.stop_button.hide()
+        row.addWidget(self.stop_button)
+        layout.addLayout(row)
+
+        self.turns: list[dict] = []  # finished answers (Answer.to_dict())
+        self._live: dict | None = None  # {"question", "segments", "status"}
+        self._dirty = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(50)  # at most 20 repaints a second while streaming
+        self._timer.timeout.connect(self._flush)
+        self._render()
+
+    # -- asking ----------------------------------------------------------------------------
+
+    def _ask(self) -> None:
+        question = self.input.text().strip()
+        if question and self._live is None:
+            self.ask_requested.emit(question)
+
+    def set_busy(self, busy: bool) -> None:
+        self.ask_button.setVisible(not busy)
+        self.stop_button.setVisible(busy)
+        self.input.setReadOnly(busy)
+
+    def start_answer(self, question: str) -> None:
+        self.input.clear()
+        self._live = {"question": question, "segments": [], "status": "Searching your documents…"}
+        self.set_busy(True)
+        self._timer.start()
+        self._render()
+
+    def set_live_status(self, text: str) -> None:
+        if self._live is not None:
+            self._live["status"] = text
+            self._dirty = True
+
+    def add_token(self, text: str) -> None:
+        if self._live is not None:
+            self._live["segments"].append(("text", text))
+            self._live["status"] = ""
+            self._dirty = True
+
+    def add_sentence_marks(self, numbers: list[int], supported: bool, claim: bool) -> None:
+        if self._live is not None:
+            self._live["segments"].append(("marks", numbers if supported else ([] if not claim else None)))
+            self._dirty = True
+
+    def finish_answer(self, answer: dict | None, error: str | None = None) -> None:
+        self._timer.stop()
+        if answer is not None:
+            self.turns.append(answer)
+        elif error and self._live is not None:
+            self.turns.append({"question": self._live["question"], "answer": "", "error": error, "citations": [], "sentences": []})
+        self._live = None
+        self.set_busy(False)
+        self._render()
+
+    def set_turns(self, turns: list[dict]) -> None:
+        self.turns = list(turns)
+        self._live = None
+        self._render()
+
+    def current_answer(self) -> dict | None:
+        return self.turns[-1] if self.turns else None
+
+    # -- rendering -------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self._render()
+
+    def _colors(self) -> dict[str, str]:
+        pal = self.palette()
+        dark = pal.color(QPalette.ColorRole.Base).lightness() < 128
+        return {
+            "muted": pal.color(QPalette.ColorRole.PlaceholderText).name(),
+            "accent": pal.color(QPalette.ColorRole.Link).name(),
+            "mark": "#5c4b00" if dark else "#fff0a8",
+            "card": pal.color(QPalette.ColorRole.AlternateBase).name(),
+            "warn": "#e0a040" if dark else "#a15c00",
+        }
+
+    def _render(self) -> None:
+        c = self._colors()
+        parts = []
+        if not self.turns and self._live is None:
+            parts.append(
+                f"<p style='color:{c['muted']}'>Ask a question and Citewise answers from your documents only, "
+                "with a numbered source for every sentence. Click a source to open the document at that page.</p>"
+            )
+        for k, turn in enumerate(self.turns):
+            parts.append(self._render_turn(turn, k, c))
+        if self._live is not None:
+            parts.append(self._render_live(c))
+        bar = self.view.verticalScrollBar()
+        at_bottom = bar.value() >= bar.maximum() - 4
+        self.view.setHtml("".join(parts))
+        if at_bottom or self._live is not None:
+            bar.setValue(bar.maximum())
+
+    def _question(self, text: str) -> str:
+        return f"<h3 style='margin-top:14px'>{html.escape(text)}</h3>"
+
+    def _render_live(self, c) -> str:
+        live = self._live
+        out = [self._question(live["question"])]
+        if live["status"]:
+            out.append(f"<p style='color:{c['muted']}'><i>{html.escape(live['status'])}</i></p>")
+        body = []
+        for kind, value in live["segments"]:
+            if kind == "text":
+                body.append(html.escape(value).replace("\n", "<br>"))
+            elif value:
+                body.append(f"<sup><b style='color:{c['accent']}'>{''.join(f'[{n}]' for n in value)}</b></sup>")
+            elif value is None:
+                body.append(f"<sup style='color:{c['warn']}'>[?]</sup>")
+        out.append(f"<p>{''.join(body)}</p>")
+        return "".join(out)
+
+    def _render_turn(self, turn: dict, k: int, c) -> str:
+        out = [self._question(turn["question"])]
+        if turn.get("error"):
+            out.append(f"<p style='color:{c['warn']}'><b>The answer failed:</b> {html.escape(turn['error'])}</p>")
+            return "".join(out)
+        if turn.get("refused"):
+            out.append(f"<p style='color:{c['warn']}'><b>{html.escape(turn['answer'])}</b></p>")
+            if turn.get("closest"):
+                out.append(f"<p style='color:{c['muted']}'>The closest passages (none of them answers the question):</p>")
+                for i, cit in enumerate(turn["closest"]):
+                    out.append(self._card(cit, f"closest:{k}:{i}", f"{i + 1}.", c))
+            return "".join(out)
+        sentences = turn.get("sentences") or []
+        body = []
+        for s in sentences:
+            text = html.escape(s["text"]).replace("\n", "<br>")
+            if s.get("citations"):
+                links = "".join(f"<a href='cite:{k}:{n}'>[{n}]</a>" for n in s["citations"])
+                body.append(f"{text}<sup><b>{links}</b></sup>")
+            elif len(s["text"].split()) >= 3:
+                body.append(f"{text}<sup style='color:{c['warn']}' title='not supported by your documents'>[?]</sup>")
+            else:
+                body.append(text)
+        out.append(f"<p>{' '.join(body) if body else html.escape(turn['answer'])}</p>")
+        unsupported = sum(1 for s in sentences if not s.get("supported") and len(s["text"].split()) >= 3)
+        if unsupported:
+            out.append(f"<p style='color:{c['warn']}'><small>[?] marks {unsupported} sentence{'s' * (unsupported != 1)} "
+                       "that no passage supports: check before you rely on it.</small></p>")
+        for cit in turn.get("citations", []):
+            out.append(self._card(cit, f"cite:{k}:{cit['n']}", f"[{cit['n']}]", c))
+        t = turn.get("timings") or {}
+        if t:
+            out.append(f"<p style='color:{c['muted']}'><small>{html.escape(str(turn.get('engine') or ''))} · "
+                       f"{t.get('total_s', 0):.1f} s</small></p>")
+        return "".join(out)
+
+    def _card(self, cit: dict, href: str, label: str, c) -> str:
+        text = cit.get("text") or ""
+        start = (cit.get("quote_start") or 0) - (cit.get("start") or 0)
+        end = (cit.get("quote_end") or 0) - (cit.get("start") or 0)
+        if cit.get("quote") and 0 <= start < end <= len(text):
+            passage = (html.escape(text[:start]) + f"<span style='background-color:{c['mark']}'>"
+                       + html.escape(text[start:end]) + "</span>" + html.escape(text[end:]))
+        else:
+            passage = html.escape(text)
+        score = cit.get("score")
+        return (
+            f"<table width='100%' cellpadding='6' style='background-color:{c['card']};margin:4px 0'><tr><td>"
+            f"<a href='{href}'><b>{html.escape(label)} {html.escape(where(cit))}</b></a>"
+            + (f" <span style='color:{c['muted']}'>· score {score:.2f}</span>" if isinstance(score, (int, float)) else "")
+            + f"<br><span>{passage.replace(chr(10), '<br>')}</span></td></tr></table>"
+        )
+
+    # -- links -----------------------------------------------------------------------------
+
+    def _anchor(self, url: QUrl) -> None:
+        target = url.toString()
+        try:
+            kind, k, n = target.split(":")
+            turn = self.turns[int(k)]
+        except (ValueError, IndexError):
+            return
+        if kind == "cite":
+            cit = next((c for c in turn.get("citations", []) if c["n"] == int(n)), None)
+        elif kind == "closest":
+            cit = turn.get("closest", [])[int(n)]
+        else:
+            return
+        if cit:
+            self.citation_activated.emit(cit)
+
+    def activate(self, turn_index: int, n: int) -> None:
+        """What a click on citation [n] of turn `turn_index` does (for keyboard and tests)."""
+        self._anchor(QUrl(f"cite:{turn_index}:{n}"))

@@ -1,0 +1,312 @@
+"""The library panel: libraries, their documents (a lazy table model), the indexing job's progress."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+COLUMNS = ("Name", "Status", "Pages", "Chunks", "Type", "Note")
+KIND_NAMES = {"pdf": "PDF", "docx": "Word", "html": "Web page", "markdown": "Markdown", "text": "Text", "epub": "EPUB"}
+
+
+class FilesModel(QAbstractTableModel):
+    """One row per file of the library's manifest; no widget per row, so 10,000 files stay light."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._rows: list = []
+        self._indexing: str | None = None
+
+    def set_records(self, records: list) -> None:
+        self.beginResetModel()
+        self._rows = list(records)
+        self.endResetModel()
+
+    def set_indexing(self, path: str | None) -> None:
+        self._indexing = path
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
+
+    def record(self, row: int):
+        return self._rows[row]
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()):
+        return len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def _status(self, rec) -> str:
+        if rec.path == self._indexing:
+            return "indexing"
+        if rec.status == "failed":
+            return "failed"
+        return "indexed" if not rec.error else "indexed (old version)"
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        rec = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return Path(rec.path).name
+            if col == 1:
+                return self._status(rec)
+            if col == 2:
+                return rec.pages if rec.kind in ("pdf", "epub", "docx") and rec.pages else ""
+            if col == 3:
+                return rec.chunks or ""
+            if col == 4:
+                return KIND_NAMES.get(rec.kind or "", rec.kind or "")
+            if col == 5:
+                return rec.error or ("; ".join(rec.warnings) if rec.warnings else "")
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            tip = rec.path
+            if rec.error:
+                tip += f"\n{'Failed' if rec.status == 'failed' else 'Newer version failed'}: {rec.error}"
+            return tip
+        elif role == Qt.ItemDataRole.ForegroundRole and col == 1:
+            status = self._status(rec)
+            if status == "failed":
+                return QColor("#c62828")
+            if status == "indexing":
+                return QColor("#1565c0")
+        elif role == Qt.ItemDataRole.UserRole:
+            return rec.path
+        elif role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    m, s = divmod(int(seconds + 0.5), 60)
+    return f"{m} min {s:02d} s left" if m else f"{s} s left"
+
+
+class LibraryPanel(QWidget):
+    add_files_requested = Signal()
+    add_folder_requested = Signal()
+    samples_requested = Signal()
+    cancel_requested = Signal()
+    library_selected = Signal(str)
+    new_library_requested = Signal()
+    rename_library_requested = Signal()
+    delete_library_requested = Signal()
+    remove_requested = Signal(list)
+    reindex_requested = Signal(list)
+    open_requested = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+
+        top = QHBoxLayout()
+        self.libraries = QComboBox()
+        self.libraries.setToolTip("Library: a separate collection of documents")
+        self.libraries.currentTextChanged.connect(self._library_changed)
+        top.addWidget(self.libraries, 1)
+        menu_button = QToolButton()
+        menu_button.setText("⋯")
+        menu_button.setToolTip("New, rename or delete a library")
+        menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(menu_button)
+        menu.addAction("New library…", self.new_library_requested.emit)
+        menu.addAction("Rename library…", self.rename_library_requested.emit)
+        menu.addAction("Delete library…", self.delete_library_requested.emit)
+        menu_button.setMenu(menu)
+        top.addWidget(menu_button)
+        layout.addLayout(top)
+
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter documents (Ctrl+F)")
+        self.filter.setClearButtonEnabled(True)
+        layout.addWidget(self.filter)
+
+        self.stack = QStackedWidget()
+        self.empty = QWidget()
+        empty_layout = QVBoxLayout(self.empty)
+        empty_layout.addStretch(1)
+        hint = QLabel("<h3>Your library is empty</h3><p>Drop files or folders here,<br>or press <b>Ctrl+O</b> to add documents.</p>"
+                      "<p>PDF, Word, web pages, Markdown, text and EPUB.</p>")
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint.setWordWrap(True)
+        empty_layout.addWidget(hint)
+        self.samples_button = QPushButton("Try it with sample documents")
+        self.samples_button.clicked.connect(self.samples_requested.emit)
+        empty_layout.addWidget(self.samples_button, 0, Qt.AlignmentFlag.AlignCenter)
+        empty_layout.addStretch(2)
+        self.stack.addWidget(self.empty)
+
+        self.model = FilesModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterKeyColumn(0)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        # type and note stay one hover away (tooltips, the problems list) in a narrow panel
+        self.table.setColumnHidden(4, True)
+        self.table.setColumnHidden(5, True)
+        self.table.doubleClicked.connect(lambda idx: self.open_requested.emit(self.proxy.data(idx, Qt.ItemDataRole.UserRole)))
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.stack.addWidget(self.table)
+        layout.addWidget(self.stack, 1)
+
+        buttons = QHBoxLayout()
+        self.add_button = QPushButton("Add files…")
+        self.add_button.clicked.connect(self.add_files_requested.emit)
+        self.add_folder_button = QPushButton("Add folder…")
+        self.add_folder_button.clicked.connect(self.add_folder_requested.emit)
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.add_folder_button)
+        layout.addLayout(buttons)
+
+        # the indexing job
+        self.job = QWidget()
+        job_layout = QVBoxLayout(self.job)
+        job_layout.setContentsMargins(0, 4, 0, 0)
+        row = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        row.addWidget(self.progress, 1)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop indexing (Esc). Files already indexed stay indexed.")
+        self.cancel_button.clicked.connect(self.cancel_requested.emit)
+        row.addWidget(self.cancel_button)
+        job_layout.addLayout(row)
+        self.job_label = QLabel()
+        self.job_label.setWordWrap(True)
+        job_layout.addWidget(self.job_label)
+        self.queue_label = QLabel()
+        job_layout.addWidget(self.queue_label)
+        self.job.hide()
+        layout.addWidget(self.job)
+
+        self.problems_label = QLabel()
+        self.problems = QListWidget()
+        self.problems.setMaximumHeight(110)
+        self.problems.setWordWrap(True)
+        self.problems_label.hide()
+        self.problems.hide()
+        layout.addWidget(self.problems_label)
+        layout.addWidget(self.problems)
+        self._updating = False
+
+    # -- libraries -------------------------------------------------------------------------
+
+    def set_libraries(self, names: list[str], current: str) -> None:
+        self._updating = True
+        self.libraries.clear()
+        self.libraries.addItems(names)
+        self.libraries.setCurrentText(current)
+        self._updating = False
+
+    def _library_changed(self, name: str) -> None:
+        if not self._updating and name:
+            self.library_selected.emit(name)
+
+    # -- documents -------------------------------------------------------------------------
+
+    def set_records(self, records: list) -> None:
+        self.model.set_records(records)
+        self.stack.setCurrentWidget(self.table if records else self.empty)
+
+    def selected_paths(self) -> list[str]:
+        rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}
+        return [self.model.record(r).path for r in sorted(rows)]
+
+    def _context_menu(self, pos) -> None:
+        paths = self.selected_paths()
+        if not paths:
+            return
+        menu = QMenu(self)
+        open_action = QAction("Open original", menu)
+        open_action.triggered.connect(lambda: self.open_requested.emit(paths[0]))
+        menu.addAction(open_action)
+        menu.addAction("Re-index", lambda: self.reindex_requested.emit(paths))
+        menu.addSeparator()
+        menu.addAction(f"Remove from library ({len(paths)})", lambda: self.remove_requested.emit(paths))
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    # -- the job ---------------------------------------------------------------------------
+
+    def job_started(self, queued: int) -> None:
+        self.job.show()
+        self.progress.setRange(0, 0)
+        self.job_label.setText("Scanning…")
+        self.set_queue(queued)
+        self.problems.clear()
+        self.problems.hide()
+        self.problems_label.hide()
+
+    def set_queue(self, queued: int) -> None:
+        self.queue_label.setText(f"{queued} more drop{'s' * (queued != 1)} queued" if queued else "")
+        self.queue_label.setVisible(bool(queued))
+
+    def job_progress(self, p) -> None:
+        if p.phase == "scanning":
+            return
+        self.progress.setRange(0, max(p.files_total, 1))
+        self.progress.setValue(p.files_done)
+        self.progress.setFormat(f"{p.files_done}/{p.files_total} files")
+        current = Path(p.current).name if p.current else ""
+        rate = f"{p.chunks_per_s:.0f} chunks/s" if p.chunks_done else ""
+        parts = [x for x in (current, rate, _eta(p.eta_s) if p.files_done < p.files_total else "") if x]
+        self.job_label.setText(" · ".join(parts))
+        self.model.set_indexing(p.current)
+
+    def job_finished(self, final, cancelled: bool) -> None:
+        self.model.set_indexing(None)
+        self.job.hide()
+        failed = [r for r in (final.reports if final else []) if r.status.value == "failed"]
+        if failed:
+            self.problems_label.setText(f"<b>{len(failed)} file{'s' * (len(failed) != 1)} could not be indexed:</b>")
+            for r in failed:
+                self.problems.addItem(f"{os.path.basename(r.path)} — {r.reason}")
+                self.problems.item(self.problems.count() - 1).setToolTip(r.path)
+            self.problems_label.show()
+            self.problems.show()

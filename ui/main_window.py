@@ -1,0 +1,560 @@
+"""The main window: library on the left, conversation in the middle, the cited source on the right."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+)
+
+from ui.chat_view import ChatView
+from ui.conversations_panel import ConversationsPanel
+from ui.library_panel import LibraryPanel
+from ui.source_viewer import SourceViewer
+from ui.workers import GeneratorWorker
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    services_changed = Signal()
+    index_finished = Signal(object)  # the final Progress of a job
+    answer_finished = Signal(object)  # the answer dict, or None after an error
+
+    def __init__(self, services, *, ui_state: Path | None = None, warm_up: bool = True):
+        super().__init__()
+        self.services = services
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(4)
+        self.workers: set[GeneratorWorker] = set()
+        self.index_queue: deque[tuple[list[str], bool]] = deque()
+        self.index_worker: GeneratorWorker | None = None
+        self.ask_worker: GeneratorWorker | None = None
+        self.conversation_id: int | None = None
+        self.last_job = None
+        self._ui_state = ui_state
+
+        self.library_panel = LibraryPanel()
+        self.conversations_panel = ConversationsPanel()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.library_panel, "Library")
+        self.tabs.addTab(self.conversations_panel, "Conversations")
+        self.chat = ChatView()
+        self.viewer = SourceViewer()
+        self.viewer.hide()
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.tabs)
+        self.splitter.addWidget(self.chat)
+        self.splitter.addWidget(self.viewer)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(2, 2)
+        self.setCentralWidget(self.splitter)
+        self.setAcceptDrops(True)
+        self.engine_label = QLabel()
+        self.statusBar().addPermanentWidget(self.engine_label)
+
+        self._connect()
+        self._build_menus()
+        self._restore_state()
+        self.refresh_libraries()
+        self.refresh_conversations()
+        if warm_up:
+            QTimer.singleShot(0, self.warm_up)
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        lp = self.library_panel
+        lp.add_files_requested.connect(self.add_files_dialog)
+        lp.add_folder_requested.connect(self.add_folder_dialog)
+        lp.samples_requested.connect(self.index_samples)
+        lp.cancel_requested.connect(self.cancel_indexing)
+        lp.library_selected.connect(self.switch_library)
+        lp.new_library_requested.connect(self.new_library_dialog)
+        lp.rename_library_requested.connect(self.rename_library_dialog)
+        lp.delete_library_requested.connect(self.delete_library_dialog)
+        lp.remove_requested.connect(self.remove_documents)
+        lp.reindex_requested.connect(lambda paths: self.enqueue_index(paths, force=True))
+        lp.open_requested.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
+        self.chat.ask_requested.connect(self.ask)
+        self.chat.stop_requested.connect(self.stop_answer)
+        self.chat.citation_activated.connect(self.open_citation)
+        self.viewer.close_requested.connect(self.viewer.hide)
+        self.viewer.text_requested.connect(self._load_unit_text)
+        cp = self.conversations_panel
+        cp.open_requested.connect(self.open_conversation)
+        cp.new_requested.connect(self.new_conversation)
+        cp.rename_requested.connect(self.rename_conversation_dialog)
+        cp.delete_requested.connect(self.delete_conversation)
+
+    def _action(self, menu, text, slot, shortcut=None, tip=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "Add &files…", self.add_files_dialog, "Ctrl+O", "Index documents")
+        self._action(file, "Add f&older…", self.add_folder_dialog, "Ctrl+Shift+O", "Index a folder and everything in it")
+        self._action(file, "Try sample documents", self.index_samples)
+        file.addSeparator()
+        self._action(file, "&Export answer…", self.export_dialog, "Ctrl+E", "Markdown, HTML, PDF or JSON, with citations")
+        self._action(file, "&Copy answer with citations", self.copy_with_citations, "Ctrl+Shift+C")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit = bar.addMenu("&Edit")
+        self._action(edit, "&Find document", self.focus_filter, "Ctrl+F")
+        self._action(edit, "&Ask a question", lambda: self.chat.input.setFocus(), "Ctrl+L")
+        self._action(edit, "&New conversation", self.new_conversation, "Ctrl+N")
+        self._action(edit, "Settings…", self.settings_dialog, "Ctrl+,")
+        self.cancel_action = self._action(edit, "Cancel", self.cancel_current, "Esc", "Stop the answer or the indexing job")
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About Citewise", self.about)
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _qsettings(self) -> QSettings | None:
+        if self._ui_state is None:
+            return None
+        return QSettings(str(self._ui_state), QSettings.Format.IniFormat)
+
+    def _restore_state(self) -> None:
+        qs = self._qsettings()
+        self.resize(1280, 800)
+        self.splitter.setSizes([380, 900, 0])
+        if qs is None:
+            return
+        if qs.value("geometry") is not None:
+            self.restoreGeometry(qs.value("geometry"))
+        sizes = qs.value("splitter")
+        if sizes:
+            self.splitter.setSizes([int(s) for s in sizes])
+
+    def _save_state(self) -> None:
+        qs = self._qsettings()
+        if qs is not None:
+            qs.setValue("geometry", self.saveGeometry())
+            qs.setValue("splitter", self.splitter.sizes())
+            qs.sync()
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def _run(self, factory, *, name, on_progress=None, on_result=None, on_error=None, on_finished=None) -> GeneratorWorker:
+        worker = GeneratorWorker(factory, name=name)
+        if on_progress:
+            worker.signals.progress.connect(on_progress)
+        if on_result:
+            worker.signals.result.connect(on_result)
+        worker.signals.error.connect(on_error or (lambda msg, tb: self.show_error(f"{name} failed", msg)))
+
+        def finished():
+            self.workers.discard(worker)
+            if on_finished:
+                on_finished()
+
+        worker.signals.finished.connect(finished)
+        self.workers.add(worker)
+        self.pool.start(worker)
+        return worker
+
+    def warm_up(self) -> None:
+        """Load the embedding model (and start the engine) off the GUI thread."""
+        self.engine_label.setText("Loading models…")
+
+        def work(cancelled):
+            self.services.embedder.embed(["warm up"])
+            engine = self.services.engine()
+            if hasattr(engine, "load"):
+                yield "Starting the answer engine…"
+                engine.load()
+            yield f"Ready · {getattr(engine, 'name', '')} · {getattr(engine, 'model', '')}"
+
+        self._run(work, name="loading models", on_progress=self.engine_label.setText,
+                  on_error=lambda msg, tb: self.engine_label.setText(f"Engine problem: {msg}"))
+
+    def show_error(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(f"{title}: {message}", 15000)
+        log.warning("%s: %s", title, message)
+
+    # -- libraries -------------------------------------------------------------------------
+
+    @property
+    def library(self):
+        return self.services.library()
+
+    def refresh_libraries(self) -> None:
+        self.library_panel.set_libraries(self.services.library_names(), self.services.settings.library)
+        self.refresh_documents()
+        self.setWindowTitle(f"Citewise — {self.services.settings.library}")
+
+    def refresh_documents(self) -> None:
+        self.library_panel.set_records(self.library.files())
+
+    def switch_library(self, name: str) -> None:
+        if name == self.services.settings.library:
+            return
+        if self.index_worker is not None:
+            self.show_error("Library", "wait for the indexing job to finish (or cancel it) before switching libraries")
+            self.library_panel.set_libraries(self.services.library_names(), self.services.settings.library)
+            return
+        self.services.settings.library = name
+        self.refresh_libraries()
+
+    def new_library_dialog(self) -> None:
+        name, ok = QInputDialog.getText(self, "New library", "Name of the new library:")
+        if ok and name.strip():
+            self.create_library(name)
+
+    def create_library(self, name: str) -> None:
+        try:
+            lib = self.services.create_library(name)
+        except ValueError as exc:
+            QMessageBox.warning(self, "New library", str(exc))
+            return
+        self.services.settings.library = lib.name
+        self.refresh_libraries()
+
+    def rename_library_dialog(self) -> None:
+        old = self.services.settings.library
+        name, ok = QInputDialog.getText(self, "Rename library", f"New name for “{old}”:", text=old)
+        if ok and name.strip() and name.strip() != old:
+            self.rename_library(old, name)
+
+    def rename_library(self, old: str, new: str) -> None:
+        try:
+            lib = self.services.rename_library(old, new)
+        except Exception as exc:
+            QMessageBox.warning(self, "Rename library", str(exc))
+            return
+        self.services.settings.library = lib.name
+        self.refresh_libraries()
+
+    def delete_library_dialog(self) -> None:
+        name = self.services.settings.library
+        answer = QMessageBox.question(
+            self, "Delete library",
+            f"Delete the library “{name}”? Its index is deleted; your documents stay where they are.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete_library(name)
+
+    def delete_library(self, name: str) -> None:
+        if self.index_worker is not None:
+            self.show_error("Delete library", "an indexing job is running")
+            return
+        self.services.delete_library(name)
+        remaining = [n for n in self.services.library_names() if n != name]
+        self.services.settings.library = remaining[0] if remaining else "default"
+        self.refresh_libraries()
+
+    # -- indexing --------------------------------------------------------------------------
+
+    def add_files_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Add documents", str(Path.home()),
+            "Documents (*.pdf *.docx *.html *.htm *.xhtml *.md *.markdown *.txt *.text *.epub);;All files (*)",
+        )
+        if paths:
+            self.enqueue_index(paths)
+
+    def add_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder", str(Path.home()))
+        if folder:
+            self.enqueue_index([folder])
+
+    def index_samples(self) -> None:
+        from app.samples import sample_files
+
+        self.enqueue_index([str(p) for p in sample_files()])
+        self.chat.input.setPlaceholderText("Try: When does the first ferry leave on weekdays?")
+
+    def enqueue_index(self, paths: list[str], force: bool = False) -> None:
+        """Queue an indexing job; drops during a running job wait their turn, never lost."""
+        self.index_queue.append(([str(p) for p in paths], force))
+        if self.index_worker is None:
+            self._next_index_job()
+        else:
+            self.library_panel.set_queue(len(self.index_queue))
+
+    def _next_index_job(self) -> None:
+        if not self.index_queue:
+            return
+        paths, force = self.index_queue.popleft()
+        library = self.library
+        self.library_panel.job_started(len(self.index_queue))
+        self._last_progress = None
+        self._last_refresh = 0.0
+
+        def on_progress(p):
+            self._last_progress = p
+            self.library_panel.job_progress(p)
+            if p.report is not None and p.report.status.value == "indexed":
+                self.refresh_documents()
+
+        def on_finished():
+            worker = self.index_worker
+            self.index_worker = None
+            final = self._last_progress
+            self.last_job = final
+            self.library_panel.job_finished(final, cancelled=worker.cancelled if worker else False)
+            self.refresh_documents()
+            if final is not None:
+                counts = final.counts()
+                self.statusBar().showMessage(
+                    "Indexing " + ("cancelled" if final.phase == "cancelled" else "done") + ": "
+                    + ", ".join(f"{v} {k}" for k, v in counts.items()), 10000)
+            self.index_finished.emit(final)
+            if self.index_queue:
+                self._next_index_job()
+
+        self.index_worker = self._run(
+            lambda cancelled: library.add(paths, force=force, cancel=cancelled),
+            name="indexing", on_progress=on_progress, on_finished=on_finished,
+        )
+
+    def cancel_indexing(self) -> None:
+        self.index_queue.clear()
+        if self.index_worker is not None:
+            self.index_worker.cancel()
+            self.library_panel.job_label.setText("Cancelling after the current file…")
+
+    def remove_documents(self, paths: list[str]) -> None:
+        if self.index_worker is not None:
+            self.show_error("Remove", "wait for the indexing job to finish")
+            return
+        reports = self.library.remove(paths)
+        self.statusBar().showMessage(f"Removed {len(reports)} document(s) from the library; the files stay on disk.", 8000)
+        self.refresh_documents()
+
+    # drag and drop ----------------------------------------------------------------------
+
+    def dragEnterEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.enqueue_index(paths)
+
+    # -- asking ----------------------------------------------------------------------------
+
+    def ask(self, question: str) -> None:
+        if self.ask_worker is not None:
+            return
+        from app.chat import Done, Retrieved, SentenceCited, Status, Token
+
+        self.chat.start_answer(question)
+        chat = self.services.chat()
+        state = {"answer": None}
+
+        def on_event(e):
+            if isinstance(e, Token):
+                self.chat.add_token(e.text)
+            elif isinstance(e, SentenceCited):
+                self.chat.add_sentence_marks(e.citations, e.supported, e.claim)
+            elif isinstance(e, Status):
+                self.chat.set_live_status({"searching": "Searching your documents…", "loading model": "Loading the model…",
+                                           "generating": "Writing the answer…"}.get(e.text, e.text))
+            elif isinstance(e, Retrieved) and e.refused:
+                self.chat.set_live_status("Nothing in your documents is close to this question.")
+            elif isinstance(e, Done):
+                state["answer"] = e.answer.to_dict()
+
+        def on_error(msg, tb):
+            state["error"] = msg
+
+        def on_finished():
+            self.ask_worker = None
+            answer = state["answer"]
+            self.chat.finish_answer(answer, error=state.get("error"))
+            if answer is not None:
+                self._save_turn(answer)
+            self.answer_finished.emit(answer)
+
+        self.ask_worker = self._run(lambda cancelled: chat.ask(question, cancel=cancelled), name="answer",
+                                    on_progress=on_event, on_error=on_error, on_finished=on_finished)
+
+    def stop_answer(self) -> None:
+        if self.ask_worker is not None:
+            self.ask_worker.cancel()
+
+    def cancel_current(self) -> None:
+        if self.ask_worker is not None:
+            self.stop_answer()
+        elif self.index_worker is not None:
+            self.cancel_indexing()
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def open_citation(self, cit: dict) -> None:
+        self.viewer.show()
+        if self.splitter.sizes()[2] < 200:
+            total = sum(self.splitter.sizes())
+            self.splitter.setSizes([int(total * 0.27), int(total * 0.33), int(total * 0.40)])
+        self.viewer.show_citation(cit)
+
+    def _load_unit_text(self, path: str, unit: int) -> None:
+        library = self.library
+
+        def work(cancelled):
+            try:
+                text, stale = library.unit_text(path, unit)
+                return (path, unit, text, stale, None)
+            except Exception as exc:
+                return (path, unit, None, False, str(exc))
+
+        self._run(work, name="reading the source", on_result=lambda r: self.viewer.text_loaded(*r))
+
+    # -- conversations ---------------------------------------------------------------------
+
+    def _save_turn(self, answer: dict) -> None:
+        store = self.services.conversations
+        if self.conversation_id is None:
+            title = answer["question"][:80]
+            self.conversation_id = store.create(title, self.services.settings.library).id
+        store.add_turn(self.conversation_id, answer)
+        self.refresh_conversations()
+
+    def refresh_conversations(self) -> None:
+        self.conversations_panel.set_conversations(self.services.conversations.list(), self.conversation_id)
+
+    def new_conversation(self) -> None:
+        self.conversation_id = None
+        self.chat.set_turns([])
+        self.chat.input.setFocus()
+
+    def open_conversation(self, cid: int) -> None:
+        self.conversation_id = cid
+        self.chat.set_turns(self.services.conversations.turns(cid))
+
+    def rename_conversation_dialog(self, cid: int) -> None:
+        conv = self.services.conversations.get(cid)
+        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=conv.title if conv else "")
+        if ok and title.strip():
+            self.services.conversations.rename(cid, title)
+            self.refresh_conversations()
+
+    def delete_conversation(self, cid: int) -> None:
+        self.services.conversations.delete(cid)
+        if cid == self.conversation_id:
+            self.new_conversation()
+        self.refresh_conversations()
+
+    # -- export ----------------------------------------------------------------------------
+
+    def export_dialog(self) -> None:
+        from ui.export_dialog import ExportDialog
+
+        if not self.chat.turns:
+            self.show_error("Export", "there is no answer to export yet")
+            return
+        dialog = ExportDialog(Path.home(), has_conversation=len(self.chat.turns) > 1, parent=self)
+        if dialog.exec():
+            self.export_to(dialog.target, dialog.scope)
+
+    def export_to(self, path: Path, scope: str = "answer") -> Path | None:
+        from app.export import ExportError, export
+
+        turns = self.chat.turns if scope == "conversation" else self.chat.turns[-1:]
+        conv = self.services.conversations.get(self.conversation_id) if self.conversation_id else None
+        try:
+            written = export(turns, path, title=conv.title if conv and scope == "conversation" else None,
+                             library=self.services.settings.library)
+        except (ExportError, OSError) as exc:
+            QMessageBox.warning(self, "Export", f"Could not export to {path}: {exc}")
+            return None
+        self.statusBar().showMessage(f"Exported to {written}", 8000)
+        return written
+
+    def copy_with_citations(self) -> None:
+        from app.export import clipboard_text
+
+        answer = self.chat.current_answer()
+        if answer:
+            QGuiApplication.clipboard().setText(clipboard_text(answer))
+            self.statusBar().showMessage("Answer and its sources copied", 5000)
+
+    # -- settings --------------------------------------------------------------------------
+
+    def settings_dialog(self) -> None:
+        from app.secrets import get_api_key
+        from ui.settings_dialog import SettingsDialog
+
+        s = self.services.settings
+        dialog = SettingsDialog(s, get_api_key(s.llm.remote_url) if s.llm.remote_url else None, self)
+        if dialog.exec():
+            self.apply_settings(dialog.changes(), dialog.api_key_changed())
+
+    def apply_settings(self, changes: dict, api_key: str | None = None) -> None:
+        """Write what changed, then rebuild the services with the new settings."""
+        from app.secrets import SecretStoreError, set_api_key
+        from app.services import build_services
+        from app.settings import default_config_file, load_settings, update_settings_file
+
+        try:
+            if changes:
+                update_settings_file(default_config_file(), changes)
+            url = changes.get("llm.remote_url", self.services.settings.llm.remote_url)
+            if api_key is not None and url:
+                set_api_key(url, api_key)
+        except (ValueError, SecretStoreError, OSError) as exc:
+            QMessageBox.warning(self, "Settings", str(exc))
+            return
+        if not changes:
+            return
+        if self.index_worker is not None or self.ask_worker is not None:
+            self.cancel_current()
+            self.pool.waitForDone()
+        old = self.services
+        settings = load_settings(data_dir=old.settings.data_dir, library=old.settings.library)
+        keep_embedder = not any(k.startswith("embedding.") for k in changes)
+        self.services = build_services(settings, embedder=old.embedder if keep_embedder else None)
+        old.close()
+        self.refresh_libraries()
+        self.services_changed.emit()
+        self.warm_up()
+
+    # -- misc ------------------------------------------------------------------------------
+
+    def focus_filter(self) -> None:
+        self.tabs.setCurrentWidget(self.library_panel)
+        self.library_panel.filter.setFocus()
+        self.library_panel.filter.selectAll()
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About Citewise", "<b>Citewise</b><p>Answers from your own documents, with citations you can check. "
+                          "Everything runs on this computer.</p>")
+
+    def closeEvent(self, event):  # noqa: N802
+        """A clean quit: cancel jobs, wait for the workers, stop any engine child process."""
+        self.index_queue.clear()
+        for worker in list(self.workers):
+            worker.cancel()
+        self.pool.waitForDone(60000)
+        self._save_state()
+        self.services.close()
+        event.accept()
+
