@@ -29,6 +29,7 @@ class Library:
         self.manifest.set_meta("name", name)
         self._store: ChunkStore | None = None
         self._indexer: Indexer | None = None
+        self._lexical_checked = False
         self._lock = threading.Lock()
 
     @property
@@ -62,7 +63,23 @@ class Library:
     @property
     def retriever(self) -> Retriever:
         r = self.services.settings.retrieval
-        return Retriever(self.store, self.services.embedder, SearchSettings(top_k=r.top_k, candidates=r.candidates))
+        self._backfill_lexical()
+        return Retriever(
+            self.store, self.services.embedder,
+            SearchSettings(top_k=r.top_k, candidates=r.candidates), lexical=self.manifest.lexical_search,
+        )
+
+    def _backfill_lexical(self) -> None:
+        """Libraries indexed before the lexical index existed get it from the store, once."""
+        if self._lexical_checked:
+            return
+        self._lexical_checked = True
+        expected = self.manifest.all_chunk_ids()
+        missing = sorted(expected - self.manifest.lexical_ids())
+        for i in range(0, len(missing), 2000):
+            chunks = self.store.get(missing[i : i + 2000])
+            with self.manifest.transaction() as db:
+                self.manifest.lexical.add([(c.id, c.path, c.text) for c in chunks], db)
 
     # use cases
     def add(self, paths: Sequence[str | Path], *, prune: bool = False, force: bool = False, cancel=None) -> Iterator[Progress]:

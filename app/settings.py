@@ -44,8 +44,9 @@ class IndexingSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     top_k: int = Field(5, ge=1, le=50)
-    candidates: int = Field(20, ge=1, le=500)
+    candidates: int = Field(30, ge=1, le=500)
     strictness: Literal["lenient", "balanced", "strict"] = "balanced"
+    answer_mode: Literal["auto", "generate", "quote"] = "auto"  # quote: the passages' own sentences
 
 
 class LLMSettings(BaseModel):

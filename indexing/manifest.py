@@ -19,7 +19,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
+
+from indexing.lexical import LexicalIndex
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -112,6 +114,7 @@ class Manifest:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self.lexical = LexicalIndex(self.db)
 
     @_locked
     def close(self) -> None:
@@ -198,6 +201,16 @@ class Manifest:
     @_locked
     def pending(self) -> list[tuple[str, str, str]]:
         return [tuple(r) for r in self.db.execute("SELECT chunk_id, path, op FROM pending")]
+
+    # -- lexical index (same database: changed in the same transactions) ------------------------
+
+    @_locked
+    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[str, float]]:
+        return self.lexical.search(terms, k)
+
+    @_locked
+    def lexical_ids(self) -> set[str]:
+        return self.lexical.ids()
 
     # -- meta --------------------------------------------------------------------------------
 

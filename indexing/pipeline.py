@@ -270,6 +270,8 @@ class Indexer:
             self.manifest.put(record, db)
             self.manifest.clear_pending(new_ids, db)
             self.manifest.mark_pending(stale, item.path, "delete", db)
+            self.manifest.lexical.delete(stale, db)
+            self.manifest.lexical.add([(c.id, c.path, c.text) for c in item.chunks], db)
         if stale:
             self.store.delete(stale)
             self.manifest.clear_pending(stale)
@@ -387,6 +389,7 @@ class Indexer:
             with self.manifest.transaction() as db:
                 self.manifest.mark_pending(rec.chunk_ids, path, "delete", db)
                 self.manifest.drop(path, db)
+                self.manifest.lexical.delete(rec.chunk_ids, db)
             self.store.delete(rec.chunk_ids)
             self.manifest.clear_pending(rec.chunk_ids)
             reports.append(FileReport(path, FileStatus.REMOVED, kind=rec.kind, pages=rec.pages, chunks=rec.chunks))
@@ -414,10 +417,12 @@ class Indexer:
         """Compare the store with the manifest: orphans in the store, chunks missing from it."""
         in_store = set(self.store.all_ids())
         in_manifest = self.manifest.all_chunk_ids()
+        in_lexical = self.manifest.lexical_ids()
         return {
             "store_chunks": len(in_store),
             "manifest_chunks": len(in_manifest),
             "orphans": len(in_store - in_manifest),
             "missing": len(in_manifest - in_store),
             "pending": len(self.manifest.pending()),
+            "lexical_mismatch": len(in_lexical ^ in_manifest),
         }

@@ -193,6 +193,13 @@ class ChunkStore:
         by_id = {n.node_id: n for n in nodes}
         return [self._to_chunk(by_id[i]) for i in ids if i in by_id]
 
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored (normalised) vectors of `ids`."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"])}
+
     @staticmethod
     def _to_chunk(node) -> Chunk:
         return chunk_from_record(node.node_id, node.get_content(), node.metadata, node.start_char_idx, node.end_char_idx)

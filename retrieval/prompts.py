@@ -43,15 +43,18 @@ def pack(
 ) -> list[Passage]:
     """The passages worth showing the model, best first, as many as fit `budget_tokens`.
 
-    A passage scoring under `relative` × the best one is left out: a small model given a
+    A passage whose cosine is under `relative` × the best one's is left out: a small model given a
     distant passage beside the right one copies from the wrong one as often as not.
     """
     count = count or (lambda s: len(s) // 3 + 1)
     used = 0
     packed: list[Passage] = []
-    top = max((p.score for p in passages), default=0.0)
+    def closeness(p: Passage) -> float:
+        return p.dense if p.dense is not None else p.score
+
+    top = max((closeness(p) for p in passages), default=0.0)
     for p in passages:
-        if packed and top > 0 and p.score < relative * top:
+        if packed and top > 0 and closeness(p) < relative * top:
             continue
         cost = count(p.chunk.text) + 24
         if packed and used + cost > budget_tokens:

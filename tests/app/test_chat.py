@@ -27,6 +27,13 @@ def _ask(services, question):
     return events, events[-1].answer
 
 
+@pytest.fixture
+def generate(services):
+    """The LLM writes the answer (the default measured better is quote mode; see the README)."""
+    services.settings.retrieval.answer_mode = "generate"
+
+
+@pytest.mark.parametrize("mode", ["generate", "quote"])
 @pytest.mark.parametrize(
     "question,page",
     [
@@ -35,7 +42,8 @@ def _ask(services, question):
         ("How much does the museum night tour cost?", 2),
     ],
 )
-def test_answer_cites_the_file_and_page_holding_the_fact(services, fact_library, question, page):
+def test_answer_cites_the_file_and_page_holding_the_fact(services, fact_library, question, page, mode):
+    services.settings.retrieval.answer_mode = mode
     events, answer = _ask(services, question)
     assert not answer.refused, answer.raw
     assert answer.citations, f"no sentence of the answer was supported: {answer.raw!r}"
@@ -45,7 +53,7 @@ def test_answer_cites_the_file_and_page_holding_the_fact(services, fact_library,
     assert "[1]" in answer.text
 
 
-def test_events_stream_in_order_and_tokens_make_the_answer(services, fact_library):
+def test_events_stream_in_order_and_tokens_make_the_answer(services, fact_library, generate):
     events, answer = _ask(services, "When does the ferry to Bainbridge Island leave?")
     kinds = [type(e) for e in events]
     assert kinds[0] is Status and Retrieved in kinds
@@ -71,7 +79,7 @@ def test_empty_library_refuses(services):
     assert answer.refused and answer.closest == []
 
 
-def test_cancel_stops_generation(services, fact_library):
+def test_cancel_stops_generation(services, fact_library, generate):
     seen = []
 
     def cancel():
@@ -109,3 +117,30 @@ def test_marker_filter(tokens, expected, numbers):
     out = "".join(f.feed(t) for t in tokens) + f.flush()
     assert out == expected
     assert f.numbers == numbers
+
+
+def test_rare_word_is_found_by_the_lexical_index(services, library, tmp_path):
+    """Dense retrieval alone ranks the part number's page low; BM25 finds the exact token."""
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    pages = [
+        f"Maintenance chapter {i}. Check the belts, the filters and the hoses every month, and log the hours." for i in range(12)
+    ]
+    pages[7] += " Replacement valve QX-7731 fits only the 2019 pumps."
+    docs.make_pdf(folder / "manual.pdf", pages)
+    for _ in library.add([str(folder)]):
+        pass
+    hits = library.retriever.search("QX-7731", k=3)
+    assert hits and hits[0].chunk.page == 8 and hits[0].lexical is not None
+    assert library.indexer.check()["lexical_mismatch"] == 0
+
+
+def test_quote_mode_answers_with_the_passages_own_sentences(services, fact_library):
+    services.settings.retrieval.answer_mode = "quote"
+    events, answer = _ask(services, "When does the ferry to Bainbridge Island leave?")
+    assert not answer.refused and answer.engine == "quote"
+    assert "7:15" in answer.text and answer.text.endswith("[1]")
+    c = answer.citations[0].to_dict()
+    assert c["file_name"] == "facts.pdf" and c["page"] == 1
+    assert all(s.supported and s.text in answer.citations[0].passage.chunk.text for s in answer.sentences)
+    assert any(isinstance(e, Token) for e in events)

@@ -1,0 +1,81 @@
+"""The lexical (BM25) index: SQLite FTS5, in the same database as the manifest.
+
+Why not bm25s or llama-index's BM25Retriever (built on it): they build an immutable sparse
+matrix over the whole corpus, so every added or removed file means rebuilding and rewriting
+the index, and a kill between the vector store, the manifest and that file leaves them out of
+step. FTS5 ranks with BM25 too (Porter stemming, Unicode case/diacritic folding), is updated
+row by row, and lives in the manifest's database: a file's lexical rows change in the very
+transaction that switches the manifest to its new chunks, so the lexical index can never
+disagree with the manifest, whatever moment a run is killed at.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Iterable, Sequence
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunk_text (
+    rowid INTEGER PRIMARY KEY,
+    chunk_id TEXT UNIQUE NOT NULL,
+    path TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_fts USING fts5(
+    text, content='chunk_text', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunk_text_ai AFTER INSERT ON chunk_text BEGIN
+    INSERT INTO chunk_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunk_text_ad AFTER DELETE ON chunk_text BEGIN
+    INSERT INTO chunk_fts(chunk_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+"""
+
+_TERM = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def fts_query(terms: Iterable[str]) -> str:
+    """An FTS5 expression matching any of `terms` (each quoted: no operator can be injected)."""
+    seen: list[str] = []
+    for term in terms:
+        for word in _TERM.findall(term.lower()):
+            if word not in seen:
+                seen.append(word)
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in seen[:64])
+
+
+class LexicalIndex:
+    """BM25 search over chunk text. Writes take the caller's connection/transaction."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+        db.executescript(SCHEMA)
+
+    def add(self, items: Sequence[tuple[str, str, str]], db: sqlite3.Connection | None = None) -> None:
+        """items: (chunk_id, path, text)."""
+        db = db or self.db
+        self.delete([i for i, _, _ in items], db)
+        db.executemany("INSERT INTO chunk_text (chunk_id, path, text) VALUES (?, ?, ?)", items)
+
+    def delete(self, ids: Iterable[str], db: sqlite3.Connection | None = None) -> None:
+        (db or self.db).executemany("DELETE FROM chunk_text WHERE chunk_id = ?", ((i,) for i in ids))
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM chunk_text").fetchone()[0]
+
+    def ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT chunk_id FROM chunk_text")}
+
+    def search(self, terms: Iterable[str], k: int) -> list[tuple[str, float]]:
+        """`(chunk_id, score)` best first; score is BM25, higher is better."""
+        expression = fts_query(terms)
+        if not expression or k <= 0:
+            return []
+        rows = self.db.execute(
+            "SELECT c.chunk_id, bm25(chunk_fts) AS s FROM chunk_fts JOIN chunk_text c ON c.rowid = chunk_fts.rowid "
+            "WHERE chunk_fts MATCH ? ORDER BY s LIMIT ?",
+            (expression, k),
+        ).fetchall()
+        return [(chunk_id, -score) for chunk_id, score in rows]
