@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from pathlib import Path
@@ -14,12 +15,23 @@ from indexing.embedder import Embedder, model_max_tokens
 from indexing.manifest import FileRecord, Manifest
 from indexing.models import FileReport
 from indexing.pipeline import Indexer, IndexOptions, Progress
+from indexing.workers import ParseLimits
 from indexing.store import COLLECTION_PREFIX, ChunkStore, open_client
 from retrieval.search import Retriever, SearchSettings
 
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9._-]+", "-", name.strip()).strip("-._") or "library"
+
+
+def index_options(settings: Settings) -> IndexOptions:
+    i = settings.indexing
+    workers = i.parse_workers or max(1, min(4, (os.cpu_count() or 2) // 2))
+    return IndexOptions(
+        max_file_bytes=i.max_file_mb * 2**20,
+        flush_chunks=i.batch_chunks,
+        parse=ParseLimits(workers=workers, timeout_s=i.parse_timeout_s, memory_mb=i.parse_memory_mb, ocr=i.ocr != "off"),
+    )
 
 
 class Library:
@@ -47,6 +59,7 @@ class Library:
                     embed_model=s.embedder.model_id,
                     dim=s.embedder.dim,
                     chunker=s.chunking_config.fingerprint,
+                    variant=s.embedder.variant,
                 )
             return self._store
 
@@ -60,7 +73,7 @@ class Library:
                 s.chunker,
                 s.embedder,
                 lock_path=self.state_dir / "index.lock",
-                options=IndexOptions(max_file_bytes=s.settings.indexing.max_file_mb * 2**20),
+                options=index_options(s.settings),
             )
         return self._indexer
 
@@ -83,6 +96,8 @@ class Library:
         return self.manifest.stats()
 
     def close(self) -> None:
+        if self._indexer is not None:
+            self._indexer.close()
         self.manifest.close()
 
 
@@ -121,7 +136,9 @@ class Services:
         with self._lock:
             if self._embedder is None:
                 e = self.settings.embedding
-                self._embedder = Embedder(e.model, e.device, e.batch_size)
+                self._embedder = Embedder(
+                    e.model, e.device, e.batch_size, precision=e.precision, cache_dir=self.data_dir / "models"
+                )
             return self._embedder
 
     @property
