@@ -116,7 +116,14 @@ def prepare_documents(folder: Path, covid_limit: int | None, pdf_limit: int | No
         for row in csv.DictReader(fh, delimiter="\t"):
             if row["category"].startswith(TEXT_PDF_CATEGORIES) and "encrypted" not in row["category"]:
                 pdfs.append(row["file"])
+    from indexing.loaders import load_document
+    from indexing.models import DocumentError
+
     for name in sorted(pdfs)[:pdf_limit]:
+        try:  # a few "unicode" PDFs have no text layer at all (vertical Japanese set as outlines)
+            load_document(DATA / "pdfs" / name)
+        except DocumentError:
+            continue
         shutil.copy(DATA / "pdfs" / name, folder / name)
     return questions
 

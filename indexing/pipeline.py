@@ -27,7 +27,8 @@ from indexing.chunking import Chunker
 from indexing.discover import discover, file_hash
 from indexing.embedder import Embedder
 from indexing.manifest import FileRecord, Manifest
-from indexing.models import Chunk, DocumentError, FileReport, FileStatus, ParsedDocument
+from indexing.models import Chunk, DocumentError, FileReport, FileStatus, ParsedDocument, Unit, UnitKind
+from indexing.normalize import has_words
 from indexing.progress import IndexOptions, LibraryBusyError, Progress
 from indexing.store import ChunkStore
 from indexing.workers import ParsePool
@@ -149,6 +150,8 @@ class Indexer:
     def _parsed(self, todo: _ToParse, future: Future) -> FileReport | _Prepared:
         try:
             parsed = self.pool.result(future)
+            if parsed.doc.ocr_pages:
+                parsed.chunks = self._with_ocr(todo, parsed.doc)
         except DocumentError as exc:
             return self._failed(todo.path, todo.old, todo.size, todo.mtime_ns, todo.content_hash, exc.reason)
         if not parsed.chunks:
@@ -157,6 +160,26 @@ class Indexer:
             todo.path, todo.size, todo.mtime_ns, todo.content_hash, parsed.doc, parsed.chunks, todo.old,
             time.perf_counter() - todo.started,
         )
+
+    def _with_ocr(self, todo: _ToParse, doc: ParsedDocument) -> list[Chunk]:
+        """OCR the document's image-only pages (in a worker, time-limited per page) and chunk it."""
+        pages, doc.ocr_pages = doc.ocr_pages, []
+        try:
+            read = self.pool.result(self.pool.submit_ocr(todo.path, pages))
+        except DocumentError as exc:
+            if not doc.units:
+                raise DocumentError(f"no text layer, and OCR failed: {exc.reason}", code=exc.code) from None
+            doc.warnings.append(f"{len(pages)} pages without a text layer could not be OCRed ({exc.reason})")
+            read = []
+        found = [Unit(number=n, text=t, kind=UnitKind.PAGE) for n, t in read if has_words(t, 3)]
+        if read and not found and not doc.units:
+            raise DocumentError("no text layer, and OCR found no text on its pages", code="no-text-layer")
+        if found:
+            doc.units = sorted(doc.units + found, key=lambda u: u.number)
+            doc.warnings.append(f"{len(found)} of {doc.page_count} pages read by OCR")
+        if len(found) < len(read):
+            doc.warnings.append(f"{len(read) - len(found)} of {doc.page_count} pages have no text, even by OCR")
+        return self.chunker.chunk_document(doc, path=todo.path, content_hash=todo.content_hash)
 
     def _failed(self, path: str, old: FileRecord | None, size: int, mtime_ns: int, digest: str, reason: str) -> FileReport:
         if old and old.indexed:

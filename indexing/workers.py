@@ -37,6 +37,7 @@ class ParseLimits:
     timeout_s: float = 120.0  # per file
     memory_mb: int = 4096  # address space of a worker; 0 = no cap
     ocr: bool = True  # OCR image-only PDF pages when the OCR extra is installed
+    ocr_page_timeout_s: float = 120.0  # OCR gets this much per page, apart from the file's limit
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Parsed:
 # -- inside a worker ---------------------------------------------------------------------------
 
 _chunker: Chunker | None = None
+_ocr = False
 
 
 def _die_with_parent() -> None:
@@ -63,11 +65,12 @@ def _die_with_parent() -> None:
 
 
 def _init_worker(tokenizer_dir: str, config: ChunkingConfig, memory_mb: int, ocr: bool) -> None:
-    global _chunker
+    global _chunker, _ocr
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ["CITEWISE_OCR"] = "1" if ocr else "0"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # the embedder has the cores; a parser takes one
+    _ocr = ocr
     if memory_mb > 0:
         import resource
 
@@ -82,7 +85,7 @@ def parse_file(path: str, content_hash: str) -> Parsed:
 
     assert _chunker is not None, "parse_file runs in a worker started by ParsePool"
     try:
-        doc = load_document(path)
+        doc = load_document(path, ocr=_ocr)
     except RecursionError:
         raise DocumentError("the file's structure is nested too deeply to read", code="malformed") from None
     except MemoryError:
@@ -91,16 +94,29 @@ def parse_file(path: str, content_hash: str) -> Parsed:
     return Parsed(doc, chunks)
 
 
+def ocr_file(path: str, pages: list[int]) -> list[tuple[int, str]]:
+    """OCR the given pages of a PDF (runs in a worker)."""
+    from indexing.ocr import ocr_pdf_pages
+
+    try:
+        return ocr_pdf_pages(path, pages)
+    except MemoryError:
+        raise DocumentError("a page is too large to render within the memory limit", code="too-large") from None
+
+
 # -- in the indexing process -------------------------------------------------------------------
 
 
 class ParsePool:
     """Worker processes that parse files; `submit(path, hash)` returns a Future of `Parsed`."""
 
-    def __init__(self, tokenizer_dir: str | Path, config: ChunkingConfig, limits: ParseLimits | None = None):
+    def __init__(
+        self, tokenizer_dir: str | Path, config: ChunkingConfig, limits: ParseLimits | None = None, *, target=None
+    ):
         self.tokenizer_dir = str(tokenizer_dir)
         self.config = config
         self.limits = limits or ParseLimits()
+        self.target = target or parse_file  # a module-level function (spawned workers import it)
         self._pool = None
 
     def _start(self):
@@ -117,9 +133,13 @@ class ParsePool:
 
     def submit(self, path: str, content_hash: str) -> Future:
         timeout = self.limits.timeout_s if self.limits.timeout_s > 0 else None
-        return self._start().schedule(parse_file, args=(path, content_hash), timeout=timeout)
+        return self._start().schedule(self.target, args=(path, content_hash), timeout=timeout)
 
-    def result(self, future: Future) -> Parsed:
+    def submit_ocr(self, path: str, pages: list[int]) -> Future:
+        timeout = self.limits.ocr_page_timeout_s * len(pages) if self.limits.ocr_page_timeout_s > 0 else None
+        return self._start().schedule(ocr_file, args=(path, pages), timeout=timeout)
+
+    def result(self, future: Future):
         """The parsed file, or DocumentError with the reason the worker gave or died of."""
         from pebble import ProcessExpired
 
@@ -128,9 +148,7 @@ class ParsePool:
         except DocumentError:
             raise
         except FutureTimeout:
-            raise DocumentError(
-                f"took longer than {self.limits.timeout_s:.0f} s to read; the parser was stopped", code="timeout"
-            ) from None
+            raise DocumentError("took too long to read; the parser was stopped (a time limit per file)", code="timeout") from None
         except ProcessExpired as exc:
             code = exc.exitcode or 0
             if code < 0:
