@@ -89,6 +89,12 @@ class Library:
     def remove(self, paths: Sequence[str | Path]) -> list[FileReport]:
         return self.indexer.remove(paths)
 
+    def watcher(self, paths: Sequence[str | Path], **kw):
+        """A FolderWatcher on `paths` (not started): the CLI's watch and the app's toggle."""
+        from indexing.watch import FolderWatcher
+
+        return FolderWatcher(self.indexer, paths, **kw)
+
     def files(self) -> list[FileRecord]:
         return self.manifest.files()
 
