@@ -334,6 +334,7 @@ def main() -> int:
             else:
                 r = run_citewise(folder, work, questions, words, path, reindex=path == args.reindex_path)
             results.append(r)
+            write_json(args, n_files, words, questions, results)
             print(f"  {r.path}: {r.wall_s:.1f} s, {r.words_per_s:,.0f} words/s, recall@5 {r.recall_at_5:.1f}", flush=True)
             # the edited file must be restored for the next path
             prepare_documents(folder, args.covid, 0)
@@ -350,6 +351,12 @@ def main() -> int:
         if "reindex_unchanged_pct" in r.notes:
             print(f"\nre-index ({r.path}): unchanged {r.notes['reindex_unchanged_s']} s = {r.notes['reindex_unchanged_pct']}% of the first index; "
                   f"one file edited {r.notes['reindex_one_edited_s']} s = {r.notes['reindex_one_edited_pct']}%")
+    out = write_json(args, n_files, words, questions, results)
+    print(f"\nwrote {out}")
+    return 0
+
+
+def write_json(args, n_files, words, questions, results) -> Path:
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"indexing-{dt.date.today().isoformat()}.json"
     out.write_text(json.dumps({
@@ -359,8 +366,7 @@ def main() -> int:
                      "citewise": "chunks <= 254 word-pieces, overlap 32, batches of 256 chunks, parse workers = cores/2"},
         "results": [asdict(r) for r in results],
     }, indent=2))
-    print(f"\nwrote {out}")
-    return 0
+    return out
 
 
 if __name__ == "__main__":
