@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="re-index files even when unchanged")
     s.add_argument("--json", action="store_true", help="print the per-file report as JSON")
 
+    s = sub.add_parser("watch", help="index folders, then re-index what changes in them until Ctrl+C")
+    s.add_argument("paths", nargs="+", help="folders (or files) to watch")
+    s.add_argument("--debounce", type=float, default=1.0, help="seconds of quiet before changes are indexed")
+
     s = sub.add_parser("ask", help="ask a question; the answer streams, then its sources")
     s.add_argument("question", nargs="+")
     s.add_argument("--json", action="store_true", help="print the answer as JSON")

@@ -310,4 +310,6 @@ def cmd_shell(services, args) -> int:
             err.print(f"[red]{escape(str(exc))}[/red]")
 
 
-__all__ = ["UserError", "cmd_index", "cmd_ask", "cmd_list", "cmd_remove", "cmd_doctor", "cmd_shell"]
+from app.watch import cmd_watch  # noqa: E402  (the command lives in its own module)
+
+__all__ = ["UserError", "cmd_watch", "cmd_index", "cmd_ask", "cmd_list", "cmd_remove", "cmd_doctor", "cmd_shell"]

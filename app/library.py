@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,10 +12,22 @@ from indexing.manifest import FileRecord, Manifest
 from indexing.models import DocumentError, FileReport
 from indexing.pipeline import Indexer, IndexOptions, Progress
 from indexing.store import ChunkStore, library_slug as slug
+from indexing.workers import ParseLimits
 from retrieval.search import Retriever, SearchSettings
 
 if TYPE_CHECKING:
     from app.services import Services
+    from app.settings import Settings
+
+
+def index_options(settings: "Settings") -> IndexOptions:
+    i = settings.indexing
+    workers = i.parse_workers or max(1, min(4, (os.cpu_count() or 2) // 2))
+    return IndexOptions(
+        max_file_bytes=i.max_file_mb * 2**20,
+        flush_chunks=i.batch_chunks,
+        parse=ParseLimits(workers=workers, timeout_s=i.parse_timeout_s, memory_mb=i.parse_memory_mb, ocr=i.ocr != "off"),
+    )
 
 
 class Library:
@@ -43,6 +56,7 @@ class Library:
                     embed_model=s.embedder.model_id,
                     dim=s.embedder.dim,
                     chunker=s.chunking_config.fingerprint,
+                    variant=s.embedder.variant,
                 )
             return self._store
 
@@ -56,7 +70,7 @@ class Library:
                 s.chunker,
                 s.embedder,
                 lock_path=self.state_dir / "index.lock",
-                options=IndexOptions(max_file_bytes=s.settings.indexing.max_file_mb * 2**20),
+                options=index_options(s.settings),
             )
         return self._indexer
 
@@ -87,6 +101,12 @@ class Library:
 
     def remove(self, paths: Sequence[str | Path]) -> list[FileReport]:
         return self.indexer.remove(paths)
+
+    def watcher(self, paths: Sequence[str | Path], **kw):
+        """A FolderWatcher on `paths` (not started): the CLI's watch and the app's toggle."""
+        from indexing.watch import FolderWatcher
+
+        return FolderWatcher(self.indexer, paths, **kw)
 
     @contextmanager
     def writing(self):
@@ -119,6 +139,8 @@ class Library:
         return self.manifest.stats()
 
     def close(self) -> None:
+        if self._indexer is not None:
+            self._indexer.close()
         self.manifest.close()
 
 

@@ -51,7 +51,9 @@ class Services:
         with self._lock:
             if self._embedder is None:
                 e = self.settings.embedding
-                self._embedder = Embedder(e.model, e.device, e.batch_size)
+                self._embedder = Embedder(
+                    e.model, e.device, e.batch_size, precision=e.precision, cache_dir=self.data_dir / "models"
+                )
             return self._embedder
 
     @property

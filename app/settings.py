@@ -34,12 +34,20 @@ class EmbeddingSettings(BaseModel):
     model: str = "bundled"  # or the folder of a sentence-transformers model
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batch_size: int = Field(64, ge=1, le=4096)
+    # auto: fp16 on CUDA, bf16 on CPUs with native bf16 (avx512_bf16/AMX), else fp32; int8: an
+    # int8 ONNX copy made once into the data dir (a library never mixes int8 and float vectors)
+    precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
 
 
 class IndexingSettings(BaseModel):
     max_file_mb: int = Field(512, ge=1)
     chunk_tokens: int = Field(254, ge=32, le=8192)
     overlap_tokens: int = Field(32, ge=0, le=512)
+    batch_chunks: int = Field(256, ge=1, le=65536)  # chunks embedded and written together
+    parse_workers: int = Field(0, ge=0, le=64)  # processes that read files; 0 = one per two cores
+    parse_timeout_s: float = Field(120.0, gt=0)  # per file; the parser is stopped after it
+    parse_memory_mb: int = Field(4096, ge=0)  # address-space cap of a parser process; 0 = none
+    ocr: Literal["auto", "off"] = "auto"  # OCR image-only PDF pages when the `ocr` extra is installed
 
 
 class RetrievalSettings(BaseModel):

@@ -40,6 +40,7 @@ class ParsedDocument:
     title: str | None = None
     page_count: int = 0  # pages in the file (PDF), chapters (EPUB), 1 otherwise
     warnings: list[str] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)  # 1-based PDF pages without text, to be OCRed
 
     @property
     def char_count(self) -> int:

@@ -1,129 +1,52 @@
 """Files → chunks → vectors → store, incrementally, one writer at a time, resumable.
 
-`Indexer.index(paths)` is a generator of `Progress`: the caller (CLI, desktop worker) shows
-it and may cancel between files. Files are compared with the manifest by size and mtime
-first, then by content hash; unchanged files cost a `stat`. A file that fails is reported
-with its reason and never stops the job; if an earlier version of it was indexed, that version
-is kept. See manifest.py for how a kill at any moment is recovered.
+`Indexer.index(paths)` is a generator of `Progress`: the caller (CLI, desktop worker, folder
+watcher) shows it and may cancel between files. Files are compared with the manifest by size
+and mtime first, then by content hash; unchanged files cost a `stat`. Changed files are parsed
+and chunked in worker processes (workers.py: a time and memory limit per file) while this
+process embeds the chunks of the files before them, in length-sorted batches that span several
+small files, and writes each batch to the store in one call. A file that fails is reported with
+its reason and never stops the job; if an earlier version of it was indexed, that version is
+kept. See manifest.py for how a kill at any moment is recovered.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from filelock import FileLock, Timeout
 
 from indexing.chunking import Chunker
+from indexing.discover import discover, file_hash
 from indexing.embedder import Embedder
-from indexing.loaders import is_supported, load_document
 from indexing.manifest import FileRecord, Manifest
-from indexing.models import Chunk, DocumentError, FileReport, FileStatus, ParsedDocument
+from indexing.models import Chunk, DocumentError, FileReport, FileStatus, ParsedDocument, Unit, UnitKind
+from indexing.normalize import has_words
+from indexing.progress import IndexOptions, LibraryBusyError, Progress
 from indexing.store import ChunkStore
+from indexing.workers import ParsePool
 
 log = logging.getLogger(__name__)
 
-JUNK_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
-
-
-class LibraryBusyError(RuntimeError):
-    """Another indexing job holds the library."""
+__all__ = ["Indexer", "IndexOptions", "LibraryBusyError", "Progress", "discover", "file_hash"]
 
 
 @dataclass
-class IndexOptions:
-    max_file_bytes: int = 512 * 1024 * 1024
-    flush_chunks: int = 256  # embed chunks of several small files in one batch
-    lock_timeout: float = 0.0  # seconds to wait for another job to finish
-
-
-@dataclass
-class Progress:
-    phase: str  # scanning | indexing | done | cancelled
-    files_total: int = 0
-    files_done: int = 0
-    chunks_done: int = 0
-    bytes_total: int = 0
-    bytes_done: int = 0
-    current: str | None = None
-    elapsed: float = 0.0
-    work_seconds: float = 0.0
-    work_bytes: int = 0
-    report: FileReport | None = None
-    reports: list[FileReport] = field(default_factory=list)
-
-    @property
-    def chunks_per_s(self) -> float:
-        return self.chunks_done / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def eta_s(self) -> float | None:
-        if self.work_bytes <= 0 or self.bytes_total <= 0:
-            return None
-        return max(0.0, (self.bytes_total - self.bytes_done) * self.work_seconds / self.work_bytes)
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for r in self.reports:
-            out[r.status.value] = out.get(r.status.value, 0) + 1
-        return out
-
-
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _hidden(name: str) -> bool:
-    return name.startswith(".") or name.startswith("~$") or name.lower() in JUNK_NAMES
-
-
-def discover(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[FileReport]]:
-    """Supported files under `paths` (recursively), and reports for what was skipped."""
-    files: list[Path] = []
-    skipped: list[FileReport] = []
-    seen: set[Path] = set()
-
-    def add(p: Path) -> None:
-        rp = p.resolve()
-        if rp not in seen:
-            seen.add(rp)
-            files.append(rp)
-
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            for root, dirs, names in os.walk(path):
-                hidden_dirs = [d for d in dirs if _hidden(d)]
-                for d in hidden_dirs:
-                    skipped.append(FileReport(str(Path(root, d).resolve()), FileStatus.SKIPPED, "hidden folder"))
-                dirs[:] = sorted(d for d in dirs if not _hidden(d))
-                for name in sorted(names):
-                    p = Path(root, name)
-                    if _hidden(name):
-                        skipped.append(FileReport(str(p.resolve()), FileStatus.SKIPPED, "hidden file"))
-                    elif not is_supported(p):
-                        skipped.append(
-                            FileReport(str(p.resolve()), FileStatus.SKIPPED, f"unsupported file type {p.suffix or '(no extension)'}")
-                        )
-                    elif p.is_file():
-                        add(p)
-        elif path.is_file():
-            add(path)  # named explicitly: tried whatever its extension, the loader says why not
-        elif path.exists():
-            skipped.append(FileReport(str(path.resolve()), FileStatus.SKIPPED, "not a regular file"))
-        else:
-            skipped.append(FileReport(str(path.absolute()), FileStatus.FAILED, "no such file or folder"))
-    return files, skipped
+class _ToParse:
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    old: FileRecord | None
+    started: float
 
 
 @dataclass
@@ -157,6 +80,10 @@ class Indexer:
         self.embedder = embedder
         self.lock = FileLock(str(lock_path))
         self.options = options or IndexOptions()
+        self.pool = ParsePool(embedder.model_dir, chunker.config, self.options.parse)
+
+    def close(self) -> None:
+        self.pool.close()
 
     # -- consistency -------------------------------------------------------------------------
 
@@ -188,10 +115,10 @@ class Indexer:
         log.info("recovered %d pending chunk ids (%d deleted)", len(pending), len(doomed))
         return len(pending)
 
-    # -- indexing ----------------------------------------------------------------------------
+    # -- one file ----------------------------------------------------------------------------
 
-    def _prepare(self, path: Path, force: bool) -> FileReport | _Prepared:
-        """Decide what a file needs; parse and chunk it when it changed."""
+    def _check(self, path: Path, force: bool) -> FileReport | _ToParse:
+        """Decide what a file needs without parsing it: unchanged, refused, or to be parsed."""
         spath = str(path)
         t0 = time.perf_counter()
         old = self.manifest.get(spath)
@@ -207,7 +134,7 @@ class Indexer:
             return FileReport(spath, FileStatus.FAILED, f"{old.error} (unchanged since the last attempt)", kind=old.kind)
         if st.st_size > self.options.max_file_bytes:
             return self._failed(
-                spath, old, st, "",
+                spath, old, st.st_size, st.st_mtime_ns, "",
                 f"too large: {st.st_size / 2**20:.0f} MB (the limit is {self.options.max_file_bytes / 2**20:.0f} MB)",
             )
         try:
@@ -219,66 +146,93 @@ class Indexer:
         if old and not force and old.content_hash == digest and old.indexed and not old.error:
             self.manifest.touch(spath, st.st_size, st.st_mtime_ns)
             return FileReport(spath, FileStatus.UNCHANGED, kind=old.kind, pages=old.pages, chunks=old.chunks)
-        try:
-            doc = load_document(path)
-        except DocumentError as exc:
-            return self._failed(spath, old, st, digest, exc.reason)
-        except RecursionError:
-            return self._failed(spath, old, st, digest, "the file's structure is nested too deeply to read")
-        except Exception as exc:  # a loader bug must not stop the job
-            log.exception("unexpected error reading %s", spath)
-            return self._failed(spath, old, st, digest, f"unexpected error while reading: {type(exc).__name__}: {exc}")
-        chunks = self.chunker.chunk_document(doc, path=spath, content_hash=digest)
-        if not chunks:
-            return self._failed(spath, old, st, digest, "no text found in the file")
-        return _Prepared(spath, st.st_size, st.st_mtime_ns, digest, doc, chunks, old, time.perf_counter() - t0)
+        return _ToParse(spath, st.st_size, st.st_mtime_ns, digest, old, t0)
 
-    def _failed(self, path: str, old: FileRecord | None, st, digest: str, reason: str) -> FileReport:
+    def _parsed(self, todo: _ToParse, future: Future) -> FileReport | _Prepared:
+        try:
+            parsed = self.pool.result(future)
+            if parsed.doc.ocr_pages:
+                parsed.chunks = self._with_ocr(todo, parsed.doc)
+        except DocumentError as exc:
+            return self._failed(todo.path, todo.old, todo.size, todo.mtime_ns, todo.content_hash, exc.reason)
+        if not parsed.chunks:
+            return self._failed(todo.path, todo.old, todo.size, todo.mtime_ns, todo.content_hash, "no text found in the file")
+        return _Prepared(
+            todo.path, todo.size, todo.mtime_ns, todo.content_hash, parsed.doc, parsed.chunks, todo.old,
+            time.perf_counter() - todo.started,
+        )
+
+    def _with_ocr(self, todo: _ToParse, doc: ParsedDocument) -> list[Chunk]:
+        """OCR the document's image-only pages (in a worker, time-limited per page) and chunk it."""
+        pages, doc.ocr_pages = doc.ocr_pages, []
+        try:
+            read = self.pool.result(self.pool.submit_ocr(todo.path, pages))
+        except DocumentError as exc:
+            if not doc.units:
+                raise DocumentError(f"no text layer, and OCR failed: {exc.reason}", code=exc.code) from None
+            doc.warnings.append(f"{len(pages)} pages without a text layer could not be OCRed ({exc.reason})")
+            read = []
+        found = [Unit(number=n, text=t, kind=UnitKind.PAGE) for n, t in read if has_words(t, 3)]
+        if read and not found and not doc.units:
+            raise DocumentError("no text layer, and OCR found no text on its pages", code="no-text-layer")
+        if found:
+            doc.units = sorted(doc.units + found, key=lambda u: u.number)
+            doc.warnings.append(f"{len(found)} of {doc.page_count} pages read by OCR")
+        if len(found) < len(read):
+            doc.warnings.append(f"{len(read) - len(found)} of {doc.page_count} pages have no text, even by OCR")
+        return self.chunker.chunk_document(doc, path=todo.path, content_hash=todo.content_hash)
+
+    def _failed(self, path: str, old: FileRecord | None, size: int, mtime_ns: int, digest: str, reason: str) -> FileReport:
         if old and old.indexed:
             # keep what was indexed; remember why the new version could not be read
             old.error = reason
-            old.size, old.mtime_ns = st.st_size, st.st_mtime_ns
+            old.size, old.mtime_ns = size, mtime_ns
             self.manifest.put(old)
             return FileReport(path, FileStatus.FAILED, f"{reason}; the previously indexed version is kept", kind=old.kind)
         self.manifest.put(
-            FileRecord(path=path, content_hash=digest, size=st.st_size, mtime_ns=st.st_mtime_ns, status="failed", error=reason)
+            FileRecord(path=path, content_hash=digest, size=size, mtime_ns=mtime_ns, status="failed", error=reason)
         )
         return FileReport(path, FileStatus.FAILED, reason)
 
-    def _commit(self, item: _Prepared, vectors) -> FileReport:
-        new_ids = [c.id for c in item.chunks]
-        self.manifest.mark_pending(new_ids, item.path, "add")
-        self.store.add(item.chunks, vectors)
-        old_ids = set(item.old.chunk_ids) if item.old else set()
-        stale = sorted(old_ids - set(new_ids))
-        record = FileRecord(
-            path=item.path,
-            content_hash=item.content_hash,
-            size=item.size,
-            mtime_ns=item.mtime_ns,
-            status="indexed",
-            kind=item.doc.kind,
-            title=item.doc.title,
-            pages=item.doc.page_count,
-            chunks=len(item.chunks),
-            chars=item.doc.char_count,
-            warnings=item.doc.warnings,
-            chunk_ids=new_ids,
-            indexed_at=time.time(),
-        )
+    def _commit(self, items: list[_Prepared], vectors) -> list[FileReport]:
+        """Write a batch of files: new chunks first (one store call), then the manifest, then
+        the chunks their earlier versions had. Each step is recorded ahead in `pending`."""
         with self.manifest.transaction() as db:
-            self.manifest.put(record, db)
-            self.manifest.clear_pending(new_ids, db)
-            self.manifest.mark_pending(stale, item.path, "delete", db)
-            self.manifest.lexical.delete(stale, db)
-            self.manifest.lexical.add([(c.id, c.path, c.text) for c in item.chunks], db)
+            for item in items:
+                self.manifest.mark_pending([c.id for c in item.chunks], item.path, "add", db)
+        self.store.add([c for item in items for c in item.chunks], vectors)
+        stale: list[str] = []
+        with self.manifest.transaction() as db:
+            for item in items:
+                new_ids = [c.id for c in item.chunks]
+                old_stale = sorted(set(item.old.chunk_ids if item.old else ()) - set(new_ids))
+                self.manifest.put(
+                    FileRecord(
+                        path=item.path, content_hash=item.content_hash, size=item.size, mtime_ns=item.mtime_ns,
+                        status="indexed", kind=item.doc.kind, title=item.doc.title, pages=item.doc.page_count,
+                        chunks=len(item.chunks), chars=item.doc.char_count, warnings=item.doc.warnings,
+                        chunk_ids=new_ids, indexed_at=time.time(),
+                    ),
+                    db,
+                )
+                self.manifest.clear_pending(new_ids, db)
+                self.manifest.mark_pending(old_stale, item.path, "delete", db)
+                # the lexical index changes in this same transaction: never out of step
+                self.manifest.lexical.delete(old_stale, db)
+                self.manifest.lexical.add([(c.id, c.path, c.text) for c in item.chunks], db)
+                stale.extend(old_stale)
         if stale:
             self.store.delete(stale)
             self.manifest.clear_pending(stale)
-        return FileReport(
-            item.path, FileStatus.INDEXED, kind=item.doc.kind, pages=item.doc.page_count,
-            chunks=len(item.chunks), chars=item.doc.char_count, warnings=item.doc.warnings,
-        )
+        return [
+            FileReport(
+                item.path, FileStatus.INDEXED, kind=item.doc.kind, pages=item.doc.page_count,
+                chunks=len(item.chunks), chars=item.doc.char_count, warnings=item.doc.warnings,
+            )
+            for item in items
+        ]
+
+    # -- a run -------------------------------------------------------------------------------
 
     def index(
         self,
@@ -303,43 +257,51 @@ class Indexer:
         progress.bytes_total = sum(sizes.values())
         progress.reports.extend(skipped)
         progress.phase = "indexing"
+        lookahead = 2 * max(1, self.options.parse.workers) + 2
+
+        def finish(report: FileReport, work: bool = False) -> Progress:
+            progress.files_done += 1
+            progress.bytes_done += sizes.get(report.path, 0)
+            progress.elapsed = time.perf_counter() - t0
+            if work:
+                progress.work_bytes += sizes.get(report.path, 0)
+                progress.work_seconds = progress.elapsed
+            progress.chunks_done += report.chunks if report.status is FileStatus.INDEXED else 0
+            progress.report = report
+            progress.reports.append(report)
+            return copy.copy(progress)  # a snapshot: the consumer may read it on another thread
 
         self._acquire()
+        inflight: deque[tuple[_ToParse, Future]] = deque()
+        batch: list[_Prepared] = []
         try:
             self.recover()
-            batch: list[_Prepared] = []
-            batch_chunks = 0
-
-            def finish(report: FileReport, work: float = 0.0) -> Progress:
-                progress.files_done += 1
-                progress.bytes_done += sizes.get(report.path, 0)
-                if work:
-                    progress.work_seconds += work
-                    progress.work_bytes += sizes.get(report.path, 0)
-                progress.chunks_done += report.chunks if report.status is FileStatus.INDEXED else 0
-                progress.elapsed = time.perf_counter() - t0
-                progress.report = report
-                progress.reports.append(report)
-                return copy.copy(progress)  # a snapshot: the consumer may read it on another thread
 
             def flush() -> Iterator[Progress]:
-                nonlocal batch, batch_chunks
+                nonlocal batch
                 if not batch:
                     return
+                items, batch = batch, []
                 t = time.perf_counter()
-                vectors = self.embedder.embed([c.text for item in batch for c in item.chunks])
-                embed_each = (time.perf_counter() - t) / max(batch_chunks, 1)
-                offset = 0
-                for item in batch:
-                    if cancel():  # the rest of the batch is simply not committed
-                        break
-                    n = len(item.chunks)
-                    tc = time.perf_counter()
-                    report = self._commit(item, vectors[offset : offset + n])
-                    offset += n
-                    report.seconds = item.seconds + embed_each * n + (time.perf_counter() - tc)
-                    yield finish(report, report.seconds)
-                batch, batch_chunks = [], 0
+                vectors = self.embedder.embed([c.text for item in items for c in item.chunks])
+                if cancel():  # cancelled while embedding: the batch is not committed (redone next run)
+                    return
+                embed_each = (time.perf_counter() - t) / max(1, sum(len(i.chunks) for i in items))
+                for item, report in zip(items, self._commit(items, vectors)):
+                    report.seconds = item.seconds + embed_each * len(item.chunks)
+                    yield finish(report, work=True)
+
+            def collect(block: bool) -> Iterator[Progress]:
+                while inflight and not cancel() and (block or inflight[0][1].done()):
+                    todo, future = inflight.popleft()
+                    result = self._parsed(todo, future)
+                    if isinstance(result, FileReport):
+                        yield finish(result, work=True)
+                        continue
+                    batch.append(result)
+                    if sum(len(i.chunks) for i in batch) >= self.options.flush_chunks:
+                        yield from flush()
+                    block = block and len(inflight) > lookahead
 
             for path in files:
                 if cancel():
@@ -348,28 +310,30 @@ class Indexer:
                 progress.report = None
                 progress.elapsed = time.perf_counter() - t0
                 yield copy.copy(progress)
-                result = self._prepare(path, force)
-                if isinstance(result, FileReport):
-                    yield finish(result)
+                todo = self._check(path, force)
+                if isinstance(todo, FileReport):
+                    yield finish(todo)
                     continue
-                batch.append(result)
-                batch_chunks += len(result.chunks)
-                if batch_chunks >= self.options.flush_chunks:
-                    yield from flush()
+                inflight.append((todo, self.pool.submit(todo.path, todo.content_hash)))
+                yield from collect(block=len(inflight) > lookahead)
+            while inflight and not cancel():
+                yield from collect(block=True)
             if not cancel():
                 yield from flush()
                 if prune:
                     for report in self._prune(paths, {str(f) for f in files}):
                         progress.reports.append(report)
-            else:
-                batch = []  # parsed but not embedded: not committed, redone next run
         finally:
+            for _, future in inflight:
+                future.cancel()  # parsed but not embedded: not committed, redone next run
             self.lock.release()
         progress.current = None
         progress.report = None
         progress.elapsed = time.perf_counter() - t0
         progress.phase = "cancelled" if cancel() else "done"
         yield progress
+
+    # -- removal -----------------------------------------------------------------------------
 
     def _prune(self, paths: Sequence[str | os.PathLike[str]], present: set[str]) -> list[FileReport]:
         gone: list[str] = []

@@ -121,13 +121,16 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict, start: int | None, e
 class ChunkStore:
     """The chunks of one library."""
 
-    def __init__(self, client, library: str, *, embed_model: str, dim: int, chunker: str):
+    def __init__(self, client, library: str, *, embed_model: str, dim: int, chunker: str, variant: str = "float"):
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.client = client
         self.library = library
         name = collection_name(library)
-        wanted = {"citewise": 1, "library": library, "embed_model": embed_model, "embed_dim": dim, "chunker": chunker}
+        wanted = {
+            "citewise": 1, "library": library, "embed_model": embed_model, "embed_dim": dim,
+            "embed_variant": variant, "chunker": chunker,
+        }
         self.collection = client.get_or_create_collection(
             name, metadata=wanted, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
         )
@@ -138,33 +141,55 @@ class ChunkStore:
                 f"({meta.get('embed_dim')} dimensions), but the configured model is {embed_model} ({dim}); "
                 "switch the embedding model back, or index into a new library"
             )
+        have = meta.get("embed_variant", "float")  # libraries made before variants were recorded: float
+        if have != variant:
+            fix = "to int8" if have == "int8-onnx" else "to auto, fp32 or bf16"
+            raise ModelMismatchError(
+                f"library '{library}' holds {have} vectors of {embed_model}, but the configured embedding precision "
+                f"makes {variant} vectors, and the two are not mixed in one library; set embedding.precision "
+                f"{fix} for this library, or index into a new library"
+            )
         self.vector_store = ChromaVectorStore(chroma_collection=self.collection)
+        try:
+            self.max_batch = int(client.get_max_batch_size())
+        except Exception:
+            self.max_batch = 5000
 
     # -- writes ------------------------------------------------------------------------------
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        """Write chunks in bulk. An id already present is replaced, never duplicated (a resumed
+        run writing the same content again)."""
+        from llama_index.core.schema import MetadataMode, NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
         if not chunks:
             return
-        nodes = []
-        for chunk, vector in zip(chunks, vectors):
+        ids, metadatas, documents = [], [], []
+        for chunk in chunks:
+            meta = _metadata(chunk)
             node = TextNode(
                 id_=chunk.id,
                 text=chunk.text,
-                metadata=_metadata(chunk),
-                embedding=vector.tolist(),
+                metadata=meta,
                 start_char_idx=chunk.start,
                 end_char_idx=chunk.end,
-                excluded_embed_metadata_keys=list(_metadata(chunk)),
-                excluded_llm_metadata_keys=list(_metadata(chunk)),
+                excluded_embed_metadata_keys=list(meta),
+                excluded_llm_metadata_keys=list(meta),
             )
             node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.path)
-            nodes.append(node)
-        existing = set(self.collection.get(ids=[n.node_id for n in nodes], include=[])["ids"])
-        if existing:  # a resumed run writing the same content again: replace, never duplicate
-            self.collection.delete(ids=list(existing))
-        self.vector_store.add(nodes)
+            # the same record layout llama-index's ChromaVectorStore writes and reads back
+            record = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+            metadatas.append({k: ("" if v is None else v) for k, v in record.items()})
+            ids.append(chunk.id)
+            documents.append(node.get_content(metadata_mode=MetadataMode.NONE))
+        vectors = np.asarray(vectors, dtype=np.float32)
+        step = self.max_batch
+        for i in range(0, len(ids), step):
+            self.collection.upsert(
+                ids=ids[i : i + step], embeddings=vectors[i : i + step],
+                metadatas=metadatas[i : i + step], documents=documents[i : i + step],
+            )
 
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)

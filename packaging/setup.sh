@@ -2,7 +2,7 @@
 # Creates .venv and installs Citewise into it, in the order this stack needs:
 #   1. torch 2.13.0 first: the CPU build where there is no NVIDIA GPU, the CUDA build where there is
 #      (otherwise sentence-transformers would drag several GB of CUDA wheels onto a CPU machine);
-#   2. the project with its extras (llama-cpp-python is compiled with GGML_NATIVE=OFF: the native
+#   2. the project with its extras, dev and ocr by default (llama-cpp-python is compiled with GGML_NATIVE=OFF: the native
 #      build was seen to segfault in its AMX kernels on these Xeons).
 # Idempotent: make calls it only when pyproject.toml is newer than the venv's stamp.
 set -euo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3.11}
 VENV=${VENV:-.venv}
-EXTRAS=${EXTRAS:-dev}
+EXTRAS=${EXTRAS:-dev,ocr}
 TORCH_VERSION=2.13.0
 
 command -v "$PYTHON" >/dev/null || { echo "setup: $PYTHON not found; Citewise needs Python 3.11 (set PYTHON=...)" >&2; exit 1; }

@@ -139,3 +139,28 @@ FILLER = [
 def fact_pages() -> list[str]:
     """Three pages, one distinct fact on each, among ordinary filler."""
     return [f"{FILLER[i]} {FACTS[i]} {FILLER[(i + 1) % 3]}" for i in range(3)]
+
+
+def make_scanned_pdf(path: Path, pages: list[str]) -> Path:
+    """A PDF whose pages are pictures of text, as a scanner makes: no text layer at all."""
+    from PySide6.QtCore import QRect, QRectF, Qt
+    from PySide6.QtGui import QColor, QFont, QImage, QPageSize, QPainter, QPdfWriter
+
+    _gui_app()
+    writer = QPdfWriter(str(path))
+    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+    writer.setResolution(72)
+    painter = QPainter(writer)
+    for i, text in enumerate(pages):
+        if i:
+            writer.newPage()
+        image = QImage(1100, 700, QImage.Format.Format_RGB32)
+        image.fill(QColor("white"))
+        p = QPainter(image)
+        p.setPen(QColor("black"))
+        p.setFont(QFont("DejaVu Sans", 30))
+        p.drawText(QRect(40, 40, 1020, 620), int(Qt.TextFlag.TextWordWrap), text)
+        p.end()
+        painter.drawImage(QRectF(40, 40, 515, 328), image)
+    painter.end()
+    return path

@@ -123,12 +123,21 @@ def _loader(fmt: str) -> Callable[[Path], ParsedDocument]:
     return fn
 
 
-def load_document(path: str | os.PathLike[str]) -> ParsedDocument:
-    """Parse one file into citable units. Raises DocumentError with a specific reason."""
+def load_document(path: str | os.PathLike[str], *, ocr: bool = False) -> ParsedDocument:
+    """Parse one file into citable units. Raises DocumentError with a specific reason.
+
+    With `ocr`, a PDF's pages without a text layer are listed in `doc.ocr_pages` for the caller
+    to OCR (indexing/ocr.py) instead of making an image-only PDF an error.
+    """
     path = Path(path)
     try:
         fmt, warnings = detect_format(path)
-        doc = _loader(fmt)(path)
+        if fmt == "pdf":
+            from indexing.loaders.pdf import load_pdf
+
+            doc = load_pdf(path, ocr=ocr)
+        else:
+            doc = _loader(fmt)(path)
     except FileNotFoundError:
         raise DocumentError("the file disappeared while it was being indexed", code="vanished") from None
     except PermissionError:
@@ -138,6 +147,6 @@ def load_document(path: str | os.PathLike[str]) -> ParsedDocument:
     except MemoryError:
         raise DocumentError("too large to parse in memory", code="too-large") from None
     doc.warnings[:0] = warnings
-    if not doc.units:
+    if not doc.units and not doc.ocr_pages:
         raise DocumentError("no text found in the file", code="no-text")
     return doc

@@ -78,7 +78,23 @@ def _outline_headings(reader: PdfReader) -> dict[int, tuple[str, ...]]:
     return found
 
 
-def load_pdf(path: Path) -> ParsedDocument:
+def no_text_layer(count: int, why: str) -> DocumentError:
+    what = "its page is an image" if count == 1 else f"all {count} pages are images"
+    return DocumentError(f"no text layer: {what} (a scan?); {why}", code="no-text-layer")
+
+
+def ocr_unavailable_reason(requested: bool) -> str | None:
+    """Why image-only pages are not OCRed, or None when they will be."""
+    from indexing.ocr import ocr_available
+
+    if not ocr_available():
+        return "install the OCR extra to read it: pip install 'citewise[ocr]'"
+    if not requested:
+        return 'OCR is turned off (indexing.ocr = "off")'
+    return None
+
+
+def load_pdf(path: Path, *, ocr: bool = False) -> ParsedDocument:
     reader = _open(path)
     try:
         pages = reader.pages
@@ -97,6 +113,7 @@ def load_pdf(path: Path) -> ParsedDocument:
     outline = _outline_headings(reader)
 
     units: list[Unit] = []
+    imageonly: list[int] = []
     failed: list[int] = []
     first_error: BaseException | None = None
     heading: tuple[str, ...] = ()
@@ -110,6 +127,7 @@ def load_pdf(path: Path) -> ParsedDocument:
             continue
         text = normalize_text(raw)
         if not has_words(text, 3):
+            imageonly.append(index + 1)
             continue
         label = labels[index] if index < len(labels) else None
         units.append(
@@ -122,19 +140,16 @@ def load_pdf(path: Path) -> ParsedDocument:
             )
         )
 
-    if not units:
-        if failed and len(failed) == count:
-            raise DocumentError(f"malformed PDF: no page could be read ({_reason(first_error)})", code="malformed")
-        raise DocumentError(
-            f"no text layer: {'its page is an image' if count == 1 else f'all {count} pages are images'} "
-            "(a scan?); OCR is not enabled",
-            code="no-text-layer",
-        )
+    if not units and failed and len(failed) == count:
+        raise DocumentError(f"malformed PDF: no page could be read ({_reason(first_error)})", code="malformed")
+    why_not = ocr_unavailable_reason(ocr) if imageonly else None
+    if not units and why_not:
+        raise no_text_layer(count, why_not)
 
     warnings = []
-    empty = count - len(units) - len(failed)
-    if empty:
-        warnings.append(f"{empty} of {count} pages have no text layer")
+    ocr_pages = imageonly if ocr and not why_not else []
+    if imageonly and not ocr_pages:
+        warnings.append(f"{len(imageonly)} of {count} pages have no text layer")
     if failed:
         shown = ", ".join(map(str, failed[:10])) + ("…" if len(failed) > 10 else "")
         warnings.append(f"pages {shown} could not be read ({_reason(first_error)})")
@@ -144,4 +159,4 @@ def load_pdf(path: Path) -> ParsedDocument:
             title = normalize_text(str(reader.metadata.title)) or None
     except Exception:
         pass
-    return ParsedDocument(kind="pdf", units=units, title=title, page_count=count, warnings=warnings)
+    return ParsedDocument(kind="pdf", units=units, title=title, page_count=count, warnings=warnings, ocr_pages=ocr_pages)

@@ -148,7 +148,8 @@ def test_a_killed_run_is_completed_by_the_next_without_orphans(library, folder):
     """Simulates a kill between writing a file's chunks and committing it to the manifest."""
     indexer = library.indexer
     pdf = (folder / "facts.pdf").resolve()
-    prepared = indexer._prepare(pdf, force=False)
+    todo = indexer._check(pdf, force=False)
+    prepared = indexer._parsed(todo, indexer.pool.submit(todo.path, todo.content_hash))
     ids = [c.id for c in prepared.chunks]
     library.manifest.mark_pending(ids, str(pdf), "add")
     indexer.store.add(prepared.chunks, library.services.embedder.embed([c.text for c in prepared.chunks]))
@@ -162,6 +163,7 @@ def test_a_killed_run_is_completed_by_the_next_without_orphans(library, folder):
 
 
 def test_cancel_keeps_committed_files_only(library, folder):
+    library.indexer.options.flush_chunks = 1  # one file per batch: cancel takes effect between files
     seen = []
 
     def cancel():

@@ -20,6 +20,23 @@ def test_library_refuses_a_different_embedding_model(services):
     assert store.count() == 0
 
 
+def test_int8_and_float_vectors_are_never_mixed_in_one_library(services):
+    """A library written with int8 (ONNX) vectors refuses a float embedder, and the reverse."""
+    from indexing.store import ChunkStore
+
+    name = services.library().name
+    model = services.embedder.model_id
+    float_store = services.library().store  # created by the float (auto/bf16/fp32) embedder
+    with pytest.raises(ModelMismatchError) as info:
+        ChunkStore(services.client, name, embed_model=model, dim=384, chunker="v1", variant="int8-onnx")
+    assert "holds float vectors" in str(info.value) and "not mixed" in str(info.value)
+    ChunkStore(services.client, "int8-lib", embed_model=model, dim=384, chunker="v1", variant="int8-onnx")
+    with pytest.raises(ModelMismatchError) as info:
+        ChunkStore(services.client, "int8-lib", embed_model=model, dim=384, chunker="v1", variant="float")
+    assert "holds int8-onnx vectors" in str(info.value) and "precision to int8" in str(info.value)
+    assert float_store.count() == 0
+
+
 def test_telemetry_is_off(data_dir):
     client = open_client(data_dir / "chroma")
     assert client.get_settings().anonymized_telemetry is False

@@ -83,6 +83,7 @@ def test_cancel_keeps_what_was_committed(qtbot, window, tmp_path):
     many.mkdir()
     for i in range(12):
         (many / f"note-{i:02d}.md").write_text(f"# Note {i}\n\n" + f"Entry {i} records the tide at {i} o'clock. " * 40, encoding="utf-8")
+    window.services.settings.indexing.batch_chunks = 4  # several commits (a batch commits as one)
     seen = []
 
     def on_progress(p):

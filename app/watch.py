@@ -1,0 +1,49 @@
+"""`citewise watch DIR…`: index the folders, then keep the library in step with them until Ctrl+C."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from rich.markup import escape
+
+from indexing.models import FileStatus
+
+
+def cmd_watch(services, args) -> int:
+    from app.commands import _show_path, err, out
+    from indexing.progress import LibraryBusyError
+    from indexing.store import StoreError
+
+    library = services.library()
+    stop = threading.Event()
+
+    def show(p) -> None:
+        r = p.report
+        if r is not None and r.status not in (FileStatus.UNCHANGED, FileStatus.SKIPPED):
+            detail = f"  ({r.reason})" if r.reason else (f"  ({r.chunks} chunks)" if r.chunks else "")
+            out.print(f"{r.status.value:<9} {escape(_show_path(r.path))}[dim]{escape(detail)}[/dim]")
+
+    def removed(reports) -> None:
+        for r in reports:
+            out.print(f"removed   {escape(_show_path(r.path))}")
+
+    try:
+        for p in library.add(args.paths, prune=True):
+            show(p)
+        watcher = library.watcher(args.paths, debounce_s=args.debounce, on_progress=show, on_removed=removed).start()
+    except (StoreError, LibraryBusyError) as exc:
+        err.print(f"citewise: {escape(str(exc))}")
+        return 1
+    err.print(f"Watching {', '.join(escape(p) for p in args.paths)} for changes (Ctrl+C stops)")
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        err.print("Stopping the watch…")
+        watcher.stop()
+    return 0

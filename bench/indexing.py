@@ -1,0 +1,373 @@
+"""Indexing speed and retrieval quality: Citewise against a tuned llama-index pipeline.
+
+    .venv/bin/pip install -e '.[bench]'      # the peer's packages
+    .venv/bin/python bench/indexing.py                      # all paths, all documents
+    .venv/bin/python bench/indexing.py --paths peer,bf16 --covid 20 --pdfs 3   # a quick look
+
+One process run indexes the same documents with each path, one after the other:
+- peer: SimpleDirectoryReader (+ llama-index-readers-file for PDFs) → SentenceSplitter at 254
+  tokens of the embedder's own tokenizer (every word reaches MiniLM's 256-token window), 32
+  tokens overlap → HuggingFaceEmbedding (the same bundled MiniLM, batch 64) → ChromaVectorStore;
+- citewise-<precision>: Citewise's pipeline (parse workers, length-sorted batches spanning
+  files, bulk Chroma writes) with the embedder in fp32, bf16 or int8 (ONNX Runtime).
+Documents: the 98 COVID-QA papers, each written as a .txt file, and the text PDFs of
+../shared/data/pdfs (INDEX.tsv; encrypted, malformed and image-only ones left out).
+
+Reported per path: words per second (words of the documents' text, each counted once, over the
+wall time of indexing with the model already loaded), wall time, peak RSS (this process and its
+parse workers, sampled), chunks and tokens embedded, and recall@5 on the 1,380 COVID-QA
+questions (a hit: one of the 5 retrieved chunks overlaps the gold answer, located by its text).
+For the default Citewise path it also times a re-index of the unchanged library and of the
+library with one file edited. JSON goes to bench/results/indexing-<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False", TOKENIZERS_PARALLELISM="false")
+
+TEXT_PDF_CATEGORIES = ("text", "form", "table", "unicode", "scan-with-ocr")
+
+
+@dataclass
+class Result:
+    path: str
+    wall_s: float = 0.0
+    words_per_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    chunks: int = 0
+    tokens: int = 0
+    files_indexed: int = 0
+    load_s: float = 0.0
+    recall_at_5: float | None = None
+    notes: dict = field(default_factory=dict)
+
+
+class RssSampler:
+    """Peak resident memory of this process and its children while a block runs."""
+
+    def __init__(self, interval: float = 0.2):
+        import psutil
+
+        self.proc = psutil.Process()
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                rss = self.proc.memory_info().rss + sum(c.memory_info().rss for c in self.proc.children(recursive=True))
+            except Exception:
+                rss = 0
+            self.peak = max(self.peak, rss)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+# -- documents and questions -----------------------------------------------------------------
+
+
+def prepare_documents(folder: Path, covid_limit: int | None, pdf_limit: int | None):
+    """Writes the COVID-QA papers as .txt files and links the text PDFs; returns the questions."""
+    data = json.loads((DATA / "covid-qa" / "200423_covidQA.json").read_text())
+    questions = []
+    for article in data["data"][:covid_limit]:
+        for para in article["paragraphs"]:
+            name = f"covid-{para['document_id']}.txt"
+            context = para["context"]
+            (folder / name).write_text(context, encoding="utf-8")
+            for qa in para["qas"]:
+                answer = qa["answers"][0]
+                start = answer["answer_start"]
+                if context[start : start + len(answer["text"])] != answer["text"]:
+                    # 234 offsets are a few characters off: take the occurrence nearest to it
+                    spots = [i for i in _find_all(context, answer["text"])]
+                    start = min(spots, key=lambda i: abs(i - start)) if spots else -1
+                if start >= 0:
+                    questions.append({"q": qa["question"], "file": name, "start": start, "end": start + len(answer["text"])})
+    pdfs = []
+    with open(DATA / "pdfs" / "INDEX.tsv", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            if row["category"].startswith(TEXT_PDF_CATEGORIES) and "encrypted" not in row["category"]:
+                pdfs.append(row["file"])
+    from indexing.loaders import load_document
+    from indexing.models import DocumentError
+
+    for name in sorted(pdfs)[:pdf_limit]:
+        try:  # a few "unicode" PDFs have no text layer at all (vertical Japanese set as outlines)
+            load_document(DATA / "pdfs" / name)
+        except DocumentError:
+            continue
+        shutil.copy(DATA / "pdfs" / name, folder / name)
+    return questions
+
+
+def _find_all(text: str, needle: str):
+    i = text.find(needle)
+    while i >= 0:
+        yield i
+        i = text.find(needle, i + 1)
+
+
+def corpus_words(folder: Path) -> int:
+    """Words in the documents' text as Citewise's loaders extract it (the same count for every path)."""
+    from indexing.loaders import load_document
+
+    words = 0
+    for p in sorted(folder.iterdir()):
+        words += sum(len(u.text.split()) for u in load_document(p).units)
+    return words
+
+
+def recall_at_5(questions, search) -> float:
+    """search(question) -> [(file name, start, end)] of the top 5 chunks, offsets within the file's text."""
+    hits = 0
+    for q in questions:
+        for name, start, end in search(q["q"]):
+            if name == q["file"] and start < q["end"] and q["start"] < end:
+                hits += 1
+                break
+    return 100.0 * hits / max(1, len(questions))
+
+
+# -- the peer --------------------------------------------------------------------------------
+
+
+def run_peer(folder: Path, work: Path, questions, words: int, model_dir: Path) -> Result:
+    import chromadb
+    from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+    from transformers import AutoTokenizer
+
+    res = Result("peer: llama-index tuned")
+    t = time.perf_counter()
+    embed = HuggingFaceEmbedding(model_name=str(model_dir), device="cpu", embed_batch_size=64)
+    embed.get_text_embedding("warm up")
+    res.load_s = time.perf_counter() - t
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    count = lambda text: tok.encode(text, add_special_tokens=False)  # noqa: E731
+    splitter = SentenceSplitter(chunk_size=254, chunk_overlap=32, tokenizer=count)
+    client = chromadb.PersistentClient(path=str(work / "peer-chroma"), settings=chromadb.Settings(anonymized_telemetry=False))
+    collection = client.get_or_create_collection("peer", configuration={"hnsw": {"space": "cosine"}})
+    storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
+    with RssSampler() as rss:
+        t = time.perf_counter()
+        docs = SimpleDirectoryReader(str(folder)).load_data()
+        index = VectorStoreIndex.from_documents(docs, storage_context=storage, embed_model=embed, transformations=[splitter])
+        res.wall_s = time.perf_counter() - t
+    res.peak_rss_mb = rss.peak / 2**20
+    res.chunks = collection.count()
+    res.files_indexed = len({d.metadata.get("file_name") for d in docs})
+    res.words_per_s = words / res.wall_s
+    retriever = index.as_retriever(similarity_top_k=5)
+    texts = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.txt")}
+
+    def search(question):
+        out = []
+        for n in retriever.retrieve(question):
+            name = n.node.metadata.get("file_name", "")
+            start = n.node.start_char_idx
+            if start is None and name in texts:  # span lost: find the chunk's text in the file
+                start = texts[name].find(n.node.get_content())
+            if start is not None and start >= 0:
+                out.append((name, start, start + len(n.node.get_content())))
+        return out
+
+    res.recall_at_5 = recall_at_5(questions, search)
+    res.tokens = sum(len(count(n)) for n in collection.get(include=["documents"])["documents"])
+    return res
+
+
+# -- Citewise --------------------------------------------------------------------------------
+
+
+def citewise_services(work: Path, precision: str, name: str, **indexing):
+    from app.services import build_services
+    from app.settings import Settings
+
+    settings = Settings(
+        data_dir=work / name, embedding={"device": "cpu", "precision": precision}, indexing=indexing or {}
+    )
+    return build_services(settings)
+
+
+def run_citewise(folder: Path, work: Path, questions, words: int, precision: str, reindex: bool, **indexing) -> Result:
+    from indexing.models import FileStatus
+
+    label = f"citewise {precision}" + "".join(f" {k}={v}" for k, v in indexing.items())
+    res = Result(label)
+    services = citewise_services(work, precision, "cw-" + label.replace(" ", "_"), **indexing)
+    library = services.library()
+    t = time.perf_counter()
+    services.embedder.embed(["warm up"])  # int8: exports the model on first use (timed apart)
+    res.load_s = time.perf_counter() - t
+    with RssSampler() as rss:
+        t = time.perf_counter()
+        *_, last = library.add([str(folder)])
+        res.wall_s = time.perf_counter() - t
+    res.peak_rss_mb = rss.peak / 2**20
+    res.files_indexed = sum(r.status is FileStatus.INDEXED for r in last.reports)
+    failed = [(Path(r.path).name, r.reason) for r in last.reports if r.status is FileStatus.FAILED]
+    if failed:
+        res.notes["failed"] = failed
+    res.chunks = library.store.count()
+    res.tokens = sum(f_chunks for f_chunks in _chunk_tokens(library))
+    res.words_per_s = words / res.wall_s
+    retriever = library.retriever
+
+    def search(question):
+        return [(Path(p.chunk.path).name, p.chunk.start, p.chunk.end) for p in retriever.search(question, 5)]
+
+    res.recall_at_5 = recall_at_5(questions, search)
+    res.notes["precision"] = services.embedder.precision
+    if reindex:
+        t = time.perf_counter()
+        *_, again = library.add([str(folder)])
+        res.notes["reindex_unchanged_s"] = round(time.perf_counter() - t, 3)
+        res.notes["reindex_unchanged_pct"] = round(100 * res.notes["reindex_unchanged_s"] / res.wall_s, 2)
+        edited = sorted(folder.glob("covid-*.txt"))[0]
+        with open(edited, "a", encoding="utf-8") as fh:
+            fh.write("\n\nAn added closing remark: the authors thank the reviewers.\n")
+        t = time.perf_counter()
+        *_, again = library.add([str(folder)])
+        res.notes["reindex_one_edited_s"] = round(time.perf_counter() - t, 3)
+        res.notes["reindex_one_edited_pct"] = round(100 * res.notes["reindex_one_edited_s"] / res.wall_s, 2)
+        res.notes["reindex_one_edited_status"] = [r.status.value for r in again.reports if r.path == str(edited.resolve())]
+    services.close()
+    return res
+
+
+def _chunk_tokens(library):
+    for rec in library.files():
+        if rec.status == "indexed":
+            yield sum(c.tokens for c in library.store.get(rec.chunk_ids))
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("torch", "sentence-transformers", "transformers", "onnxruntime", "chromadb", "llama-index-core",
+                "llama-index-embeddings-huggingface", "llama-index-readers-file", "pypdf", "pebble"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from indexing.embedder import cpu_has_native_bf16
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "native_bf16": cpu_has_native_bf16(), "python": platform.python_version(),
+            "platform": platform.platform(), "gpu": None}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--paths", default="peer,fp32,bf16,int8", help="comma-separated: peer, fp32, bf16, int8, bf16-noverlap")
+    ap.add_argument("--covid", type=int, default=None, help="only the first N COVID-QA papers")
+    ap.add_argument("--pdfs", type=int, default=None, help="only the first N text PDFs")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--reindex-path", default="bf16", help="the path whose re-index of an unchanged / edited library is timed")
+    args = ap.parse_args()
+    if not DATA.is_dir():
+        print(f"bench: {DATA} is absent", file=sys.stderr)
+        return 2
+    from indexing.embedder import bundled_embedding_dir
+
+    model_dir = bundled_embedding_dir()
+    work = Path(tempfile.mkdtemp(prefix="citewise-bench-"))
+    results: list[Result] = []
+    try:
+        folder = work / "docs"
+        folder.mkdir()
+        questions = prepare_documents(folder, args.covid, args.pdfs)
+        words = corpus_words(folder)
+        n_files = len(list(folder.iterdir()))
+        print(f"documents: {n_files} files, {words:,} words; {len(questions)} questions", flush=True)
+        for path in args.paths.split(","):
+            gc.collect()
+            if path == "peer":
+                r = run_peer(folder, work, questions, words, model_dir)
+            elif path == "bf16-noverlap":
+                r = run_citewise(folder, work, questions, words, "bf16", False, overlap_tokens=0)
+            else:
+                r = run_citewise(folder, work, questions, words, path, reindex=path == args.reindex_path)
+            results.append(r)
+            write_json(args, n_files, words, questions, results)
+            print(f"  {r.path}: {r.wall_s:.1f} s, {r.words_per_s:,.0f} words/s, recall@5 {r.recall_at_5:.1f}", flush=True)
+            # the edited file must be restored for the next path
+            prepare_documents(folder, args.covid, 0)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    peer = next((r for r in results if r.path.startswith("peer")), None)
+    base = next((r for r in results if r.path == "citewise fp32"), None)
+    print(f"\n{'path':<34}{'wall s':>9}{'words/s':>10}{'x peer':>8}{'peak RSS MB':>13}{'chunks':>8}{'recall@5':>10}{'vs fp32':>9}")
+    for r in results:
+        ratio = f"{r.words_per_s / peer.words_per_s:.2f}" if peer else "-"
+        delta = f"{r.recall_at_5 - base.recall_at_5:+.1f}" if base and r.recall_at_5 is not None else "-"
+        print(f"{r.path:<34}{r.wall_s:>9.1f}{r.words_per_s:>10,.0f}{ratio:>8}{r.peak_rss_mb:>13,.0f}{r.chunks:>8}{r.recall_at_5:>10.1f}{delta:>9}")
+    for r in results:
+        if "reindex_unchanged_pct" in r.notes:
+            print(f"\nre-index ({r.path}): unchanged {r.notes['reindex_unchanged_s']} s = {r.notes['reindex_unchanged_pct']}% of the first index; "
+                  f"one file edited {r.notes['reindex_one_edited_s']} s = {r.notes['reindex_one_edited_pct']}%")
+    out = write_json(args, n_files, words, questions, results)
+    print(f"\nwrote {out}")
+    return 0
+
+
+def write_json(args, n_files, words, questions, results) -> Path:
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"indexing-{dt.date.today().isoformat()}.json"
+    out.write_text(json.dumps({
+        "machine": machine(), "versions": versions(),
+        "settings": {"paths": args.paths, "covid_papers": args.covid or 98, "pdfs": args.pdfs, "files": n_files, "words": words,
+                     "questions": len(questions), "peer": "SentenceSplitter(254, overlap 32, MiniLM tokenizer), HuggingFaceEmbedding batch 64",
+                     "citewise": "chunks <= 254 word-pieces, overlap 32, batches of 256 chunks, parse workers = cores/2"},
+        "results": [asdict(r) for r in results],
+    }, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""An int8 copy of a sentence-transformers model for ONNX Runtime, made offline from its folder.
+
+sentence-transformers' own ONNX backend needs `optimum`, whose releases pin transformers < 5
+(installing it here downgrades the transformers that sentence-transformers 6 needs), so the
+export uses the libraries already installed: torch's ONNX exporter traces the model with its
+mean pooling and L2 normalisation, ONNX Runtime's transformer optimizer fuses LayerNorm/GELU,
+and ONNX Runtime's dynamic quantizer stores the weights as per-channel int8 (per-tensor int8
+was measured to lose too much: cosine 0.94 to the fp32 vectors, against 0.994 per channel).
+
+The file is made once, under `cache_dir/<key>/model.onnx`, where the key covers the model's
+weights, the recipe and the ONNX Runtime version; it is written to a temporary folder and
+renamed, so a kill during the export leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+RECIPE = "v1-minilm-meanpool-l2-ortopt1-qint8-perchannel"
+
+
+def cache_key(model_dir: Path) -> str:
+    import onnxruntime
+
+    h = hashlib.sha256(RECIPE.encode())
+    h.update(onnxruntime.__version__.encode())
+    for name in sorted(os.listdir(model_dir)):
+        p = model_dir / name
+        if p.is_file() and (name.endswith((".safetensors", ".bin")) or name == "config.json"):
+            st = p.stat()
+            h.update(f"{name}:{st.st_size}".encode())
+            with open(p, "rb") as fh:  # the head and tail identify the weights without reading 90 MB
+                h.update(fh.read(1 << 16))
+                fh.seek(max(0, st.st_size - (1 << 16)))
+                h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
+def _export(model_dir: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(str(model_dir), local_files_only=True)
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            h = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(h.dtype)
+            pooled = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    example = tuple(torch.ones(2, 16, dtype=torch.long) for _ in range(3))
+    axes = {name: {0: "batch", 1: "tokens"} for name in ("input_ids", "attention_mask", "token_type_ids")}
+    fp32 = out / "model-fp32.onnx"
+    with torch.no_grad():
+        torch.onnx.export(
+            Pooled(model), example, str(fp32), input_names=list(axes), output_names=["sentence_embedding"],
+            dynamic_axes={**axes, "sentence_embedding": {0: "batch"}}, opset_version=17, dynamo=False,
+        )
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimized = out / "model-opt.onnx"
+    optimize_model(
+        str(fp32), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size, opt_level=1
+    ).save_model_to_file(str(optimized))
+    quantize_dynamic(
+        str(optimized), str(out / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"],
+        extra_options={"DefaultTensorType": 1},  # FLOAT, for the fused nodes shape inference cannot type
+    )
+    fp32.unlink()
+    optimized.unlink()
+
+
+def ensure_int8_model(model_dir: Path, cache_dir: Path) -> Path:
+    """The int8 ONNX file for `model_dir`, exported into `cache_dir` on first use."""
+    target = Path(cache_dir) / f"{model_dir.name}-int8-{cache_key(model_dir)}"
+    if (target / "model.onnx").is_file():
+        return target / "model.onnx"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
+    try:
+        _export(model_dir, tmp)
+        (tmp / "source.json").write_text(json.dumps({"model_dir": str(model_dir), "recipe": RECIPE}))
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process finished first
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target / "model.onnx"
+
+
+class OnnxEncoder:
+    """`encode(texts)` → L2-normalised float32 vectors, batched by length (least padding)."""
+
+    def __init__(self, onnx_path: Path, tokenizer_path: Path, max_tokens: int, threads: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        # no busy-waiting between kernels: it starves the parse workers on a small CPU
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.enable_truncation(max_tokens)
+        self.tokenizer.enable_padding()
+        self.dim = int(self.session.get_outputs()[0].shape[1] or 0) or None
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            enc = self.tokenizer.encode_batch([texts[i] for i in idx])
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            vecs = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+            for i, v in zip(idx, vecs):
+                out[i] = v
+        return np.asarray(out, dtype=np.float32)

@@ -1,0 +1,113 @@
+"""Every real file of ../shared/data is indexed or refused with a specific reason; none hangs
+or exhausts memory, and one bad file never stops the job.
+
+The parse → chunk → store path is the real one (worker processes with their time and memory
+limits, Chroma, the manifest); the embedder is swapped for a hashing stand-in with the same
+identity, because embedding 6 MB of novels would take minutes and tests nothing here.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.services import build_services
+from app.settings import load_settings
+from indexing.models import FileStatus
+from tests.conftest import SHARED_DATA
+
+pytestmark = [pytest.mark.corpus, pytest.mark.slow]
+
+
+class HashEmbedder:
+    """Deterministic unit vectors from a hash of the text, with the bundled model's identity."""
+
+    def __init__(self, real):
+        self.model_id, self.model_dir, self.variant, self.dim = real.model_id, real.model_dir, real.variant, real.dim
+
+    def embed(self, texts, batch_size=None):
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            seed = int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
+            v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+            out[i] = v / np.linalg.norm(v)
+        return out
+
+    def embed_query(self, text):
+        return self.embed([text])[0]
+
+
+def _index(tmp_path, embedder, paths, **indexing):
+    settings = load_settings(data_dir=tmp_path / "data", **{f"indexing.{k}": v for k, v in indexing.items()})
+    services = build_services(settings, embedder=HashEmbedder(embedder))
+    try:
+        t0 = time.monotonic()
+        *_, last = services.library().add([str(p) for p in paths])
+        return last, time.monotonic() - t0, services.library().indexer.check()
+    finally:
+        services.close()
+
+
+def _pdf_categories() -> dict[str, str]:
+    with open(SHARED_DATA / "pdfs" / "INDEX.tsv", newline="") as fh:
+        return {row["file"]: row["category"] for row in csv.DictReader(fh, delimiter="\t")}
+
+
+def test_every_file_is_indexed_or_refused_with_a_reason(tmp_path, embedder):
+    progress, seconds, check = _index(tmp_path, embedder, [SHARED_DATA], ocr="off", parse_timeout_s=60, parse_memory_mb=3072)
+    assert progress.phase == "done"
+    reports = {Path(r.path).relative_to(SHARED_DATA.resolve()).as_posix(): r for r in progress.reports}
+    on_disk = {p.relative_to(SHARED_DATA).as_posix() for p in SHARED_DATA.rglob("*") if p.is_file()}
+    assert set(reports) == on_disk  # every file has exactly one outcome
+
+    for name, r in reports.items():
+        if r.status is FileStatus.SKIPPED:
+            assert "unsupported file type" in r.reason, name
+            continue
+        assert r.status in (FileStatus.INDEXED, FileStatus.FAILED), name
+        if r.status is FileStatus.FAILED:
+            assert r.reason and "unexpected error" not in r.reason and "crashed" not in r.reason, (name, r.reason)
+        else:
+            assert r.chunks > 0, name
+
+    status = {n: r for n, r in reports.items()}
+    for file, category in _pdf_categories().items():
+        r = status[f"pdfs/{file}"]
+        if category == "encrypted-needs-pw" or category == "encrypted-odd":
+            assert r.status is FileStatus.FAILED and "password" in r.reason, (file, r.reason)
+        elif category == "encrypted-empty-pw" or category == "text-encrypted-empty-pw":
+            # opens with the empty password; one has only an empty page
+            assert r.status is FileStatus.INDEXED or "no text layer" in r.reason, (file, r.reason)
+        elif category == "image-only":
+            assert r.status is FileStatus.FAILED and "no text layer" in r.reason, (file, r.reason)
+        elif category in ("malformed", "unsupported-filter", "resource-bomb"):
+            if r.status is FileStatus.FAILED:
+                assert any(w in r.reason for w in ("malformed", "no text", "Brotli", "JBIG2", "too")), (file, r.reason)
+        elif category.startswith(("text", "form", "table")):
+            assert r.status is FileStatus.INDEXED, (file, r.reason)
+    epub = {Path(n).name: r for n, r in status.items() if n.endswith(".epub")}
+    assert "not an EPUB" in epub["epubcheck__image-with-epub-extension.epub"].reason
+    assert "malformed EPUB" in epub["epubcheck__ocf-zip-unreadable-no-end-header-fatal.epub"].reason
+    # a bad container.xml around a Word document: read by what it is, and said so
+    odd = epub["epubcheck__ocf-container-not-ocf-error.epub"]
+    assert odd.status is FileStatus.FAILED or any("read as Word document" in w for w in odd.warnings)
+    assert check["orphans"] == 0 and check["missing"] == 0 and check["pending"] == 0
+
+
+def test_a_decompression_bomb_and_a_real_scan_with_ocr(tmp_path, embedder):
+    """With OCR the JBIG2 bomb is rendered by PDFium: the worker's caps must stop it."""
+    pytest.importorskip("rapidocr", reason="the ocr extra is not installed")
+    bomb = SHARED_DATA / "pdfs" / "pdfjs__bomb_giant.pdf"
+    scan = SHARED_DATA / "pdfs" / "pypdf__imagemagick-CCITTFaxDecode.pdf"
+    progress, seconds, check = _index(tmp_path, embedder, [bomb, scan], parse_timeout_s=60, parse_memory_mb=2048)
+    by = {Path(r.path).name: r for r in progress.reports}
+    assert by[bomb.name].status is FileStatus.FAILED and by[bomb.name].reason
+    assert by[scan.name].status in (FileStatus.INDEXED, FileStatus.FAILED)
+    if by[scan.name].status is FileStatus.INDEXED:
+        assert any("OCR" in w for w in by[scan.name].warnings)
+    assert seconds < 600

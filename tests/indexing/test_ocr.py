@@ -1,0 +1,47 @@
+"""Image-only PDF pages: OCRed with the `ocr` extra, refused with what to install without it."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexing.loaders import load_document
+from indexing.models import DocumentError, FileStatus
+from tests import docs
+
+ocr_extra = pytest.importorskip("rapidocr", reason="the ocr extra is not installed")
+
+
+@pytest.mark.slow
+def test_a_scanned_page_is_read_by_ocr_and_cited_by_page(library, tmp_path):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    docs.make_scanned_pdf(
+        folder / "scan.pdf",
+        ["Cover page of the harbour report", "The harbour master opens the lock gates at dawn."],
+    )
+    *_, progress = library.add([str(folder)])
+    report = next(r for r in progress.reports if r.path.endswith("scan.pdf"))
+    assert report.status is FileStatus.INDEXED, report.reason
+    assert any("read by OCR" in w for w in report.warnings)
+    hits = library.retriever.search("When are the lock gates opened?", 1)
+    top = hits[0].chunk
+    assert top.path.endswith("scan.pdf") and top.page == 2  # provenance: the page the text was on
+    assert "lock gates" in top.text.lower()
+
+
+def test_without_the_extra_an_image_only_pdf_says_what_to_install(tmp_path, monkeypatch):
+    import indexing.ocr
+
+    pdf = docs.make_pdf(tmp_path / "scan.pdf", ["", ""], image_only=True)
+    monkeypatch.setattr(indexing.ocr, "ocr_available", lambda: False)
+    with pytest.raises(DocumentError) as err:
+        load_document(pdf, ocr=True)
+    assert err.value.code == "no-text-layer"
+    assert "no text layer" in err.value.reason and "install the OCR extra" in err.value.reason
+
+
+def test_ocr_turned_off_is_said_so(tmp_path):
+    pdf = docs.make_pdf(tmp_path / "scan.pdf", [""], image_only=True)
+    with pytest.raises(DocumentError) as err:
+        load_document(pdf, ocr=False)
+    assert 'OCR is turned off (indexing.ocr = "off")' in err.value.reason
