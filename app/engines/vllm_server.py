@@ -75,6 +75,8 @@ class VllmServerEngine:
         self._crash_note: str | None = None
         self._server: ServerProcess | None = None
         self._client: OpenAICompatEngine | None = None
+        self._ready = False
+        self._started_at = 0.0
         self._token = ""
         self._lock = threading.RLock()
 
@@ -125,12 +127,12 @@ class VllmServerEngine:
             return []
         return [p.pid for p in self._server.processes()] + [pid for pid in [self._server.watchdog_pid] if pid]
 
-    def _healthy(self, timeout: float = 2.0) -> bool:
-        if self._client is None or self._server is None or not self._server.alive():
+    def _healthy(self, timeout: float = 2.0, server=None, client=None) -> bool:
+        server, client = server or self._server, client or self._client
+        if client is None or server is None or not server.alive():
             return False
-        root = self._client.base_url.removesuffix("/v1")
         try:
-            with urllib.request.urlopen(f"{root}/health", timeout=timeout) as response:
+            with urllib.request.urlopen(f"{client.base_url.removesuffix('/v1')}/health", timeout=timeout) as response:
                 return response.status == 200
         except OSError:
             return False
@@ -142,22 +144,34 @@ class VllmServerEngine:
         return f"exit code {rc}" if rc >= 0 else f"killed by signal {-rc}"
 
     def load_steps(self) -> Iterator[str]:
-        """Prepares the model and starts the server unless it is up; yields what it is doing."""
-        with self._lock:
-            if self._healthy():
-                return
-            if self._server is not None:  # it was running: it died or hangs
-                self._crash_note = self._exit_note()
-                self._stop_server()
-            if self._crash_note:
-                self.restarts += 1
-                yield f"restarting {self.name}, which had stopped: {self._crash_note}"
-                self._crash_note = None
-            if self.bundled:
-                yield from hf_model.prepare_bundled(self.options.data_dir)
-            yield from self._start()
+        """Prepares the model and starts the server unless it is up; yields what it is doing.
 
-    def _start(self) -> Iterator[str]:
+        The lock is never held across a yield: a caller may stop iterating (a cancel), and the
+        next call (any thread) then waits for the server already starting instead of a new one."""
+        with self._lock:
+            if self._ready and self._healthy():
+                return
+            if self._server is not None and (self._ready or not self._server.alive()):  # died or hangs
+                self._crash_note = self._crash_note or self._exit_note()
+                self._stop_server()
+            note, self._crash_note = self._crash_note, None
+            if note:
+                self.restarts += 1
+        if note:
+            yield f"restarting {self.name}, which had stopped: {note}"
+        if self.bundled:
+            yield from hf_model.prepare_bundled(self.options.data_dir)  # one at a time: a file lock
+        with self._lock:
+            launched = self._server is None
+            if launched:
+                self._launch()
+            server, client = self._server, self._client
+        assert server is not None and client is not None
+        yield (f"starting {self.name} with {self.model} (log: {server.log_path})" if launched
+               else f"waiting for {self.name} to start")
+        yield from self._wait_ready(server, client)
+
+    def _launch(self) -> None:
         port = free_port()
         self._token = secrets.token_urlsafe(24)
         log_dir = self.options.data_dir / "logs"
@@ -168,30 +182,38 @@ class VllmServerEngine:
             f"http://127.0.0.1:{port}/v1", self.model, api_key=self._token, timeout_s=self.options.request_timeout_s,
             context_tokens=self.options.max_model_len, seed=self.options.seed, name=self.name,
         )
-        yield f"starting {self.name} with {self.model} (log: {log_path})"
-        t0 = time.monotonic()
+        self._ready = False
+        self._started_at = time.monotonic()
         self._server.start()
+
+    def _wait_ready(self, server: ServerProcess, client: OpenAICompatEngine) -> Iterator[str]:
         next_note = 10.0
-        while not self._healthy(timeout=1.0):
-            elapsed = time.monotonic() - t0
-            if not self._server.alive():
-                note, tail = self._exit_note(), self._server.log_tail()
-                self._stop_server()
-                raise EngineError(f"{self.name} exited while starting ({note}); its log is {log_path}:\n{tail}")
-            if elapsed > self.options.startup_timeout_s:
-                tail = self._server.log_tail()
-                self._stop_server()
-                raise EngineError(f"{self.name} did not become ready in {self.options.startup_timeout_s:.0f} s; "
-                                  f"its log is {log_path}:\n{tail}")
+        while not self._healthy(1.0, server, client):
+            elapsed = time.monotonic() - self._started_at
+            problem = None
+            if not server.alive():
+                problem = f"exited while starting ({self._exit_note() if self._server is server else 'it stopped'})"
+            elif elapsed > self.options.startup_timeout_s:
+                problem = f"did not become ready in {self.options.startup_timeout_s:.0f} s"
+            if problem:
+                tail = server.log_tail()
+                with self._lock:
+                    if self._server is server:
+                        self._stop_server()
+                raise EngineError(f"{self.name} {problem}; its log is {server.log_path}:\n{tail}")
             if elapsed >= next_note:
                 yield f"starting {self.name}… {elapsed:.0f} s"
                 next_note += 10.0
             time.sleep(0.25)
-        self._client.connect()
-        self.context_tokens = self._client.context_tokens
-        yield f"{self.name} ready in {time.monotonic() - t0:.0f} s"
+        with self._lock:
+            if self._server is server and not self._ready:
+                client.connect()
+                self.context_tokens = client.context_tokens
+                self._ready = True
+        yield f"{self.name} ready in {time.monotonic() - self._started_at:.0f} s"
 
     def _stop_server(self) -> None:
+        self._ready = False
         server, self._server = self._server, None
         client, self._client = self._client, None
         if client is not None:
@@ -215,10 +237,10 @@ class VllmServerEngine:
             )
         except EngineError:
             deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and server.alive() and not self._healthy(timeout=1.0):
+            while time.monotonic() < deadline and server.alive() and not self._healthy(1.0, server, client):
                 time.sleep(0.25)  # it may take the server a moment to notice its engine died
-            if server.alive() and self._healthy():
-                raise
+            if self._healthy(1.0, server, client):
+                raise  # the server is fine: the error was about this request
             with self._lock:
                 note = self._exit_note() if self._server is server else "it stopped"
                 log_path = server.log_path

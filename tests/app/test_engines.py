@@ -206,3 +206,36 @@ def test_a_conversion_killed_midway_leaves_no_half_model(tmp_path):
     leftovers = hf_model.clean_stale(target)
     assert all(p.name.startswith(".SmolLM2-135M-Instruct.") for p in leftovers)
     assert [p.name for p in Path(target.parent).iterdir() if not p.name.endswith(".lock")] == []
+
+
+# -- child servers never outlive Citewise ----------------------------------------------------------
+
+_SERVER_SCRIPT = r"""
+import sys, time
+from pathlib import Path
+from app.engines.process import ServerProcess
+tree = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); time.sleep(600)"
+server = ServerProcess([sys.executable, "-c", tree], env={}, log_path=Path(sys.argv[1]), name="test server")
+server.start()
+time.sleep(1.5)
+print(" ".join(str(p.pid) for p in server.processes()), server.watchdog_pid, flush=True)
+if sys.argv[2] == "raise":
+    raise RuntimeError("something went wrong in the app")  # and nobody calls server.stop()
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("how", ["raise", "sigkill"])
+def test_a_server_and_its_children_stop_when_the_app_dies(tmp_path, how):
+    """An uncaught exception (atexit stops it) or SIGKILL (no Python runs: the watchdog stops it)."""
+    from app.engines.process import wait_gone
+
+    app = subprocess.Popen([sys.executable, "-c", _SERVER_SCRIPT, str(tmp_path / "server.log"), how],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = app.stdout.readline().split()
+    pids = [int(p) for p in line]
+    assert len(pids) == 3, (line, app.stderr.read() if app.poll() is not None else "")  # server, its child, watchdog
+    if how == "sigkill":
+        app.send_signal(signal.SIGKILL)
+    app.wait(60)
+    assert wait_gone(pids, 25) == []

@@ -86,8 +86,14 @@ def test_a_crash_is_reported_and_the_next_question_restarts_it(vllm_engine):
     assert "vllm-" in message and ".log" in message  # names its log
     assert wait_gone(old, 20) == []  # nothing of the crashed server is left running
 
-    steps = list(vllm_engine.load_steps())  # the next question
-    assert steps[0].startswith("restarting vLLM (CPU), which had stopped")
+    steps = vllm_engine.load_steps()  # the next question
+    assert next(steps).startswith("restarting vLLM (CPU), which had stopped: ")
+    assert next(steps).startswith("starting vLLM (CPU)")
+    starting = vllm_engine.pids()
+    steps.close()  # the user cancels while it starts: the next question waits for the same server
+    resumed = list(vllm_engine.load_steps())
+    assert resumed[0] == "waiting for vLLM (CPU) to start" and resumed[-1].startswith("vLLM (CPU) ready in")
+    assert set(starting) <= set(vllm_engine.pids())
     assert "Paris" in "".join(vllm_engine.stream_chat(CAPITAL, max_tokens=24))
     assert vllm_engine.restarts == 1 and not {p.pid for p in old} & set(vllm_engine.pids())
 
@@ -140,3 +146,20 @@ def test_cli_answers_with_vllm_by_default_and_leaves_nothing_when_killed(vllm_en
     cli.send_signal(signal.SIGKILL)
     cli.wait()
     assert wait_gone(list(seen.values()), 40) == []
+
+
+@pytest.mark.gpu
+def test_auto_picks_vllm_on_cuda_and_it_answers(tmp_path):
+    """On an NVIDIA machine (the `gpu` extra installed): vLLM on CUDA, from the app's own venv."""
+    from app.engines.select import choose, create_engine
+
+    settings = load_settings(data_dir=tmp_path, **{"llm.engine": "auto"})
+    name, why = choose(settings)
+    assert name == "vllm-cuda", why
+    engine = create_engine(settings)
+    try:
+        assert engine.name == "vLLM (CUDA)"
+        assert "Paris" in "".join(engine.stream_chat(CAPITAL, max_tokens=24))
+    finally:
+        engine.close()
+    assert engine.pids() == []

@@ -161,6 +161,7 @@ def test_a_killed_run_is_completed_by_the_next_without_orphans(library, folder):
 
 
 def test_cancel_keeps_committed_files_only(library, folder):
+    library.indexer.options.flush_chunks = 1  # one file per batch: cancel takes effect between files
     seen = []
 
     def cancel():
