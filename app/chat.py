@@ -132,7 +132,10 @@ class Chat:
             return
 
         engine = self.services.engine()
-        if hasattr(engine, "load"):
+        if hasattr(engine, "load_steps"):  # vLLM: preparing the model, starting the server
+            for step in engine.load_steps():
+                yield Status(step)
+        elif hasattr(engine, "load"):
             yield Status("loading model")
             engine.load()
         llm = settings.llm

@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("doctor", help="check the set-up and say how to fix what is wrong")
     s.add_argument("--json", action="store_true")
 
+    s = sub.add_parser("models", help="the language models: prepare the bundled one for vLLM")
+    models = s.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    m = models.add_parser("prepare", help="convert the bundled GGUF model into the Hugging Face folder vLLM serves (once)")
+    m.add_argument("--force", action="store_true", help="convert again even when it is done")
+
     sub.add_parser("shell", help="interactive question loop over the library")
     s = sub.add_parser("gui", help="open the desktop app (the default when a display is available)")
     s.add_argument("--smoke", action="store_true", help="open the window, report the time it took, and quit")

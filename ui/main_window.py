@@ -181,7 +181,12 @@ class MainWindow(QMainWindow):
         def work(cancelled):
             self.services.embedder.embed(["warm up"])
             engine = self.services.engine()
-            if hasattr(engine, "load"):
+            if hasattr(engine, "load_steps"):  # vLLM: preparing the model, starting the server
+                for step in engine.load_steps():
+                    if cancelled():
+                        return
+                    yield f"Answer engine: {step}"
+            elif hasattr(engine, "load"):
                 yield "Starting the answer engine…"
                 engine.load()
             yield f"Ready · {getattr(engine, 'name', '')} · {getattr(engine, 'model', '')}"
@@ -504,7 +509,8 @@ class MainWindow(QMainWindow):
         from ui.settings_dialog import SettingsDialog
 
         s = self.services.settings
-        dialog = SettingsDialog(s, get_api_key(s.llm.remote_url) if s.llm.remote_url else None, self)
+        dialog = SettingsDialog(s, get_api_key(s.llm.remote_url) if s.llm.remote_url else None, self,
+                                engine_note=self.services.engine_choice())
         if dialog.exec():
             self.apply_settings(dialog.changes(), dialog.api_key_changed())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -39,7 +41,7 @@ def _combo(items, current: str) -> QComboBox:
 class SettingsDialog(QDialog):
     """Edits a copy of the settings. `changes()` are the dotted keys the user changed."""
 
-    def __init__(self, settings, api_key: str | None, parent=None):
+    def __init__(self, settings, api_key: str | None, parent=None, engine_note: str | None = None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
@@ -48,6 +50,10 @@ class SettingsDialog(QDialog):
 
         self.engine = _combo(ENGINES, settings.llm.engine)
         form.addRow("Answer engine", self.engine)
+        if engine_note:  # which engine answers now, and why (the same line as `citewise doctor`)
+            self.engine_note = QLabel(f"<small>{html.escape(engine_note)}</small>")
+            self.engine_note.setWordWrap(True)
+            form.addRow("", self.engine_note)
         model_row = QWidget()
         row = QHBoxLayout(model_row)
         row.setContentsMargins(0, 0, 0, 0)

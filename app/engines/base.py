@@ -30,3 +30,9 @@ class Engine(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     def close(self) -> None: ...
+
+
+# Optional, where getting ready takes a while (Chat.ask shows each step as a Status):
+#   load() -> None                   load the model / start the server now
+#   load_steps() -> Iterator[str]    the same, yielding what it is doing ("starting vLLM (CPU)…");
+#                                    yields nothing when the engine is ready already

@@ -8,19 +8,6 @@ from app.chat import Done, MarkerFilter, Retrieved, SentenceCited, Status, Token
 from tests import docs
 
 
-@pytest.fixture
-def fact_library(library, tmp_path):
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    docs.make_pdf(folder / "facts.pdf", docs.fact_pages())
-    (folder / "garden.md").write_text(
-        "# Garden\n\nTomatoes in the greenhouse are watered every second evening with rain water.\n", encoding="utf-8"
-    )
-    for _ in library.add([str(folder)]):
-        pass
-    return library
-
-
 def _ask(services, question):
     events = list(services.chat().ask(question))
     assert isinstance(events[-1], Done)

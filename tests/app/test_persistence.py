@@ -29,7 +29,8 @@ def test_conversations_list_reopen_rename_delete(tmp_path):
     assert store.list() == [] and store.turns(conv.id) == []
 
 
-def test_settings_file_update_keeps_comments_and_other_keys(tmp_path):
+def test_settings_file_update_keeps_comments_and_other_keys(tmp_path, monkeypatch):
+    monkeypatch.delenv("CITEWISE_LLM__ENGINE", raising=False)  # tests/conftest.py sets it
     cfg = tmp_path / "config.toml"
     cfg.write_text('# my settings\nlibrary = "work"  # the one I use\n[retrieval]\ntop_k = 4\n', encoding="utf-8")
     update_settings_file(cfg, {"retrieval.strictness": "strict", "llm.engine": "llamacpp"})

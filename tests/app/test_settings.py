@@ -5,10 +5,12 @@ from __future__ import annotations
 from app.settings import load_settings
 
 
-def test_defaults(tmp_path):
+def test_defaults(tmp_path, monkeypatch):
+    monkeypatch.delenv("CITEWISE_LLM__ENGINE")  # set to llamacpp for the other tests by conftest
     s = load_settings(tmp_path / "absent.toml")
     assert s.library == "default" and s.llm.engine == "auto" and s.retrieval.strictness == "balanced"
     assert s.store.chroma_url is None
+    assert s.llm.vllm_python is None and s.llm.vllm_max_model_len == 2048
 
 
 def test_file_then_env_then_flags(tmp_path, monkeypatch):

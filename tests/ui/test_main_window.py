@@ -207,9 +207,11 @@ def test_settings_dialog_round_trips_and_writes_only_changes(qtbot, window, tmp_
     from app.settings import default_config_file, load_settings
     from ui.settings_dialog import SettingsDialog
 
-    dialog = SettingsDialog(window.services.settings, None)
+    dialog = SettingsDialog(window.services.settings, None, engine_note=window.services.engine_choice())
     qtbot.addWidget(dialog)
     assert dialog.changes() == {}
+    # the dialog says which engine answers and why (the tests choose llama.cpp)
+    assert dialog.engine_note.text().startswith("<small>llamacpp: set in the settings")
     dialog.top_k.setValue(8)
     dialog.strictness.setCurrentIndex(dialog.strictness.findData("strict"))
     changes = dialog.changes()
