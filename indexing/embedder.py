@@ -222,9 +222,11 @@ class Embedder:
         model = self._load()
         if model is None:
             return self._onnx.encode(list(texts), batch_size or self.batch_size)
+        if batch_size is None:  # a GPU is fed large batches: 64 texts leave it mostly idle
+            batch_size = self.batch_size * 4 if str(model.device).startswith("cuda") else self.batch_size
         vectors = model.encode(
             list(texts),
-            batch_size=batch_size or self.batch_size,
+            batch_size=batch_size,
             normalize_embeddings=True,
             convert_to_tensor=True,  # sentence-transformers sorts each call's texts by length
             show_progress_bar=False,

@@ -31,6 +31,7 @@ class MainWindow(QMainWindow):
     services_changed = Signal()
     index_finished = Signal(object)  # the final Progress of a job
     answer_finished = Signal(object)  # the answer dict, or None after an error
+    watch_changed = Signal(str)  # a watched folder changed and the library followed (a line to show)
 
     def __init__(self, services, *, ui_state: Path | None = None, warm_up: bool = True):
         super().__init__()
@@ -43,6 +44,7 @@ class MainWindow(QMainWindow):
         self.ask_worker: GeneratorWorker | None = None
         self.conversation_id: int | None = None
         self.last_job = None
+        self.watcher = None  # a FolderWatcher while "Watch a folder" is on
         self._ui_state = ui_state
 
         self.library_panel = LibraryPanel()
@@ -88,6 +90,7 @@ class MainWindow(QMainWindow):
         lp.reindex_requested.connect(lambda paths: self.enqueue_index(paths, force=True))
         lp.open_requested.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
         self.chat.ask_requested.connect(self.ask)
+        self.watch_changed.connect(self._on_watch_changed)  # queued: emitted on the watcher's thread
         self.chat.stop_requested.connect(self.stop_answer)
         self.chat.citation_activated.connect(self.open_citation)
         self.viewer.close_requested.connect(self.viewer.hide)
@@ -114,6 +117,9 @@ class MainWindow(QMainWindow):
         self._action(file, "Add &files…", self.add_files_dialog, "Ctrl+O", "Index documents")
         self._action(file, "Add f&older…", self.add_folder_dialog, "Ctrl+Shift+O", "Index a folder and everything in it")
         self._action(file, "Try sample documents", self.index_samples)
+        self.watch_action = self._action(file, "&Watch a folder for changes…", self.toggle_watch_dialog, "Ctrl+Shift+W",
+                                         "Keep the library in step with a folder: new and edited files are indexed, deleted ones dropped")
+        self.watch_action.setCheckable(True)
         file.addSeparator()
         self._action(file, "&Export answer…", self.export_dialog, "Ctrl+E", "Markdown, HTML, PDF or JSON, with citations")
         self._action(file, "&Copy answer with citations", self.copy_with_citations, "Ctrl+Shift+C")
@@ -219,6 +225,7 @@ class MainWindow(QMainWindow):
             self.show_error("Library", "wait for the indexing job to finish (or cancel it) before switching libraries")
             self.library_panel.set_libraries(self.services.library_names(), self.services.settings.library)
             return
+        self.stop_watch()  # a watch feeds the library it was started on
         self.services.settings.library = name
         self.refresh_libraries()
 
@@ -333,6 +340,49 @@ class MainWindow(QMainWindow):
             lambda cancelled: library.add(paths, force=force, cancel=cancelled),
             name="indexing", on_progress=on_progress, on_finished=on_finished,
         )
+
+    # -- watching a folder ------------------------------------------------------------------
+
+    def toggle_watch_dialog(self, checked: bool) -> None:
+        if not checked:
+            self.stop_watch()
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Watch a folder")
+        if folder:
+            self.start_watch(folder)
+        else:
+            self.watch_action.setChecked(False)
+
+    def start_watch(self, folder: str, debounce_s: float = 1.0) -> None:
+        """Index `folder`, then follow it: the watcher's thread reports through `watch_changed`."""
+        self.stop_watch()
+
+        def progress(p) -> None:
+            r = p.report
+            if r is not None and r.status.value not in ("unchanged", "skipped"):
+                self.watch_changed.emit(f"{Path(r.path).name}: {r.status.value}" + (f" ({r.reason})" if r.reason else ""))
+
+        def removed(reports) -> None:
+            for r in reports:
+                self.watch_changed.emit(f"{Path(r.path).name}: removed")
+
+        self.watcher = self.library.watcher([folder], debounce_s=debounce_s, on_progress=progress, on_removed=removed).start()
+        self.watch_action.setChecked(True)
+        self.watch_action.setText(f"&Watching {Path(folder).name} (click to stop)")
+        self.statusBar().showMessage(f"Watching {folder} for changes", 8000)
+        self.enqueue_index([folder])  # what changed while nobody watched
+
+    def stop_watch(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+            self.statusBar().showMessage("Stopped watching", 5000)
+        self.watch_action.setChecked(False)
+        self.watch_action.setText("&Watch a folder for changes…")
+
+    def _on_watch_changed(self, line: str) -> None:
+        self.refresh_documents()
+        self.statusBar().showMessage(f"Watched folder: {line}", 8000)
 
     def cancel_indexing(self) -> None:
         self.index_queue.clear()
@@ -557,6 +607,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event):  # noqa: N802
         """A clean quit: cancel jobs, wait for the workers, stop any engine child process."""
         self.index_queue.clear()
+        self.stop_watch()
         for worker in list(self.workers):
             worker.cancel()
         self.pool.waitForDone(60000)

@@ -278,3 +278,28 @@ def test_the_citewise_command_opens_the_window(data_dir):
     proc = run_cli("gui", "--smoke", data_dir=data_dir, env={"QT_QPA_PLATFORM": "offscreen"}, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "window shown" in proc.stdout and "0 documents in library 'default'" in proc.stdout
+
+
+def test_watched_folder_follows_new_and_deleted_files(qtbot, window, tmp_path):
+    """File ▸ Watch a folder: the folder is indexed, then a file saved into it appears in the
+    library panel and a deleted one disappears, with no user action; unticking stops it."""
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    (folder / "first.md").write_text("# Tides\n\nHigh tide at the pier is at 6:40 in the morning.\n", encoding="utf-8")
+    with qtbot.waitSignal(window.index_finished, timeout=LONG):
+        window.start_watch(str(folder), debounce_s=0.3)
+    assert window.watch_action.isChecked() and "Watching watched" in window.watch_action.text()
+    assert set(_names(window)) == {"first.md"}
+
+    (folder / "second.txt").write_text("The lighthouse keeper rings the bell at dusk.", encoding="utf-8")
+    qtbot.waitUntil(lambda: set(_names(window)) == {"first.md", "second.txt"}, timeout=LONG)
+    (folder / "first.md").unlink()
+    qtbot.waitUntil(lambda: set(_names(window)) == {"second.txt"}, timeout=LONG)
+    hits = window.library.retriever.search("When does the keeper ring the bell?", 1)
+    assert hits and hits[0].chunk.path.endswith("second.txt")
+
+    window.watch_action.trigger()  # untick: stop watching
+    assert window.watcher is None and not window.watch_action.isChecked()
+    (folder / "third.txt").write_text("Nobody watches this one.", encoding="utf-8")
+    qtbot.wait(1500)
+    assert set(_names(window)) == {"second.txt"}
