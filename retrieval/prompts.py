@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Sequence
 
 from retrieval.models import Passage
@@ -56,9 +57,35 @@ def pack(
     for p in passages:
         if packed and top > 0 and closeness(p) < relative * top:
             continue
-        cost = count(p.chunk.text) + 24
-        if packed and used + cost > budget_tokens:
-            break
-        packed.append(p)
-        used += cost
+        for i, kept in enumerate(packed):  # a neighbour of a chosen passage joins it: one source
+            merged = merge_neighbours(kept, p)
+            if merged is not None:
+                extra = count(merged.chunk.text) - count(kept.chunk.text)
+                if used + extra <= budget_tokens:
+                    packed[i] = merged
+                    used += extra
+                break
+        else:
+            cost = count(p.chunk.text) + 24
+            if packed and used + cost > budget_tokens:
+                break
+            packed.append(p)
+            used += cost
     return packed
+
+
+def merge_neighbours(a: Passage, b: Passage) -> Passage | None:
+    """`a` and `b` as one passage when they are overlapping or touching spans of the same page or
+    section (chunks overlap a little, so neighbours do), else None. A chunk's text is exactly
+    its unit's text[start:end], so the union is rebuilt from the two texts. `a` keeps its rank."""
+    ca, cb = a.chunk, b.chunk
+    if ca.path != cb.path or ca.unit != cb.unit or cb.start > ca.end or ca.start > cb.end:
+        return None
+    first, second = (ca, cb) if ca.start <= cb.start else (cb, ca)
+    if second.end <= first.end:
+        return a if first is ca else dataclasses.replace(a, chunk=first)
+    text = first.text + second.text[first.end - second.start :]
+    chunk = dataclasses.replace(ca, text=text, start=first.start, end=second.end, tokens=ca.tokens + cb.tokens,
+                                heading=first.heading)
+    best = lambda x, y: y if x is None else (x if y is None else max(x, y))  # noqa: E731
+    return dataclasses.replace(a, chunk=chunk, dense=best(a.dense, b.dense), lexical=best(a.lexical, b.lexical))
