@@ -131,3 +131,20 @@ def test_quote_mode_answers_with_the_passages_own_sentences(services, fact_libra
     assert c["file_name"] == "facts.pdf" and c["page"] == 1
     assert all(s.supported and s.text in answer.citations[0].passage.chunk.text for s in answer.sentences)
     assert any(isinstance(e, Token) for e in events)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, "quote"),  # the bundled 135M model: quoting measured far better (README)
+        ({"llm.model": "/models/Qwen2.5-7B-Instruct"}, "generate"),  # a model the user chose writes
+        ({"llm.engine": "remote", "llm.remote_url": "http://gpu-box:8000/v1"}, "generate"),
+        ({"retrieval.answer_mode": "generate"}, "generate"),  # an explicit choice always wins
+        ({"llm.model": "/models/big", "retrieval.answer_mode": "quote"}, "quote"),
+    ],
+)
+def test_auto_answer_mode_quotes_with_the_bundled_model_and_lets_chosen_models_write(tmp_path, overrides, expected):
+    from app.chat import answer_mode
+    from app.settings import load_settings
+
+    assert answer_mode(load_settings(data_dir=tmp_path, **overrides)) == expected
