@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 from pathlib import Path
@@ -20,7 +21,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests import docs, netguard
-from tests.conftest import VENV_BIN
+from tests.conftest import VENV_BIN, files_holding, free_port
 
 QUESTION = "How much does the museum night tour cost?"
 
@@ -34,11 +35,10 @@ def folder(tmp_path):
     return d
 
 
-def guarded_cli(*args: str, data_dir: Path, record: Path, allow_ports=(), timeout: float = 300):
+def guarded_cli(*args: str, data_dir: Path, record: Path, allow_ports=(), timeout: float = 300, env: dict | None = None):
     """`citewise ARGS` with the guard installed, answering with the bundled model (generate mode)."""
-    env = netguard.child_env(record, allow_ports)
-    env.update({"CITEWISE_RETRIEVAL__ANSWER_MODE": "generate", "CITEWISE_LLM__ENGINE": "llamacpp",
-                "CITEWISE_EMBEDDING__DEVICE": "cpu"})
+    env = {**netguard.child_env(record, allow_ports), "CITEWISE_RETRIEVAL__ANSWER_MODE": "generate",
+           "CITEWISE_LLM__ENGINE": "llamacpp", "CITEWISE_EMBEDDING__DEVICE": "cpu", **(env or {})}
     return subprocess.run(
         [str(VENV_BIN / "citewise"), "--data-dir", str(data_dir), *args],
         capture_output=True, text=True, timeout=timeout, env=env,
@@ -126,3 +126,33 @@ def test_with_a_chroma_server_only_its_port_is_contacted(data_dir, folder, tmp_p
     server = chromadb.HttpClient(host="127.0.0.1", port=port)
     assert sum(c.count() for c in server.list_collections()) >= 2
     assert not os.path.exists(data_dir / "chroma")
+
+
+# -- secrets -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_api_key_never_reaches_output_files_or_logs(data_dir, folder, tmp_path):
+    """A remote engine's key given in the environment: verbose logs, a failing remote answer
+    (nothing listens on its loopback port), doctor and a settings error never show it."""
+    key = "sk-cw-" + secrets.token_hex(16)
+    port = free_port()  # closed: nothing listens there
+    record = tmp_path / "net.txt"
+    remote = {"CITEWISE_LLM__API_KEY": key, "CITEWISE_LLM__REMOTE_URL": f"http://127.0.0.1:{port}/v1",
+              "CITEWISE_LLM__REMOTE_MODEL": "remote-model"}
+
+    def run(*args, env=remote):
+        return guarded_cli("--verbose", *args, data_dir=data_dir, record=record, allow_ports={port}, env=env)
+
+    indexed = run("index", str(folder))
+    doctor = run("doctor", "--json")
+    remote_ask = run("--engine", "remote", "ask", QUESTION)
+    bad = run("ask", QUESTION, env={**remote, "CITEWISE_LLM__TEMPERATURE": "9"})
+    assert indexed.returncode == 0, indexed.stderr
+    assert f"127.0.0.1:{port}" in doctor.stdout  # the remote engine's settings were read
+    assert remote_ask.returncode == 1 and "\ncitewise: " in "\n" + remote_ask.stderr  # failed, and said so
+    assert bad.returncode == 2 and "temperature" in bad.stderr
+    for proc in (indexed, doctor, remote_ask, bad):
+        assert key not in proc.stdout and key not in proc.stderr
+    assert files_holding(tmp_path, key) == []  # data dir, settings, caches, logs
+    assert recorded(record) == []  # and the only place it could go is the configured loopback port
