@@ -14,7 +14,9 @@ then abstention (`decide`) and context packing (`pack`). p50/p95/p99 over the qu
 20 warm-up questions. A second pass with each part wrapped in a timer gives the breakdown.
 Also reported: index size on disk (Chroma folder; manifest + FTS5 database), resident memory of
 the measuring process with the library open and the embedder loaded (and of the `chroma run`
-server), and the time to open the library. Each measurement runs in a fresh child process.
+server), the time to open the library, and the desktop app's time from process start to its
+window shown over the library (`citewise gui --smoke`, offscreen; models load later, in the
+background). Each measurement runs in a fresh child process.
 
 How the libraries are made (no model can be downloaded, and the bundled embedder does ~20
 chunks/s on this CPU, so embedding 100k chunks would take hours): every document of
@@ -47,6 +49,7 @@ import random
 import re
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -382,6 +385,35 @@ def measure(data_dir: Path, mode: str, n: int, wait: bool = True) -> dict:
     return result
 
 
+def query_embedding_threads(n: int) -> dict:
+    """The question embedding alone with torch on 2 threads (its default here) and on 1 (what
+    Embedder.embed_query uses), alternating question by question so both see the same load."""
+    from indexing.embedder import Embedder, torch_threads
+
+    embedder = Embedder("bundled", "cpu")
+    embedder.embed(["warm up"])
+    times: dict[int, list[float]] = {2: [], 1: []}
+    for q in questions(n):
+        for threads, spent in times.items():
+            with torch_threads(threads):
+                t = time.perf_counter()
+                embedder.embed([q])
+                spent.append((time.perf_counter() - t) * 1000)
+    return {f"{k}_threads": {"p50_ms": _pct(v, 50), "p95_ms": _pct(v, 95)} for k, v in times.items()}
+
+
+def gui_open_s(data_dir: Path, runs: int = 3) -> list[float]:
+    """`citewise gui --smoke` on the library (offscreen): seconds from process start to the window shown."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    exe = Path(sys.executable).with_name("citewise")
+    times = []
+    for _ in range(runs):
+        out = subprocess.run([str(exe), "--data-dir", str(data_dir), "--library", LIBRARY, "gui", "--smoke"],
+                             capture_output=True, text=True, env=env, timeout=300).stdout
+        times.append(float(re.search(r"window shown ([\d.]+) s", out).group(1)))
+    return times
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10000,100000,300000")
@@ -413,10 +445,21 @@ def main() -> int:
                "settings": {"noise_sigma": 0.02, "word_replacement": 0.15, "questions": args.questions,
                             "top_k": 5, "candidates": 30, "waited_for_other_benchmarks": not args.no_wait},
                "libraries": {}}
+    if not args.no_wait:
+        wait_for_quiet()
+    load = os.getloadavg()
+    results["query_embedding"] = {**query_embedding_threads(args.questions), "loadavg_before": [round(x, 2) for x in load]}
+    print(f"question embedding: {results['query_embedding']}", flush=True)
     for size, data_dir in libs.items():
         entry = {"chunks": size, "build": json.loads((data_dir / "complete").read_text()),
                  "disk_mb": {"chroma": round(du(data_dir / "chroma") / 2**20, 1),
                              "manifest_fts5": round(du(data_dir / "libraries") / 2**20, 1)}}
+        if not args.no_wait:
+            wait_for_quiet()
+        entry["gui_open_s"] = gui_open_s(data_dir)
+        print(f"{size:>7} gui      window shown in {entry['gui_open_s']} s", flush=True)
+        with sqlite3.connect(data_dir / "libraries" / LIBRARY / "manifest.sqlite") as db:
+            entry["files"] = db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
         for mode in args.modes.split(","):
             entry[mode] = measure(data_dir, mode, args.questions, wait=not args.no_wait)
             m = entry[mode]
@@ -444,6 +487,10 @@ def print_table(results: dict) -> None:
         a, b = libs.get("10000", {}).get(mode), libs.get("100000", {}).get(mode)
         if a and b:
             print(f"10k → 100k, {mode}: p50 × {b['p50_ms'] / a['p50_ms']:.2f}, p95 × {b['p95_ms'] / a['p95_ms']:.2f}")
+    for size, e in libs.items():
+        if "gui_open_s" in e:
+            print(f"{size} chunks ({e['files']} files): desktop window shown in {statistics.median(e['gui_open_s']):.2f} s "
+                  f"(median of {len(e['gui_open_s'])}, from process start)")
     for size, e in libs.items():
         for mode in ("embedded", "server"):
             if mode in e:
