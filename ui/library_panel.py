@@ -257,6 +257,7 @@ class LibraryPanel(QWidget):
         row.addWidget(self.cancel_button)
         job_layout.addLayout(row)
         self.job_label = QLabel()
+        self.job_label.setTextFormat(Qt.TextFormat.PlainText)  # it shows file names, which may hold markup
         self.job_label.setWordWrap(True)
         job_layout.addWidget(self.job_label)
         self.queue_label = QLabel()

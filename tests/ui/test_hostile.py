@@ -4,6 +4,7 @@ as text; nothing in them runs or loads."""
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 
 from tests import hostile
 
@@ -23,8 +24,14 @@ def _ask(qtbot, win, question):
 @pytest.mark.slow
 def test_chat_view_and_viewer_render_hostile_text_inert(qtbot, window, tmp_path):
     folder = hostile.make_hostile_folder(tmp_path / "hostile")
+    odd = folder / "<img src=x onerror=alert(1)>.md"  # a file name is document content too
+    odd.write_text("# Odd name\n\nThe canoe is kept in the second shed.\n", encoding="utf-8")
+    shown = []
+    label = window.library_panel.job_label
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
         window.enqueue_index([str(folder)])
+        window.index_worker.signals.progress.connect(lambda p: shown.append((label.text(), label.textFormat())))
+    assert any(odd.name in text and fmt == Qt.TextFormat.PlainText for text, fmt in shown)
     window.services.settings.retrieval.answer_mode = "generate"  # the model's own words, streamed
     first = _ask(qtbot, window, hostile.QUESTIONS["notice.html"])
     window.services.settings.retrieval.answer_mode = "quote"
