@@ -59,7 +59,28 @@ def _stamp() -> str:
 
 
 def _md_escape(text: str) -> str:
-    return re.sub(r"([\\`*_{}<>#|])", r"\\\1", text)
+    # `<` keeps raw HTML (<script>, <img onerror>) inert; `[` and `]` keep a document's
+    # ![tracker](http://…) and [link](javascript:…) from becoming a live image or link
+    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", text)
+
+
+def _md_code(text: str) -> str:
+    """`text` as a code span that no backtick inside it can close early (CommonMark)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _md_answer(turn: dict) -> str:
+    """The answer with its document text escaped and its own citation markers kept as written."""
+    sentences = turn.get("sentences") or []
+    if not sentences:
+        return _md_escape(turn["answer"])
+    return " ".join(
+        _md_escape(s["text"]) + (" " + "".join(f"[{int(n)}]" for n in s["citations"]) if s.get("citations") else "")
+        for s in sentences
+    )
 
 
 def to_markdown(turns: Sequence[dict], *, title: str | None = None, library: str | None = None) -> str:
@@ -67,7 +88,7 @@ def to_markdown(turns: Sequence[dict], *, title: str | None = None, library: str
     lines.append(f"*Exported {_stamp()}" + (f" from library “{_md_escape(library)}”" if library else "") + " by Citewise.*")
     for turn in turns:
         lines += ["", f"## {_md_escape(turn['question'])}", ""]
-        lines.append(_md_escape(turn["answer"]) if not turn.get("refused") else f"> {_md_escape(turn['answer'])}")
+        lines.append(_md_answer(turn) if not turn.get("refused") else f"> {_md_escape(turn['answer'])}")
         if turn.get("refused"):
             if turn.get("closest"):
                 lines += ["", "**Closest passages** (none answers the question):", ""]
@@ -79,7 +100,7 @@ def to_markdown(turns: Sequence[dict], *, title: str | None = None, library: str
             lines += ["", "**Sources**", ""]
             for c in turn["citations"]:
                 lines.append(f"[{c['n']}] **{_md_escape(_where(c))}**: “{_md_escape(_quote(c))}”  ")
-                lines.append(f"    `{c['file']}`, characters {c['start']}–{c['end']}")
+                lines.append(f"    {_md_code(c['file'])}, characters {c['start']}–{c['end']}")
         if unsupported:
             lines += ["", f"*{len(unsupported)} sentence(s) are not supported by the cited passages.*"]
     return "\n".join(lines) + "\n"

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -237,4 +239,23 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        """One question, on one thread: too small to gain from more, and on a busy machine torch's
+        threads waiting for each other made it ~10 times slower (bench/query.py measures both)."""
+        with torch_threads(1 if self._onnx is None else None):
+            return self.embed([text])[0]
+
+
+@contextmanager
+def torch_threads(n: int | None):
+    """Run the block with torch's intra-op threads set to `n` in this thread (OpenMP's count is
+    per thread: indexing in another thread keeps its own), then restore it."""
+    torch = sys.modules.get("torch")  # the model is loaded by then; never import torch for this
+    before = torch.get_num_threads() if torch is not None and n else None
+    if before is None or before == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Callable, Sequence
 
 from retrieval.models import Passage
@@ -18,15 +19,23 @@ SYSTEM_PROMPT = (
 )
 
 
+_FENCE_TAG = re.compile(r"<(\s*/?\s*source)", re.IGNORECASE)
+
+
 def _fence(text: str) -> str:
-    # a document cannot close the fence early or open a fake one
-    return text.replace("<source", "‹source").replace("</source", "‹/source")
+    """A document cannot close the fence early or open a fake one: `</SOURCE >` and `< source`
+    lose their `<` as surely as `</source>` does."""
+    return _FENCE_TAG.sub(r"‹\1", text)
+
+
+def _attribute(text: str) -> str:
+    return _fence(text).replace('"', "'").replace("\n", " ")
 
 
 def format_sources(passages: Sequence[Passage]) -> str:
     blocks = []
     for n, p in enumerate(passages, start=1):
-        blocks.append(f'<source id="{n}" where="{_fence(p.where())}">\n{_fence(p.chunk.text)}\n</source>')
+        blocks.append(f'<source id="{n}" where="{_attribute(p.where())}">\n{_fence(p.chunk.text)}\n</source>')
     return "\n\n".join(blocks)
 
 

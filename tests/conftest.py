@@ -138,6 +138,12 @@ def run_cli(*args: str, data_dir: Path, env: dict | None = None, timeout: float 
     return proc
 
 
+def files_holding(root: Path, secret: str) -> list[Path]:
+    """Every file under `root` whose bytes contain `secret` (UTF-8)."""
+    needle = secret.encode("utf-8")
+    return [p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and needle in p.read_bytes()]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

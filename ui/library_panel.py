@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QStackedWidget,
+    QStyle,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -35,12 +36,40 @@ class FilesModel(QAbstractTableModel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._rows: list = []
+        self._names: list[str] = []  # column 0, computed once
         self._indexing: str | None = None
+        self._order: tuple[int, Qt.SortOrder] = (0, Qt.SortOrder.AscendingOrder)
 
     def set_records(self, records: list) -> None:
         self.beginResetModel()
         self._rows = list(records)
+        self._names = [os.path.basename(r.path) for r in self._rows]
+        self._sort_rows(*self._order)
         self.endResetModel()
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        """One Python sort by a key per row: a proxy's sort asks data() twice per comparison,
+        n·log n calls across the Python boundary, seconds for a library of thousands of files."""
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        moved = self._sort_rows(column, order)
+        self.changePersistentIndexList(old, [self.index(moved[i.row()], i.column()) for i in old])
+        self.layoutChanged.emit()
+
+    def _sort_rows(self, column: int, order) -> dict[int, int]:
+        self._order = (column, order)
+        keys = {
+            0: lambda i: self._names[i].casefold(),
+            1: lambda i: self._status(self._rows[i]),
+            2: lambda i: self._rows[i].pages,
+            3: lambda i: self._rows[i].chunks,
+            4: lambda i: self._rows[i].kind or "",
+            5: lambda i: self._rows[i].error or "",
+        }
+        perm = sorted(range(len(self._rows)), key=keys.get(column, keys[0]), reverse=order == Qt.SortOrder.DescendingOrder)
+        self._rows = [self._rows[i] for i in perm]
+        self._names = [self._names[i] for i in perm]
+        return {old: new for new, old in enumerate(perm)}
 
     def set_indexing(self, path: str | None) -> None:
         self._indexing = path
@@ -75,7 +104,7 @@ class FilesModel(QAbstractTableModel):
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
-                return Path(rec.path).name
+                return self._names[index.row()]
             if col == 1:
                 return self._status(rec)
             if col == 2:
@@ -102,6 +131,13 @@ class FilesModel(QAbstractTableModel):
         elif role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+
+class _FilterProxy(QSortFilterProxyModel):
+    """Filters by name; sorting is left to the source model (FilesModel.sort)."""
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        self.sourceModel().sort(column, order)
 
 
 def _eta(seconds: float | None) -> str:
@@ -167,7 +203,7 @@ class LibraryPanel(QWidget):
         self.stack.addWidget(self.empty)
 
         self.model = FilesModel(self)
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = _FilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setFilterKeyColumn(0)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -185,8 +221,10 @@ class LibraryPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # status, pages, chunks: sized from what the records hold (set_records), not by asking
+        # the model for every row as ResizeToContents does on each layout and each update
         for col in (1, 2, 3):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
         # type and note stay one hover away (tooltips, the problems list) in a narrow panel
         self.table.setColumnHidden(4, True)
         self.table.setColumnHidden(5, True)
@@ -219,6 +257,7 @@ class LibraryPanel(QWidget):
         row.addWidget(self.cancel_button)
         job_layout.addLayout(row)
         self.job_label = QLabel()
+        self.job_label.setTextFormat(Qt.TextFormat.PlainText)  # it shows file names, which may hold markup
         self.job_label.setWordWrap(True)
         job_layout.addWidget(self.job_label)
         self.queue_label = QLabel()
@@ -253,7 +292,20 @@ class LibraryPanel(QWidget):
 
     def set_records(self, records: list) -> None:
         self.model.set_records(records)
+        self._fit_columns(records)
         self.stack.setCurrentWidget(self.table if records else self.empty)
+
+    def _fit_columns(self, records: list) -> None:
+        header, metrics = self.table.horizontalHeader(), self.table.fontMetrics()
+        widest = {
+            1: {"indexing", "indexed", *{self.model._status(r) for r in records}},
+            2: {str(max((r.pages for r in records), default=0))},
+            3: {str(max((r.chunks for r in records), default=0))},
+        }
+        for col, texts in widest.items():
+            content = max(metrics.horizontalAdvance(t) for t in texts) + 2 * self.table.style().pixelMetric(
+                QStyle.PixelMetric.PM_FocusFrameHMargin) + 8
+            header.resizeSection(col, max(content, header.sectionSizeFromContents(col).width()))
 
     def selected_paths(self) -> list[str]:
         rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}

@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.setAcceptDrops(True)
         self.engine_label = QLabel()
+        self.engine_label.setTextFormat(Qt.TextFormat.PlainText)  # error messages quote paths and names
         self.statusBar().addPermanentWidget(self.engine_label)
 
         self._connect()

@@ -69,3 +69,29 @@ def test_chroma_server_path(tmp_path, chroma_server, embedder, engine):
     remote = chromadb.HttpClient(host="127.0.0.1", port=int(chroma_server.rsplit(":", 1)[1]))
     assert remote.get_collection("cw-default").count() == services.library().stats()["chunks"]
     services.close()
+
+
+def test_a_question_is_embedded_on_one_thread_and_matches_the_batch_vector(embedder):
+    """Regression: on a busy 2-core machine torch's two threads made one question take ~0.5 s
+    instead of ~20 ms (bench/query.py). The vector is the same; indexing threads keep theirs."""
+    import threading
+
+    import numpy as np
+    import torch
+
+    question = "When does the ferry to Bainbridge Island leave?"
+    seen = []
+    before = torch.get_num_threads()
+    original = embedder.embed
+    embedder.embed = lambda texts, batch_size=None: (seen.append(torch.get_num_threads()), original(texts, batch_size))[1]
+    try:
+        vector = embedder.embed_query(question)
+    finally:
+        del embedder.embed
+    assert seen == [1] and torch.get_num_threads() == before
+    assert float(np.dot(vector, embedder.embed([question])[0])) > 0.999
+    other = []
+    worker = threading.Thread(target=lambda: other.append(torch.get_num_threads()))
+    worker.start()
+    worker.join()
+    assert other == [before]  # another thread (an indexing job) is not narrowed
