@@ -73,9 +73,11 @@ class LexicalIndex:
         expression = fts_query(terms)
         if not expression or k <= 0:
             return []
+        # BM25 and LIMIT first, then the chunk ids of the k best only: joining first looked up
+        # the id of every matching row, tens of thousands in a large library (bench/query.py)
         rows = self.db.execute(
-            "SELECT c.chunk_id, bm25(chunk_fts) AS s FROM chunk_fts JOIN chunk_text c ON c.rowid = chunk_fts.rowid "
-            "WHERE chunk_fts MATCH ? ORDER BY s LIMIT ?",
+            "SELECT c.chunk_id, f.s FROM (SELECT rowid, bm25(chunk_fts) AS s FROM chunk_fts WHERE chunk_fts MATCH ? "
+            "ORDER BY s LIMIT ?) AS f JOIN chunk_text c ON c.rowid = f.rowid ORDER BY f.s",
             (expression, k),
         ).fetchall()
         return [(chunk_id, -score) for chunk_id, score in rows]

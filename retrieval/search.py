@@ -9,6 +9,7 @@ abstention model reads.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -47,20 +48,22 @@ class Retriever:
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         k = k or self.settings.top_k
         s = self.settings
+        n = max(k, s.candidates)
+        # the lexical list needs no vector: it runs beside the question's embedding and the dense
+        # search (SQLite, torch and Chroma all release the GIL), which halves the latency of a
+        # large library on two cores (bench/query.py)
+        lexical = _Beside(self._lexical, query, n) if self.lexical is not None else None
         vector = self.embedder.embed_query(query)
-        dense_hits = self.store.query(vector, max(k, s.candidates))
+        dense_hits = self.store.query(vector, n)
         by_id: dict[str, Passage] = {h.chunk.id: Passage(chunk=h.chunk, score=0.0, dense=h.score) for h in dense_hits}
         dense_rank = {h.chunk.id: r for r, h in enumerate(dense_hits)}
         lexical_rank: dict[str, int] = {}
-        if self.lexical is not None:
-            terms = sorted(content_words(query)) or query.split()
-            lexical_hits = self.lexical(terms, max(k, s.candidates))
-            missing = [cid for cid, _ in lexical_hits if cid not in by_id]
-            if missing:
-                vectors = self.store.vectors(missing)
-                for chunk in self.store.get(missing):
-                    v = vectors.get(chunk.id)
-                    by_id[chunk.id] = Passage(chunk=chunk, score=0.0, dense=float(np.dot(v, vector)) if v is not None else None)
+        if lexical is not None:
+            lexical_hits, fetched = lexical.result()
+            for cid, _ in lexical_hits:
+                if cid not in by_id and cid in fetched:
+                    chunk, v = fetched[cid]
+                    by_id[cid] = Passage(chunk=chunk, score=0.0, dense=float(np.dot(v, vector)))
             for r, (cid, score) in enumerate(lexical_hits):
                 if cid in by_id:
                     by_id[cid].lexical = score
@@ -74,6 +77,36 @@ class Retriever:
             p.score = score
         ranked = sorted(by_id.values(), key=lambda p: -p.score)
         return dedupe(ranked)[:k]
+
+    def _lexical(self, query: str, n: int):
+        """BM25 hits, and the chunks and stored vectors of them all (one read: which of them the
+        dense list lacks is not known yet, and reading a few more costs less than waiting)."""
+        terms = sorted(content_words(query)) or query.split()
+        hits = self.lexical(terms, n)
+        fetched = {chunk.id: (chunk, v) for chunk, v in self.store.get_with_vectors([cid for cid, _ in hits])}
+        return hits, fetched
+
+
+class _Beside:
+    """Runs `fn(*args)` in a thread of its own while the caller goes on; `result()` joins it."""
+
+    def __init__(self, fn, *args):
+        self._out: tuple = ()
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name="citewise-lexical", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args) -> None:
+        try:
+            self._out = (fn(*args), None)
+        except BaseException as exc:  # handed to the caller
+            self._out = (None, exc)
+
+    def result(self):
+        self._thread.join()
+        value, error = self._out
+        if error is not None:
+            raise error
+        return value
 
 
 def dedupe(passages: list[Passage]) -> list[Passage]:
