@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
 
         def work(cancelled):
             self.services.embedder.embed(["warm up"])
+            self.library.retriever  # opens the store: Chroma loads a large index for seconds
             engine = self.services.engine()
             if hasattr(engine, "load"):
                 yield "Starting the answer engine…"
