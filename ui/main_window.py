@@ -187,6 +187,7 @@ class MainWindow(QMainWindow):
 
         def work(cancelled):
             self.services.embedder.embed(["warm up"])
+            self.library.retriever  # opens the store: Chroma loads a large index for seconds
             engine = self.services.engine()
             if hasattr(engine, "load_steps"):  # vLLM: preparing the model, starting the server
                 for step in engine.load_steps():

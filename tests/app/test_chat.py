@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.chat import Done, MarkerFilter, Retrieved, SentenceCited, Status, Token
+from app.services import build_services
 from tests import docs
 
 
@@ -120,6 +121,21 @@ def test_rare_word_is_found_by_the_lexical_index(services, library, tmp_path):
     hits = library.retriever.search("QX-7731", k=3)
     assert hits and hits[0].chunk.page == 8 and hits[0].lexical is not None
     assert library.indexer.check()["lexical_mismatch"] == 0
+
+
+def test_a_library_without_lexical_rows_gets_them_when_opened(services, fact_library):
+    """Libraries indexed before the lexical index existed are backfilled once, on opening."""
+    ids = fact_library.manifest.all_chunk_ids()
+    with fact_library.manifest.transaction() as db:
+        fact_library.manifest.lexical.delete(ids, db)
+    fact_library.close()
+    again = build_services(services.settings, embedder=services.embedder)  # the app started again
+    try:
+        reopened = again.library()
+        hits = reopened.retriever.search("sourdough fermentation", k=3)
+        assert hits[0].lexical is not None and reopened.manifest.lexical_ids() == ids
+    finally:
+        again.close()
 
 
 def test_quote_mode_answers_with_the_passages_own_sentences(services, fact_library):
