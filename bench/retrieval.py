@@ -24,7 +24,6 @@ import re
 import sys
 import tempfile
 import time
-import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +32,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from app.textspan import fold  # noqa: E402  (after the path and environment are set)
+
 DATA = ROOT.parent / "shared" / "data"
 KS = (1, 5, 10)
 
@@ -84,31 +86,15 @@ def load_squad():
 # -- spans: where a retrieved chunk lies in the raw document -------------------------------------
 
 
-def _norm(text: str) -> tuple[str, list[int]]:
-    out, where, space = [], [], False
-    for i, ch in enumerate(text):
-        if ch.isspace():
-            if not space and out:
-                out.append(" ")
-                where.append(i)
-            space = True
-            continue
-        space = False
-        for c in unicodedata.normalize("NFKC", ch):
-            out.append(c)
-            where.append(i)
-    return "".join(out), where
-
-
 class Locator:
     """Finds a chunk's text in its raw document, insensitive to whitespace and NFKC folding."""
 
     def __init__(self, docs: dict[str, str]):
-        self.docs = {name: _norm(text) for name, text in docs.items()}
+        self.docs = {name: fold(text) for name, text in docs.items()}
 
     def span(self, doc: str, chunk_text: str, hint: int = 0) -> tuple[int, int] | None:
         hay, where = self.docs[doc]
-        needle = _norm(chunk_text)[0].strip()
+        needle = fold(chunk_text)[0].strip()
         if not needle:
             return None
         at = hay.find(needle)

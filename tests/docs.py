@@ -164,3 +164,19 @@ def make_scanned_pdf(path: Path, pages: list[str]) -> Path:
         painter.drawImage(QRectF(40, 40, 515, 328), image)
     painter.end()
     return path
+
+
+BOAT_NOTE = "# Boat\n\nLife jackets are stored under the rear bench of the boat.\n"
+
+
+def make_papers(folder: Path, *, broken: bool = False) -> Path:
+    """The CLI tests' folder: the fact PDF and a Markdown note; with `broken`, also an encrypted
+    PDF, a corrupt PDF and an empty text file (three files that must fail with their reasons)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    make_pdf(folder / "facts.pdf", fact_pages())
+    (folder / "guide.md").write_text(BOAT_NOTE, encoding="utf-8")
+    if broken:
+        make_encrypted_pdf(folder / "locked.pdf")
+        make_corrupt_pdf(folder / "corrupt.pdf")
+        (folder / "empty.txt").write_bytes(b"")
+    return folder

@@ -36,6 +36,7 @@ class MainWindow(QMainWindow):
     def __init__(self, services, *, ui_state: Path | None = None, warm_up: bool = True):
         super().__init__()
         self.services = services
+        self._engine_note: str | None = None  # which engine answers and why, found by warm_up()
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(4)
         self.workers: set[GeneratorWorker] = set()
@@ -185,7 +186,15 @@ class MainWindow(QMainWindow):
         """Load the embedding model (and start the engine) off the GUI thread."""
         self.engine_label.setText("Loading models…")
 
+        services = self.services
+        self._engine_note = None
+
         def work(cancelled):
+            # which engine answers and why: probing a vLLM environment runs a subprocess (~1 s),
+            # so it is found here, off the GUI thread, for the settings dialog to show
+            note = services.engine_choice()
+            if services is self.services:
+                self._engine_note = note
             self.services.embedder.embed(["warm up"])
             self.library.retriever  # opens the store: Chroma loads a large index for seconds
             engine = self.services.engine()
@@ -562,7 +571,7 @@ class MainWindow(QMainWindow):
 
         s = self.services.settings
         dialog = SettingsDialog(s, get_api_key(s.llm.remote_url) if s.llm.remote_url else None, self,
-                                engine_note=self.services.engine_choice())
+                                engine_note=self._engine_note or "being determined while the models load…")
         if dialog.exec():
             self.apply_settings(dialog.changes(), dialog.api_key_changed())
 

@@ -10,50 +10,12 @@ the page itself, using the same page layout QPdfView computes (Custom zoom fitte
 
 from __future__ import annotations
 
-import unicodedata
-
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPainter
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
 
-
-def _normalise(text: str) -> tuple[str, list[int]]:
-    """Lower-cased, NFKC, whitespace collapsed; and for each output char its index in `text`."""
-    out: list[str] = []
-    where: list[int] = []
-    space = False
-    for i, ch in enumerate(text):
-        if ch.isspace():
-            if not space and out:
-                out.append(" ")
-                where.append(i)
-            space = True
-            continue
-        space = False
-        for c in unicodedata.normalize("NFKC", ch).lower():
-            out.append(c)
-            where.append(i)
-    return "".join(out), where
-
-
-def locate(page_text: str, quote: str) -> tuple[int, int] | None:
-    """`(start, end)` of `quote` in `page_text`, ignoring whitespace, case and ligatures."""
-    hay, where = _normalise(page_text)
-    needle, _ = _normalise(quote)
-    needle = needle.strip()
-    if not needle or not hay:
-        return None
-    for size in (len(needle), 80, 40, 24):
-        head = needle[:size]
-        at = hay.find(head)
-        if at < 0:
-            continue
-        tail = needle[-min(size, len(needle)) :]
-        end_at = hay.find(tail, at)
-        end = end_at + len(tail) if end_at >= 0 and end_at - at < len(needle) * 2 else at + len(head)
-        return where[at], where[end - 1] + 1
-    return None
+from app.textspan import locate
 
 
 class HighlightPdfView(QPdfView):

@@ -12,14 +12,7 @@ from tests.conftest import run_cli
 
 @pytest.fixture
 def folder(tmp_path):
-    d = tmp_path / "papers"
-    d.mkdir()
-    docs.make_pdf(d / "facts.pdf", docs.fact_pages())
-    (d / "guide.md").write_text("# Boat\n\nLife jackets are stored under the rear bench of the boat.\n", encoding="utf-8")
-    docs.make_encrypted_pdf(d / "locked.pdf")
-    docs.make_corrupt_pdf(d / "corrupt.pdf")
-    (d / "empty.txt").write_bytes(b"")
-    return d
+    return docs.make_papers(tmp_path / "papers", broken=True)
 
 
 @pytest.mark.slow

@@ -28,11 +28,7 @@ QUESTION = "How much does the museum night tour cost?"
 
 @pytest.fixture
 def folder(tmp_path):
-    d = tmp_path / "papers"
-    d.mkdir()
-    docs.make_pdf(d / "facts.pdf", docs.fact_pages())
-    (d / "guide.md").write_text("# Boat\n\nLife jackets are stored under the rear bench of the boat.\n", encoding="utf-8")
-    return d
+    return docs.make_papers(tmp_path / "papers")
 
 
 def guarded_cli(*args: str, data_dir: Path, record: Path, allow_ports=(), timeout: float = 300, env: dict | None = None):

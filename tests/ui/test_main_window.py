@@ -203,6 +203,27 @@ def test_conversations_persist_and_reopen(qtbot, indexed, settings, embedder, en
     again.close()
 
 
+def test_settings_engine_line_is_found_off_the_gui_thread(qtbot, window, monkeypatch):
+    """Opening Settings asked which engine answers on the GUI thread, which probes a vLLM
+    environment with a subprocess (~1 s frozen window); the background warm-up finds it now."""
+    import threading
+
+    from ui.settings_dialog import SettingsDialog
+
+    threads = []
+    real = window.services.engine_choice
+    monkeypatch.setattr(window.services, "engine_choice", lambda: threads.append(threading.current_thread()) or real())
+    window.warm_up()
+    qtbot.waitUntil(lambda: window._engine_note is not None, timeout=60000)
+    assert threads and all(t is not threading.main_thread() for t in threads)
+    shown = []
+    monkeypatch.setattr(SettingsDialog, "exec", lambda self: shown.append(self.engine_note.text()) or 0)
+    window.settings_dialog()
+    assert shown and shown[0].startswith("<small>llamacpp: set in the settings")
+    assert all(t is not threading.main_thread() for t in threads)
+    window.pool.waitForDone()
+
+
 def test_settings_dialog_round_trips_and_writes_only_changes(qtbot, window, tmp_path, monkeypatch):
     from app.settings import default_config_file, load_settings
     from ui.settings_dialog import SettingsDialog
