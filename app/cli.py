@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="embedding device")
     p.add_argument("--verbose", "-v", action="store_true", help="log what happens")
     p.add_argument("--version", action="version", version="citewise 0.1.0")
+    p.add_argument("--self-test", action="store_true",
+                   help="index a small made-up document in a temporary library, ask about it, check the citation, and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("index", help="index files and folders (recursively)")
@@ -100,6 +102,10 @@ def main(argv: Sequence[str] | None = None, *, args: argparse.Namespace | None =
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "self_test", False):
+        from app import selftest
+
+        return selftest.run(args)
     try:
         settings = settings_from_args(args)
     except Exception as exc:  # pydantic ValidationError, a broken TOML file

@@ -15,7 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ui.app import has_display
 
     args = cli.build_parser().parse_args(argv)
-    wants_gui = args.command == "gui" or (args.command is None and has_display())
+    wants_gui = args.command == "gui" or (args.command is None and not args.self_test and has_display())
     if not wants_gui:
         return cli.main(args=args)
     if not has_display(headless_ok=True):
