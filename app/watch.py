@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import sys
 import threading
 
 from rich.markup import escape
 
 from indexing.models import FileStatus
-
-
-STOP_GRACE_S = 30.0
-EXIT_INTERRUPTED = 130
-
-
-def _leave_if_stuck(seconds: float, err) -> threading.Timer:
-    """Ctrl+C must stop the watch. If stopping (the running job, closing the library, the parse
-    workers) takes longer than `seconds`, say so, print where every thread is (for a bug report),
-    and leave: the index is crash-safe, so the next run completes the job, as after a kill."""
-
-    def give_up() -> None:
-        import faulthandler
-
-        err.print(f"citewise: the watch did not stop within {seconds:.0f} s; leaving now "
-                  "(the next `citewise index` or `watch` completes what was running)")
-        sys.stderr.flush()
-        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
-        sys.stderr.flush()
-        sys.stdout.flush()
-        os._exit(EXIT_INTERRUPTED)
-
-    timer = threading.Timer(seconds, give_up)
-    timer.daemon = True  # a normal exit does not wait for it; a stuck one is ended by it
-    timer.start()
-    return timer
 
 
 def cmd_watch(services, args) -> int:
@@ -73,6 +45,5 @@ def cmd_watch(services, args) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         err.print("Stopping the watch…")
-        _leave_if_stuck(STOP_GRACE_S, err)  # runs on through closing the library and exit
         watcher.stop()
     return 0
