@@ -31,10 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from app.cli import _offline_env  # noqa: E402  (the app's own: no hub, no telemetry)
+
+_offline_env()
 
 SQUAD = ROOT.parent / "shared" / "data" / "squad2-dev" / "dev-v2.0.json"
 ARTICLES = ("1973_oil_crisis", "Packet_switching")

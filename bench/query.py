@@ -60,9 +60,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-for _k, _v in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("ANONYMIZED_TELEMETRY", "False"),
-               ("TOKENIZERS_PARALLELISM", "false")):
-    os.environ.setdefault(_k, _v)
+from app.cli import _offline_env  # noqa: E402  (the app's own: no hub, no telemetry)
+
+_offline_env()
 DATA = ROOT.parent / "shared" / "data"
 LIBRARY = "bench"
 VIRTUAL = "/bench-corpus"  # where the copies "live": paths only, never read
