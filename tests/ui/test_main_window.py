@@ -324,3 +324,25 @@ def test_watched_folder_follows_new_and_deleted_files(qtbot, window, tmp_path):
     (folder / "third.txt").write_text("Nobody watches this one.", encoding="utf-8")
     qtbot.wait(1500)
     assert set(_names(window)) == {"second.txt"}
+
+
+def test_warm_up_makes_the_question_encoder(qtbot, settings, engine, tmp_path):
+    """The background warm-up makes the ONNX copy that embeds questions (once, into the data
+    dir) and says so; the window's questions then go through it."""
+    from app.services import build_services
+    from indexing.embedder import Embedder
+    from ui.main_window import MainWindow
+
+    embedder = Embedder("bundled", "cpu", cache_dir=tmp_path / "models")
+    services = build_services(settings, embedder=embedder, engine=engine)
+    seen = []
+    win = MainWindow(services, ui_state=tmp_path / "window.ini", warm_up=False)
+    qtbot.addWidget(win)
+    win.engine_label.setText = lambda text, real=win.engine_label.setText: seen.append(text) or real(text)
+    win.warm_up()
+    qtbot.waitUntil(lambda: win.engine_label.text().startswith("Ready"), timeout=120000)
+    assert "Preparing the question encoder…" in seen
+    assert embedder.query_backend == "onnxruntime-fp32"
+    assert list((tmp_path / "models").glob("model-fp32-*/model.onnx"))
+    win.close()
+    win.pool.waitForDone()
