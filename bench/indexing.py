@@ -27,9 +27,11 @@ import argparse
 import csv
 import datetime as dt
 import gc
+import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -169,6 +171,10 @@ def run_peer(folder: Path, work: Path, questions, words: int, model_dir: Path) -
     from llama_index.vector_stores.chroma import ChromaVectorStore
     from transformers import AutoTokenizer
 
+    if any(folder.glob("*.pdf")) and importlib.util.find_spec("llama_index.readers.file") is None:
+        # without it SimpleDirectoryReader reads a PDF's bytes as text: the peer then embeds ~6x
+        # the tokens (binary noise) and its speed means nothing (seen once: 9,395 chunks, not 1,822)
+        raise SystemExit("bench: the peer needs llama-index-readers-file for PDFs: .venv/bin/pip install -e '.[bench]'")
     res = Result("peer: llama-index tuned")
     t = time.perf_counter()
     embed = HuggingFaceEmbedding(model_name=str(model_dir), device="cpu", embed_batch_size=64)
@@ -240,6 +246,8 @@ def run_citewise(folder: Path, work: Path, questions, words: int, precision: str
     failed = [(Path(r.path).name, r.reason) for r in last.reports if r.status is FileStatus.FAILED]
     if failed:
         res.notes["failed"] = failed
+    ocr = [re.match(r"(\d+) of \d+ pages read by OCR", w) for r in last.reports for w in r.warnings]
+    res.notes["ocr_pages"] = sum(int(m.group(1)) for m in ocr if m)  # work the peer does not do
     res.chunks = library.store.count()
     res.tokens = sum(f_chunks for f_chunks in _chunk_tokens(library))
     res.words_per_s = words / res.wall_s
@@ -306,7 +314,7 @@ def machine() -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--paths", default="peer,fp32,bf16,int8", help="comma-separated: peer, fp32, bf16, int8, bf16-noverlap")
+    ap.add_argument("--paths", default="peer,fp32,bf16,int8", help="comma-separated: peer, fp32, bf16, int8, bf16-noverlap, <precision>-noocr")
     ap.add_argument("--covid", type=int, default=None, help="only the first N COVID-QA papers")
     ap.add_argument("--pdfs", type=int, default=None, help="only the first N text PDFs")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -333,6 +341,8 @@ def main() -> int:
                 r = run_peer(folder, work, questions, words, model_dir)
             elif path == "bf16-noverlap":
                 r = run_citewise(folder, work, questions, words, "bf16", False, overlap_tokens=0)
+            elif path.endswith("-noocr"):  # the peer's work: no OCR of image-only PDF pages
+                r = run_citewise(folder, work, questions, words, path.removesuffix("-noocr"), False, ocr="off")
             else:
                 r = run_citewise(folder, work, questions, words, path, reindex=path == args.reindex_path)
             results.append(r)

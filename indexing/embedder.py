@@ -9,7 +9,7 @@ AMX), about twice the fp32 speed, vectors within cosine 0.998 of fp32; fp32 else
 
 Questions on a CPU: a float library's questions run on an fp32 ONNX Runtime copy of the model
 once it is made (`prepare_query_encoder`, called by the app's warm-up; made once into the cache
-dir): the same vector as torch's (cosine 1.0000), ~3x faster for one short question, which is
+dir): the same vector as torch's (cosine 1.0000), ~2x faster for one short question, which was
 a third of a large library's retrieval time (bench/query.py). Until then, and where onnx or
 onnxruntime is missing, torch embeds them.
 

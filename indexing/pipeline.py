@@ -17,8 +17,8 @@ import logging
 import os
 import time
 from collections import deque
-from concurrent.futures import Future
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -47,6 +47,8 @@ class _ToParse:
     content_hash: str
     old: FileRecord | None
     started: float
+    ocr_of: ParsedDocument | None = None  # set while its image-only pages are being OCRed
+    ocr_pages: int = 0
 
 
 @dataclass
@@ -148,29 +150,37 @@ class Indexer:
             return FileReport(spath, FileStatus.UNCHANGED, kind=old.kind, pages=old.pages, chunks=old.chunks)
         return _ToParse(spath, st.st_size, st.st_mtime_ns, digest, old, t0)
 
-    def _parsed(self, todo: _ToParse, future: Future) -> FileReport | _Prepared:
+    def _parsed(self, todo: _ToParse, future: Future) -> FileReport | _Prepared | tuple[_ToParse, Future]:
+        """The outcome of a worker's future: a report (failed), the prepared file, or, for a PDF
+        with image-only pages, the same file again in its OCR stage (the OCR runs in a worker
+        while the indexer goes on with other files: it takes seconds a page)."""
         try:
-            parsed = self.pool.result(future)
-            if parsed.doc.ocr_pages:
-                parsed.chunks = self._with_ocr(todo, parsed.doc)
+            if todo.ocr_of is not None:
+                chunks = self._with_ocr(todo, todo.ocr_of, future)
+                doc = todo.ocr_of
+            else:
+                parsed = self.pool.result(future)
+                if parsed.doc.ocr_pages:
+                    pages, parsed.doc.ocr_pages = parsed.doc.ocr_pages, []
+                    return replace(todo, ocr_of=parsed.doc, ocr_pages=len(pages)), self.pool.submit_ocr(todo.path, pages)
+                doc, chunks = parsed.doc, parsed.chunks
         except DocumentError as exc:
             return self._failed(todo.path, todo.old, todo.size, todo.mtime_ns, todo.content_hash, exc.reason)
-        if not parsed.chunks:
+        if not chunks:
             return self._failed(todo.path, todo.old, todo.size, todo.mtime_ns, todo.content_hash, "no text found in the file")
         return _Prepared(
-            todo.path, todo.size, todo.mtime_ns, todo.content_hash, parsed.doc, parsed.chunks, todo.old,
+            todo.path, todo.size, todo.mtime_ns, todo.content_hash, doc, chunks, todo.old,
             time.perf_counter() - todo.started,
         )
 
-    def _with_ocr(self, todo: _ToParse, doc: ParsedDocument) -> list[Chunk]:
-        """OCR the document's image-only pages (in a worker, time-limited per page) and chunk it."""
-        pages, doc.ocr_pages = doc.ocr_pages, []
+    def _with_ocr(self, todo: _ToParse, doc: ParsedDocument, future: Future) -> list[Chunk]:
+        """Merge the OCR worker's text of the document's image-only pages, and chunk it."""
         try:
-            read = self.pool.result(self.pool.submit_ocr(todo.path, pages))
+            read = self.pool.result(future)
         except DocumentError as exc:
             if not doc.units:
                 raise DocumentError(f"no text layer, and OCR failed: {exc.reason}", code=exc.code) from None
-            doc.warnings.append(f"{len(pages)} pages without a text layer could not be OCRed ({exc.reason})")
+            doc.warnings.append(f"{todo.ocr_pages} pages without a text layer could not be OCRed ({exc.reason})")
             read = []
         found = [Unit(number=n, text=t, kind=UnitKind.PAGE) for n, t in read if has_words(t, 3)]
         if read and not found and not doc.units:
@@ -257,7 +267,16 @@ class Indexer:
         progress.bytes_total = sum(sizes.values())
         progress.reports.extend(skipped)
         progress.phase = "indexing"
-        lookahead = 2 * max(1, self.options.parse.workers) + 2
+        # files handed to the parse workers ahead of the embedder: enough that the workers never
+        # run dry while a batch is embedded (a 3 MB PDF parses for ~4 s), few enough that parsed
+        # files waiting for the embedder stay small in memory (bench/indexing.py)
+        lookahead = 8 * max(1, self.options.parse.workers) + 4
+        lookahead_bytes = 64 * 2**20
+
+        def too_many() -> bool:
+            return len(inflight) > lookahead or (
+                len(inflight) > 1 and sum(t.size for t, _ in inflight) > lookahead_bytes
+            )
 
         def finish(report: FileReport, work: bool = False) -> Progress:
             progress.files_done += 1
@@ -292,16 +311,32 @@ class Indexer:
                     yield finish(report, work=True)
 
             def collect(block: bool) -> Iterator[Progress]:
-                while inflight and not cancel() and (block or inflight[0][1].done()):
-                    todo, future = inflight.popleft()
+                """Take the files the workers have finished, in the order they finish (a large PDF
+                or its OCR does not hold up the files behind it). With `block`, wait until fewer
+                than the look-ahead are out, embedding what is parsed meanwhile."""
+                while inflight and not cancel():
+                    ready = next((i for i, (_, f) in enumerate(inflight) if f.done()), None)
+                    if ready is None:
+                        if not block:
+                            return
+                        if batch:  # the workers are busy: embed what they parsed instead of waiting
+                            yield from flush()
+                        else:
+                            wait([f for _, f in inflight], timeout=1.0, return_when=FIRST_COMPLETED)
+                        continue
+                    todo, future = inflight[ready]
+                    del inflight[ready]
                     result = self._parsed(todo, future)
+                    if isinstance(result, tuple):  # its image-only pages go to OCR: comes back later
+                        inflight.append(result)
+                        continue
                     if isinstance(result, FileReport):
                         yield finish(result, work=True)
-                        continue
-                    batch.append(result)
-                    if sum(len(i.chunks) for i in batch) >= self.options.flush_chunks:
-                        yield from flush()
-                    block = block and len(inflight) > lookahead
+                    else:
+                        batch.append(result)
+                        if sum(len(i.chunks) for i in batch) >= self.options.flush_chunks:
+                            yield from flush()
+                    block = block and too_many()
 
             for path in files:
                 if cancel():
@@ -315,9 +350,9 @@ class Indexer:
                     yield finish(todo)
                     continue
                 inflight.append((todo, self.pool.submit(todo.path, todo.content_hash)))
-                yield from collect(block=len(inflight) > lookahead)
+                yield from collect(block=too_many())
             while inflight and not cancel():
-                yield from collect(block=True)
+                yield from collect(block=True)  # returns when all are in (or on cancel)
             if not cancel():
                 yield from flush()
                 if prune:

@@ -19,9 +19,15 @@ def test_a_scanned_page_is_read_by_ocr_and_cited_by_page(library, tmp_path):
         folder / "scan.pdf",
         ["Cover page of the harbour report", "The harbour master opens the lock gates at dawn."],
     )
+    for i in range(3):
+        (folder / f"x{i}.txt").write_text(f"Note {i}: the ferry timetable changes in spring.\n", encoding="utf-8")
     *_, progress = library.add([str(folder)])
     report = next(r for r in progress.reports if r.path.endswith("scan.pdf"))
     assert report.status is FileStatus.INDEXED, report.reason
+    # the OCR runs in a worker while the indexer goes on: the files behind the scan are in first
+    names = [r.path.rsplit("/", 1)[-1] for r in progress.reports]
+    assert names.index("scan.pdf") > max(names.index(f"x{i}.txt") for i in range(3)), names
+    assert all(r.status is FileStatus.INDEXED for r in progress.reports)
     assert any("read by OCR" in w for w in report.warnings)
     hits = library.retriever.search("When are the lock gates opened?", 1)
     top = hits[0].chunk

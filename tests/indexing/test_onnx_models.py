@@ -1,5 +1,8 @@
-"""Questions are embedded by an fp32 ONNX Runtime copy of the model once the app has made it:
-the same vectors as torch's, about twice as fast for one short question (bench/query.py)."""
+"""ONNX Runtime copies of the embedding model (indexing/onnx_models.py).
+
+Questions are embedded by an fp32 copy once the app has made it: the same vectors as torch's,
+about twice as fast for one short question (bench/query.py). Precision `int8` indexes with an
+int8 copy whose attention is fused and quantised (bench/indexing.py)."""
 
 from __future__ import annotations
 
@@ -66,3 +69,17 @@ def test_no_cache_dir_or_int8_means_no_copy(tmp_path):
     int8 = Embedder("bundled", "cpu", precision="int8", cache_dir=tmp_path / "models")
     assert int8.prepare_query_encoder() is False and not int8.query_encoder_to_make()
     assert _made(tmp_path / "models") == []
+
+
+def test_int8_copy_fuses_attention_and_ranks_like_fp32(tmp_path, embedder):
+    import onnx
+
+    e = Embedder("bundled", "cpu", precision="int8", cache_dir=tmp_path / "models")
+    docs = e.embed(PASSAGES)
+    assert e.info().dtype == "int8" and docs.shape == (3, 384)
+    model = onnx.load(str(next((tmp_path / "models").glob("model-int8-*/model.onnx"))), load_external_data=False)
+    ops = {n.op_type for n in model.graph.node}
+    assert "QAttention" in ops and "MatMulInteger" in ops  # the fast path, not a plain MatMul graph
+    reference = embedder.embed(PASSAGES)
+    assert float(np.min(np.sum(docs * reference, axis=1))) > 0.98
+    assert int(np.argmax(docs @ e.embed_query(QUESTION))) == 1
