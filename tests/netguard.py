@@ -154,7 +154,7 @@ def install_from_env() -> None:
 # what a user's shell does not have: the app must go offline by itself, not because a test said so
 _OFFLINE_HINTS = (
     "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY",
-    "ANONYMIZED_TELEMETRY", "DO_NOT_TRACK",
+    "ANONYMIZED_TELEMETRY", "DO_NOT_TRACK", "ORT_DISABLE_TELEMETRY",
 )
 
 

@@ -91,16 +91,38 @@ def test_guard_sees_the_cli_process(data_dir, folder, tmp_path):
 
 @pytest.mark.slow
 def test_index_and_ask_with_embedded_chroma_connect_nowhere(data_dir, folder, tmp_path):
+    from indexing.embedder import Embedder
+
     record = tmp_path / "net.txt"
-    indexed = guarded_cli("index", str(folder), data_dir=data_dir, record=record)
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    indexed = guarded_cli("index", str(folder), data_dir=data_dir, record=record, env={"HOME": str(home)})
     assert indexed.returncode == 0, indexed.stderr
     assert "Indexed 2 files" in indexed.stdout
-    asked = guarded_cli("ask", "--json", QUESTION, data_dir=data_dir, record=record)
+    # the question goes through the ONNX Runtime copy (as after the app's warm-up): ONNX Runtime
+    # >= 1.29 phones home from Linux unless told not to, and the guard cannot see native sockets
+    assert Embedder("bundled", "cpu", cache_dir=data_dir / "models").prepare_query_encoder()
+    asked = guarded_cli("ask", "--json", QUESTION, data_dir=data_dir, record=record, env={"HOME": str(home)})
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
     assert answer["engine"] == "llama.cpp" and answer["citations"][0]["file"].endswith("facts.pdf")
     assert recorded(record) == []
     assert recorded(Path(f"{record}.allowed")) == []  # embedded: no socket at all
+    for cache in (home / ".cache", Path(os.environ["XDG_CACHE_HOME"])):  # ONNX Runtime's telemetry id and queue
+        assert not (cache / "Microsoft").exists()
+
+
+def test_onnx_runtime_telemetry_is_off_wherever_citewise_loads_it(tmp_path):
+    """Loaded through Citewise's packages (question encoder, int8, OCR), ONNX Runtime has its
+    telemetry off; loaded bare, the same runtime writes a device id into ~/.cache/Microsoft."""
+    env = netguard.child_env(tmp_path / "net.txt")  # a user's plain environment
+    for name, code in (("bare", "import onnxruntime"), ("citewise", "import indexing, onnxruntime")):
+        home = tmp_path / name
+        home.mkdir()
+        subprocess.run([str(VENV_BIN / "python"), "-c", code], check=True, timeout=120,
+                       env={**env, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")})
+    assert (tmp_path / "bare" / ".cache" / "Microsoft").exists()  # so the check below can fail
+    assert not (tmp_path / "citewise" / ".cache" / "Microsoft").exists()
 
 
 @pytest.mark.slow
