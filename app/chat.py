@@ -103,7 +103,12 @@ class Chat:
         self.services = services
         self.library = library
 
-    def ask(self, question: str, *, cancel: Callable[[], bool] | None = None) -> Iterator[ChatEvent]:
+    def ask(
+        self, question: str, *, cancel: Callable[[], bool] | None = None, mode: str | None = None
+    ) -> Iterator[ChatEvent]:
+        """`mode` ("generate" | "quote") overrides the settings' answer mode for this question."""
+        if mode not in (None, "generate", "quote"):
+            raise ValueError(f"answer mode must be generate or quote, not {mode!r}")
         cancel = cancel or (lambda: False)
         settings = self.services.settings
         timings: dict[str, float] = {}
@@ -127,7 +132,7 @@ class Chat:
             yield Done(answer)
             return
 
-        if answer_mode(settings) == "quote":
+        if (mode or answer_mode(settings)) == "quote":
             yield from self._quote_answer(question, passages, timings, t0)
             return
 

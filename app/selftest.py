@@ -142,11 +142,9 @@ def run(args, out: Callable[[str], None] = print) -> int:
 
         # the language model itself: the bundled model's prose is weak, so `auto` answers it with
         # quotes (above); here it must write an answer, and what it writes must be attributed
-        services.settings = settings.model_copy(
-            update={"retrieval": settings.retrieval.model_copy(update={"answer_mode": "generate"})})
         t = time.perf_counter()
         generated, tokens = None, 0
-        for event in services.chat().ask(QUESTION):
+        for event in services.chat().ask(QUESTION, mode="generate"):
             if isinstance(event, Token):
                 tokens += 1
             elif isinstance(event, Done):
@@ -159,7 +157,6 @@ def run(args, out: Callable[[str], None] = print) -> int:
         report.check((pdf_path.name, FACT_PAGE) in gen_cited,
                      f"its answer is attributed to {pdf_path.name}, page {FACT_PAGE}",
                      f"it cites {sorted(gen_cited)}; the answer was {generated.text!r}")
-        services.settings = settings
 
         refusal = None
         for event in services.chat().ask(OFF_TOPIC):

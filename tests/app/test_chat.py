@@ -149,6 +149,16 @@ def test_quote_mode_answers_with_the_passages_own_sentences(services, fact_libra
     assert any(isinstance(e, Token) for e in events)
 
 
+def test_one_question_can_override_the_answer_mode(services, fact_library):
+    """The self-test asks the language model to write one answer whatever the settings say."""
+    services.settings.retrieval.answer_mode = "generate"
+    *_, done = services.chat().ask("When does the ferry to Bainbridge Island leave?", mode="quote")
+    assert done.answer.engine == "quote" and "7:15" in done.answer.text
+    assert services.settings.retrieval.answer_mode == "generate"  # the settings are not touched
+    with pytest.raises(ValueError, match="answer mode"):
+        next(services.chat().ask("When does the ferry leave?", mode="poem"))
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
