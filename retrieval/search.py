@@ -30,6 +30,10 @@ class SearchSettings:
     rrf_k: float = 60.0
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    # lexical hits whose chunks and vectors are read beside the dense search (None: 2k + 2); the
+    # rest are read only if the fusion ranks one of them high enough to be returned (rare: a
+    # lexical-only hit at rank r is outranked by the r lexical hits above it)
+    lexical_prefetch: int | None = None
 
 
 class Retriever:
@@ -49,42 +53,63 @@ class Retriever:
         k = k or self.settings.top_k
         s = self.settings
         n = max(k, s.candidates)
+        prefetch = s.lexical_prefetch if s.lexical_prefetch is not None else 2 * k + 2
         # the lexical list needs no vector: it runs beside the question's embedding and the dense
-        # search (SQLite, torch and Chroma all release the GIL), which halves the latency of a
-        # large library on two cores (bench/query.py)
-        lexical = _Beside(self._lexical, query, n) if self.lexical is not None else None
+        # search (SQLite, ONNX Runtime/torch and Chroma all release the GIL), which halves the
+        # latency of a large library on two cores (bench/query.py)
+        lexical = _Beside(self._lexical, query, n, prefetch) if self.lexical is not None else None
         vector = self.embedder.embed_query(query)
         dense_hits = self.store.query(vector, n)
         by_id: dict[str, Passage] = {h.chunk.id: Passage(chunk=h.chunk, score=0.0, dense=h.score) for h in dense_hits}
         dense_rank = {h.chunk.id: r for r, h in enumerate(dense_hits)}
-        lexical_rank: dict[str, int] = {}
+        lexical_hits: list[tuple[str, float]] = []
+        fetched: dict = {}
         if lexical is not None:
             lexical_hits, fetched = lexical.result()
-            for cid, _ in lexical_hits:
-                if cid not in by_id and cid in fetched:
-                    chunk, v = fetched[cid]
-                    by_id[cid] = Passage(chunk=chunk, score=0.0, dense=float(np.dot(v, vector)))
-            for r, (cid, score) in enumerate(lexical_hits):
-                if cid in by_id:
-                    by_id[cid].lexical = score
-                    lexical_rank[cid] = r
-        for cid, p in by_id.items():
+        lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical_hits)}
+        for cid, score in lexical_hits:
+            if cid in by_id:
+                by_id[cid].lexical = score
+
+        def fused(cid: str) -> float:
             score = 0.0
             if cid in dense_rank:
                 score += s.dense_weight / (s.rrf_k + dense_rank[cid] + 1)
             if cid in lexical_rank:
                 score += s.lexical_weight / (s.rrf_k + lexical_rank[cid] + 1)
-            p.score = score
-        ranked = sorted(by_id.values(), key=lambda p: -p.score)
-        return dedupe(ranked)[:k]
+            return score
 
-    def _lexical(self, query: str, n: int):
-        """BM25 hits, and the chunks and stored vectors of them all (one read: which of them the
-        dense list lacks is not known yet, and reading a few more costs less than waiting)."""
+        # dense hits in their order, then lexical-only ones in theirs; a stable sort by score
+        order = sorted([*dense_rank, *(c for c, _ in lexical_hits if c not in dense_rank)], key=lambda c: -fused(c))
+        lexical_score = dict(lexical_hits)
+        kept: list[Passage] = []
+        for pos, cid in enumerate(order):
+            if cid not in by_id and cid not in fetched:  # ranked high enough to matter: read it now
+                rest = [c for c in order[pos:] if c not in by_id and c not in fetched]
+                fetched.update(self._read(rest))
+            if cid not in by_id:
+                if cid not in fetched:  # removed from the library since the lexical search
+                    continue
+                chunk, v = fetched[cid]
+                by_id[cid] = Passage(chunk=chunk, score=0.0, dense=float(np.dot(v, vector)), lexical=lexical_score[cid])
+            p = by_id[cid]
+            p.score = fused(cid)
+            if not _inside(p, kept):
+                kept.append(p)
+                if len(kept) == k:
+                    break
+        return kept
+
+    def _read(self, ids: Sequence[str]) -> dict:
+        return {chunk.id: (chunk, v) for chunk, v in self.store.get_with_vectors(list(ids))} if ids else {}
+
+    def _lexical(self, query: str, n: int, prefetch: int):
+        """BM25 hits, and the chunks and stored vectors of the best `prefetch` of them (one read:
+        which of them the dense list lacks is not known yet, and reading a few more costs less
+        than waiting)."""
         terms = sorted(content_words(query)) or query.split()
         hits = self.lexical(terms, n)
-        fetched = {chunk.id: (chunk, v) for chunk, v in self.store.get_with_vectors([cid for cid, _ in hits])}
-        return hits, fetched
+        return hits, self._read([cid for cid, _ in hits[:prefetch]])
 
 
 class _Beside:
@@ -109,15 +134,10 @@ class _Beside:
         return value
 
 
-def dedupe(passages: list[Passage]) -> list[Passage]:
-    """Drop passages whose span lies inside a better-ranked passage of the same unit (overlaps)."""
-    kept: list[Passage] = []
-    for p in passages:
-        c = p.chunk
-        inside = any(
-            k.chunk.path == c.path and k.chunk.unit == c.unit and k.chunk.start <= c.start and c.end <= k.chunk.end
-            for k in kept
-        )
-        if not inside:
-            kept.append(p)
-    return kept
+def _inside(p: Passage, kept: list[Passage]) -> bool:
+    c = p.chunk
+    return any(
+        k.chunk.path == c.path and k.chunk.unit == c.unit and k.chunk.start <= c.start and c.end <= k.chunk.end
+        for k in kept
+    )
+
