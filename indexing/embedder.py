@@ -36,6 +36,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 BUNDLED_EMBEDDING_ID = "sentence-transformers/all-MiniLM-L6-v2"
+REJECTED = "rejected"  # beside an ONNX question-encoder copy whose vectors differ from the model's
 
 
 def bundled_embedding_dir() -> Path:
@@ -203,13 +204,25 @@ class Embedder:
             return False
         try:
             path = onnx_models.cached_model(self.model_dir, self.cache_dir, "fp32")
+            made = False
             if path is None and export and onnx_models.can_export():
-                path = onnx_models.ensure_model(self.model_dir, self.cache_dir, "fp32")
-            if path is None:
+                path, made = onnx_models.ensure_model(self.model_dir, self.cache_dir, "fp32"), True
+            if path is None or (path.parent / REJECTED).exists():
                 return False
             encoder = onnx_models.OnnxEncoder(
                 path, self.model_dir / "tokenizer.json", model_max_tokens(self.model_dir), threads=1
             )
+            if made:
+                # the copy pools by mean and normalises, as the bundled model does; a model of the
+                # user's that pools otherwise (CLS, a Dense layer) would get other vectors: refused
+                # once, for good, by comparing with the model's own vector
+                probe = "Which passage of my documents answers this question?"
+                same = float(np.dot(encoder.encode([probe])[0], self.embed([probe])[0]))
+                if same < 0.99:
+                    (path.parent / REJECTED).write_text(f"cosine {same:.4f} to the model's own vector\n")
+                    log.warning("the ONNX question encoder does not match %s (cosine %.3f); torch embeds questions",
+                                self.model_id, same)
+                    return False
         except Exception as exc:  # a damaged cache file, a failed export: slower questions, not none
             log.warning("the ONNX question encoder is not used (%s: %s); torch embeds questions", type(exc).__name__, exc)
             return False
@@ -226,7 +239,7 @@ class Embedder:
             and self._query_onnx_applies()
             and onnx_models.can_export()
             and onnx_models.cached_model(self.model_dir, self.cache_dir, "fp32") is None
-        )
+        )  # a rejected copy is "made": it is not made again
 
     @property
     def query_backend(self) -> str:

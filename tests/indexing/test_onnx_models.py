@@ -83,3 +83,32 @@ def test_int8_copy_fuses_attention_and_ranks_like_fp32(tmp_path, embedder):
     reference = embedder.embed(PASSAGES)
     assert float(np.min(np.sum(docs * reference, axis=1))) > 0.98
     assert int(np.argmax(docs @ e.embed_query(QUESTION))) == 1
+
+
+def test_a_model_that_pools_otherwise_keeps_torch_for_questions(tmp_path, caplog):
+    """The ONNX copy pools by mean; a user's model that takes the [CLS] vector would get other
+    question vectors from it: the copy is checked against the model once, refused, not remade."""
+    import json
+    import shutil
+
+    from indexing.embedder import bundled_embedding_dir
+
+    model = tmp_path / "cls-model"
+    shutil.copytree(bundled_embedding_dir(), model)
+    pooling = model / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    config.update(pooling_mode_cls_token=True, pooling_mode_mean_tokens=False)
+    pooling.write_text(json.dumps(config))
+
+    cache = tmp_path / "models"
+    e = Embedder(str(model), "cpu", cache_dir=cache)
+    with caplog.at_level(logging.WARNING, logger="indexing.embedder"):
+        assert e.prepare_query_encoder() is False
+    assert "does not match" in caplog.text and e.query_backend == "torch"
+    assert list(cache.glob("cls-model-fp32-*/rejected"))
+    assert not e.query_encoder_to_make()  # not made again at the next start
+    again = Embedder(str(model), "cpu", cache_dir=cache)
+    assert again.prepare_query_encoder() is False
+    question = again.embed_query(QUESTION)
+    assert again.query_backend == "torch"
+    assert float(question @ again.embed([QUESTION])[0]) > 0.99
