@@ -155,6 +155,10 @@ def install_from_env() -> None:
 _OFFLINE_HINTS = (
     "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY",
     "ANONYMIZED_TELEMETRY", "DO_NOT_TRACK", "ORT_DISABLE_TELEMETRY",
+    # a CI job's markers: ONNX Runtime (>= 1.29) keeps its telemetry off when it sees any of them,
+    # so under CI a check that Citewise switches it off would pass whatever Citewise did
+    "CI", "TF_BUILD", "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI", "TRAVIS", "JENKINS_URL",
+    "CODEBUILD_BUILD_ID", "BUILDKITE", "TEAMCITY_VERSION", "APPVEYOR", "BITBUCKET_BUILD_NUMBER",
 )
 
 
