@@ -18,6 +18,7 @@ renamed, so a kill during the export leaves nothing half-written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -47,19 +48,28 @@ def can_export() -> bool:
 
 
 def cache_key(model_dir: Path, kind: str = "int8") -> str:
+    files = []
+    for name in sorted(os.listdir(model_dir)):
+        p = Path(model_dir) / name
+        if p.is_file() and (name.endswith((".safetensors", ".bin")) or name == "config.json"):
+            st = p.stat()
+            files.append((name, st.st_size, st.st_mtime_ns))
+    return _cache_key(str(model_dir), kind, tuple(files))
+
+
+@functools.lru_cache(maxsize=16)
+def _cache_key(model_dir: str, kind: str, files: tuple) -> str:
+    """Keyed by the weights' sizes and times, so the app's start-up reads their heads once."""
     import onnxruntime
 
     h = hashlib.sha256(RECIPES[kind].encode())
     h.update(onnxruntime.__version__.encode())
-    for name in sorted(os.listdir(model_dir)):
-        p = model_dir / name
-        if p.is_file() and (name.endswith((".safetensors", ".bin")) or name == "config.json"):
-            st = p.stat()
-            h.update(f"{name}:{st.st_size}".encode())
-            with open(p, "rb") as fh:  # the head and tail identify the weights without reading 90 MB
-                h.update(fh.read(1 << 16))
-                fh.seek(max(0, st.st_size - (1 << 16)))
-                h.update(fh.read())
+    for name, size, _ in files:
+        h.update(f"{name}:{size}".encode())
+        with open(Path(model_dir) / name, "rb") as fh:  # the head and tail identify the weights without reading 90 MB
+            h.update(fh.read(1 << 16))
+            fh.seek(max(0, size - (1 << 16)))
+            h.update(fh.read())
     return h.hexdigest()[:16]
 
 

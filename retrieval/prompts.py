@@ -93,8 +93,10 @@ def merge_neighbours(a: Passage, b: Passage) -> Passage | None:
     first, second = (ca, cb) if ca.start <= cb.start else (cb, ca)
     if second.end <= first.end:
         return a if first is ca else dataclasses.replace(a, chunk=first)
-    text = first.text + second.text[first.end - second.start :]
-    chunk = dataclasses.replace(ca, text=text, start=first.start, end=second.end, tokens=ca.tokens + cb.tokens,
+    added = second.text[first.end - second.start :]
+    # the overlap's tokens are in both chunks: count the second's share of the added characters
+    tokens = first.tokens + round(second.tokens * len(added) / max(1, len(second.text)))
+    chunk = dataclasses.replace(ca, text=first.text + added, start=first.start, end=second.end, tokens=tokens,
                                 heading=first.heading)
     best = lambda x, y: y if x is None else (x if y is None else max(x, y))  # noqa: E731
     return dataclasses.replace(a, chunk=chunk, dense=best(a.dense, b.dense), lexical=best(a.lexical, b.lexical))

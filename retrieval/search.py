@@ -67,9 +67,6 @@ class Retriever:
         if lexical is not None:
             lexical_hits, fetched = lexical.result()
         lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical_hits)}
-        for cid, score in lexical_hits:
-            if cid in by_id:
-                by_id[cid].lexical = score
 
         def fused(cid: str) -> float:
             score = 0.0
@@ -91,9 +88,10 @@ class Retriever:
                 if cid not in fetched:  # removed from the library since the lexical search
                     continue
                 chunk, v = fetched[cid]
-                by_id[cid] = Passage(chunk=chunk, score=0.0, dense=float(np.dot(v, vector)), lexical=lexical_score[cid])
+                by_id[cid] = Passage(chunk=chunk, score=0.0, dense=float(np.dot(v, vector)))
             p = by_id[cid]
             p.score = fused(cid)
+            p.lexical = lexical_score.get(cid, p.lexical)
             if not _inside(p, kept):
                 kept.append(p)
                 if len(kept) == k:

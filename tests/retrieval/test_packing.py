@@ -15,7 +15,7 @@ PAGE = (
 
 def _passage(start: int, end: int, score: float, *, path="/docs/ferry.pdf", unit=3) -> Passage:
     chunk = Chunk(id=f"{path}:{unit}:{start}", text=PAGE[start:end], path=path, content_hash="h", unit=unit,
-                  unit_kind=UnitKind.PAGE, start=start, end=end, index=start)
+                  unit_kind=UnitKind.PAGE, start=start, end=end, index=start, tokens=(end - start) // 5)
     return Passage(chunk=chunk, score=score, dense=score)
 
 
@@ -27,6 +27,7 @@ def test_overlapping_neighbours_become_one_passage_spanning_both():
     assert len(packed) == 2
     merged = packed[0].chunk
     assert (merged.start, merged.end) == (0, 190) and merged.text == PAGE[0:190]  # no words lost or doubled
+    assert merged.tokens == 190 // 5  # the 20 shared characters' tokens are counted once
     assert packed[0].dense == 0.9 and packed[1].chunk.path.endswith("other.md")
     prompt = build_messages("When does the ferry leave?", packed)[1]["content"]
     assert prompt.count('<source id=') == 2 and PAGE[0:190] in prompt
