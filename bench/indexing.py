@@ -7,7 +7,7 @@
 One process run indexes the same documents with each path, one after the other:
 - peer: SimpleDirectoryReader (+ llama-index-readers-file for PDFs) → SentenceSplitter at 254
   tokens of the embedder's own tokenizer (every word reaches MiniLM's 256-token window), 32
-  tokens overlap → HuggingFaceEmbedding (the same bundled MiniLM, batch 64) → ChromaVectorStore;
+  tokens overlap → HuggingFaceEmbedding (the same bundled MiniLM, batch 8) → ChromaVectorStore;
 - citewise-<precision>: Citewise's pipeline (parse workers, length-sorted batches spanning
   files, bulk Chroma writes) with the embedder in fp32, bf16 or int8 (ONNX Runtime).
 Documents: the 98 COVID-QA papers, each written as a .txt file, and the text PDFs of
@@ -177,7 +177,8 @@ def run_peer(folder: Path, work: Path, questions, words: int, model_dir: Path) -
         raise SystemExit("bench: the peer needs llama-index-readers-file for PDFs: .venv/bin/pip install -e '.[bench]'")
     res = Result("peer: llama-index tuned")
     t = time.perf_counter()
-    embed = HuggingFaceEmbedding(model_name=str(model_dir), device="cpu", embed_batch_size=64)
+    # batch 8: the fastest for it here too, as for Citewise (bench/embed_batch.py: 64 is ~10 % slower)
+    embed = HuggingFaceEmbedding(model_name=str(model_dir), device="cpu", embed_batch_size=8)
     embed.get_text_embedding("warm up")
     res.load_s = time.perf_counter() - t
     tok = AutoTokenizer.from_pretrained(str(model_dir))
@@ -374,8 +375,8 @@ def write_json(args, n_files, words, questions, results) -> Path:
     out.write_text(json.dumps({
         "machine": machine(), "versions": versions(),
         "settings": {"paths": args.paths, "covid_papers": args.covid or 98, "pdfs": args.pdfs, "files": n_files, "words": words,
-                     "questions": len(questions), "peer": "SentenceSplitter(254, overlap 32, MiniLM tokenizer), HuggingFaceEmbedding batch 64",
-                     "citewise": "chunks <= 254 word-pieces, overlap 32, batches of 256 chunks, parse workers = cores/2"},
+                     "questions": len(questions), "peer": "SentenceSplitter(254, overlap 32, MiniLM tokenizer), HuggingFaceEmbedding batch 8",
+                     "citewise": "chunks <= 254 word-pieces, overlap 32, batches of 256 chunks embedded 8 at a time, parse workers = cores/2"},
         "results": [asdict(r) for r in results],
     }, indent=2))
     return out

@@ -173,17 +173,22 @@ class OnnxEncoder:
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self.tokenizer.enable_truncation(max_tokens)
-        self.tokenizer.enable_padding()
+        self.tokenizer.no_padding()
         self.dim = int(self.session.get_outputs()[0].shape[1] or 0) or None
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    def encode(self, texts: Sequence[str], batch_size: int = 8) -> np.ndarray:
+        enc = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: -len(enc[i].ids))  # batches of equal lengths
         out: list[np.ndarray] = [None] * len(texts)  # type: ignore[list-item]
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            enc = self.tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            width = len(enc[idx[0]].ids)
+            ids = np.zeros((len(idx), width), dtype=np.int64)  # padded with [PAD] = 0, masked out
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(enc[i].ids)
+                ids[row, :n] = enc[i].ids
+                mask[row, :n] = 1
             vecs = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
             for i, v in zip(idx, vecs):
                 out[i] = v

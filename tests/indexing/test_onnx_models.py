@@ -44,6 +44,15 @@ def test_questions_go_through_the_onnx_copy_with_the_same_vectors(tmp_path, embe
     assert int(np.argmax(docs @ onnx_vector)) == int(np.argmax(docs @ torch_vector)) == 1
     assert np.allclose(docs @ onnx_vector, docs @ torch_vector, atol=0.01)
 
+    # texts batched together (padded, sorted by length) get the vectors they get alone, in order
+    from indexing.onnx_models import OnnxEncoder, cached_model
+
+    encoder = OnnxEncoder(cached_model(e.model_dir, cache, "fp32"), e.model_dir / "tokenizer.json", 256)
+    together = encoder.encode([PASSAGES[0], QUESTION, *PASSAGES[1:]], batch_size=8)
+    alone = np.stack([encoder.encode([t])[0] for t in (PASSAGES[0], QUESTION, *PASSAGES[1:])])
+    assert float(np.min(np.sum(together * alone, axis=1))) > 0.9999
+    assert float(together[1] @ onnx_vector) > 0.9999
+
     # a later run (a new process, the CLI's `ask`) finds the copy without making anything
     again = Embedder("bundled", "cpu", cache_dir=cache)
     assert float(again.embed_query(QUESTION) @ onnx_vector) > 0.9999
