@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["auto", "vllm", "remote", "llamacpp"], help="answer engine")
     p.add_argument("--model", help="language model: a GGUF file, a Hugging Face folder or id")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="embedding device")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"],
+                   help="embedding precision; int8 (ONNX Runtime, CPU) indexes fastest, and a library keeps the one it was made with")
     p.add_argument("--verbose", "-v", action="store_true", help="log what happens")
     p.add_argument("--version", action="version", version="citewise 0.1.0")
     p.add_argument("--self-test", action="store_true",
@@ -87,6 +89,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "llm.engine": args.engine,
         "llm.model": args.model,
         "embedding.device": args.device,
+        "embedding.precision": args.precision,
     }
     if getattr(args, "top_k", None):
         overrides["retrieval.top_k"] = args.top_k

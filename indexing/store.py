@@ -143,7 +143,7 @@ class ChunkStore:
             )
         have = meta.get("embed_variant", "float")  # libraries made before variants were recorded: float
         if have != variant:
-            fix = "to int8" if have == "int8-onnx" else "to auto, fp32 or bf16"
+            fix = "to int8 (--precision int8)" if have == "int8-onnx" else "to auto, fp32 or bf16 (--precision auto)"
             raise ModelMismatchError(
                 f"library '{library}' holds {have} vectors of {embed_model}, but the configured embedding precision "
                 f"makes {variant} vectors, and the two are not mixed in one library; set embedding.precision "

@@ -53,6 +53,21 @@ def test_index_ask_list_remove_as_a_user_would(data_dir, folder):
     assert "facts.pdf" not in {f["path"].rsplit("/", 1)[-1] for f in after}
 
 
+@pytest.mark.slow
+def test_an_int8_library_keeps_its_precision(data_dir, folder):
+    """`--precision int8` indexes with the int8 ONNX copy; the library then refuses float vectors
+    with a message naming the flag, and answers with it."""
+    made = run_cli("--precision", "int8", "-l", "fast", "index", str(folder), data_dir=data_dir)
+    assert "Indexed 2 files" in made.stdout, made.stderr
+    assert list((data_dir / "models").glob("*-int8-*/model.onnx"))
+    mixed = run_cli("-l", "fast", "index", str(folder), data_dir=data_dir)
+    assert mixed.returncode != 0 and "holds int8-onnx vectors" in mixed.stderr and "--precision int8" in mixed.stderr
+    asked = run_cli("--precision", "int8", "-l", "fast", "ask", "--json", "How much does the museum night tour cost?",
+                    data_dir=data_dir, check_exit=0)
+    top = json.loads(asked.stdout)["citations"][0]
+    assert top["file"].endswith("facts.pdf") and top["page"] == 2 and "35 dollars" in top["text"]
+
+
 def test_doctor_reports_the_setup(data_dir):
     proc = run_cli("doctor", "--json", data_dir=data_dir)
     checks = {c["name"]: c for c in json.loads(proc.stdout)}
