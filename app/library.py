@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
+from indexing.embedder import Embedder
 from indexing.manifest import FileRecord, Manifest
 from indexing.models import DocumentError, FileReport
 from indexing.pipeline import Indexer, IndexOptions, Progress
@@ -41,9 +42,17 @@ class Library:
         self.manifest = Manifest(self.state_dir / "manifest.sqlite")
         self.manifest.set_meta("name", name)
         self._store: ChunkStore | None = None
+        self._embedder: Embedder | None = None
         self._indexer: Indexer | None = None
         self._lexical_checked = False
         self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        """What embeds this library's chunks and questions (Services.embedder_for its vectors)."""
+        if self._embedder is None:
+            self._embedder = self.services.embedder_for(self.services.recorded_variant(self.name))
+        return self._embedder
 
     @property
     def store(self) -> ChunkStore:
@@ -53,10 +62,10 @@ class Library:
                 self._store = ChunkStore(
                     s.client,
                     self.name,
-                    embed_model=s.embedder.model_id,
-                    dim=s.embedder.dim,
+                    embed_model=self.embedder.model_id,
+                    dim=self.embedder.dim,
                     chunker=s.chunking_config.fingerprint,
-                    variant=s.embedder.variant,
+                    variant=self.embedder.variant,
                 )
             return self._store
 
@@ -68,7 +77,7 @@ class Library:
                 self.store,
                 self.manifest,
                 s.chunker,
-                s.embedder,
+                self.embedder,
                 lock_path=self.state_dir / "index.lock",
                 options=index_options(s.settings),
             )
@@ -79,7 +88,7 @@ class Library:
         r = self.services.settings.retrieval
         self._backfill_lexical()
         return Retriever(
-            self.store, self.services.embedder,
+            self.store, self.embedder,
             SearchSettings(top_k=r.top_k, candidates=r.candidates), lexical=self.manifest.lexical_search,
         )
 

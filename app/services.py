@@ -29,6 +29,7 @@ class Services:
         else:
             self.state_root = self.data_dir / "libraries"
         self._embedder: Embedder | None = embedder
+        self._int8_embedder: Embedder | None = None
         self._chunker: Chunker | None = None
         self._client = None
         self._libraries: dict[str, Library] = {}
@@ -55,6 +56,29 @@ class Services:
                     e.model, e.device, e.batch_size, precision=e.precision, cache_dir=self.data_dir / "models"
                 )
             return self._embedder
+
+    def embedder_for(self, variant: str | None) -> Embedder:
+        """The embedder for a library that holds `variant` vectors (None: a new library). Under
+        precision auto a library made with `--precision int8` keeps being indexed and searched
+        with the int8 copy; otherwise the configured embedder (the store refuses a mismatch)."""
+        e = self.embedder
+        if variant != "int8-onnx" or e.variant == variant or self.settings.embedding.precision != "auto":
+            return e
+        with self._lock:
+            if self._int8_embedder is None:
+                s = self.settings.embedding
+                self._int8_embedder = Embedder(s.model, "cpu", s.batch_size, precision="int8", cache_dir=self.data_dir / "models")
+            return self._int8_embedder
+
+    def recorded_variant(self, library: str) -> str | None:
+        """The kind of vectors a library's collection holds, None when it has no collection yet."""
+        try:
+            collection = self.client.get_collection(collection_name(library), embedding_function=None)
+        except Exception as exc:
+            if "does not exist" in str(exc).lower() or "not found" in str(exc).lower():
+                return None
+            raise
+        return (collection.metadata or {}).get("embed_variant", "float")
 
     @property
     def chunker(self) -> Chunker:

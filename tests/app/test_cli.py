@@ -55,17 +55,22 @@ def test_index_ask_list_remove_as_a_user_would(data_dir, folder):
 
 @pytest.mark.slow
 def test_an_int8_library_keeps_its_precision(data_dir, folder):
-    """`--precision int8` indexes with the int8 ONNX copy; the library then refuses float vectors
-    with a message naming the flag, and answers with it."""
+    """`--precision int8` makes an int8 library (the fastest path on a CPU); later commands with
+    the default precision (auto) keep using int8 for it; an explicit float precision is refused
+    with a message naming the flag, and nothing is mixed."""
     made = run_cli("--precision", "int8", "-l", "fast", "index", str(folder), data_dir=data_dir)
     assert "Indexed 2 files" in made.stdout, made.stderr
     assert list((data_dir / "models").glob("*-int8-*/model.onnx"))
-    mixed = run_cli("-l", "fast", "index", str(folder), data_dir=data_dir)
+    mixed = run_cli("--precision", "fp32", "-l", "fast", "index", "--force", str(folder), data_dir=data_dir)
     assert mixed.returncode != 0 and "holds int8-onnx vectors" in mixed.stderr and "--precision int8" in mixed.stderr
-    asked = run_cli("--precision", "int8", "-l", "fast", "ask", "--json", "How much does the museum night tour cost?",
-                    data_dir=data_dir, check_exit=0)
+    (folder / "more.txt").write_text("The harbour café opens at seven and sells rye bread.\n", encoding="utf-8")
+    added = run_cli("-l", "fast", "index", str(folder), data_dir=data_dir)  # auto: follows the library
+    assert "Indexed 1 file" in added.stdout, added.stderr
+    asked = run_cli("-l", "fast", "ask", "--json", "How much does the museum night tour cost?", data_dir=data_dir, check_exit=0)
     top = json.loads(asked.stdout)["citations"][0]
     assert top["file"].endswith("facts.pdf") and top["page"] == 2 and "35 dollars" in top["text"]
+    bread = run_cli("-l", "fast", "ask", "--json", "When does the harbour café open?", data_dir=data_dir, check_exit=0)
+    assert json.loads(bread.stdout)["citations"][0]["file"].endswith("more.txt")
 
 
 def test_doctor_reports_the_setup(data_dir):
