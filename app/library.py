@@ -54,6 +54,12 @@ class Library:
             self._embedder = self.services.embedder_for(self.services.recorded_variant(self.name))
         return self._embedder
 
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Before the library's store is opened: make (or open) it with this embedder's vectors."""
+        if self._store is not None:
+            raise RuntimeError(f"library '{self.name}' is already open")
+        self._embedder = embedder
+
     @property
     def store(self) -> ChunkStore:
         with self._lock:

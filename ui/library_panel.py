@@ -9,7 +9,11 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -362,3 +366,25 @@ class LibraryPanel(QWidget):
                 self.problems.item(self.problems.count() - 1).setToolTip(r.path)
             self.problems_label.show()
             self.problems.show()
+
+
+class NewLibraryDialog(QDialog):
+    """Name of a new library, and whether it indexes with int8 vectors (fastest on a CPU)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("New library")
+        form = QFormLayout(self)
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("e.g. Papers 2024")
+        form.addRow("Name", self.name)
+        self.int8 = QCheckBox("Fast indexing on this computer's CPU (int8)")
+        self.int8.setToolTip(
+            "Embeds with an int8 copy of the model: 1.4x (CPUs with bf16) to 2x faster than the default, with the same "
+            "search quality in our benchmark. A library keeps the kind of vectors it was made with."
+        )
+        form.addRow("", self.int8)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)

@@ -244,13 +244,15 @@ class MainWindow(QMainWindow):
         self.refresh_libraries()
 
     def new_library_dialog(self) -> None:
-        name, ok = QInputDialog.getText(self, "New library", "Name of the new library:")
-        if ok and name.strip():
-            self.create_library(name)
+        from ui.library_panel import NewLibraryDialog
 
-    def create_library(self, name: str) -> None:
+        dialog = NewLibraryDialog(self)
+        if dialog.exec() and dialog.name.text().strip():
+            self.create_library(dialog.name.text(), int8=dialog.int8.isChecked())
+
+    def create_library(self, name: str, *, int8: bool = False) -> None:
         try:
-            lib = self.services.create_library(name)
+            lib = self.services.create_library(name, int8=int8)
         except ValueError as exc:
             QMessageBox.warning(self, "New library", str(exc))
             return

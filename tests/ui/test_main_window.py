@@ -265,6 +265,30 @@ def test_libraries_can_be_created_renamed_and_deleted(qtbot, window, folder):
     assert (folder / "facts.pdf").exists()
 
 
+def test_a_new_library_can_index_with_int8(qtbot, window, folder, monkeypatch):
+    """New library… with "Fast indexing" checked: its collection records int8 vectors from the
+    start, it indexes with the int8 copy, and the other libraries keep their float embedder."""
+    from ui.library_panel import NewLibraryDialog
+
+    def fill(dialog):
+        dialog.name.setText("Fast")
+        dialog.int8.setChecked(True)
+        return 1
+
+    monkeypatch.setattr(NewLibraryDialog, "exec", fill)
+    window.new_library_dialog()
+    assert window.services.settings.library == "Fast"
+    assert window.services.recorded_variant("Fast") == "int8-onnx"
+    with qtbot.waitSignal(window.index_finished, timeout=LONG):
+        window.enqueue_index([str(folder / "facts.pdf")])
+    assert "facts.pdf" in _names(window)
+    assert window.library.embedder.precision == "int8" and window.library.store.count() > 0
+    assert window.services.library("default").embedder.variant == "float"
+    window.services.settings.embedding.precision = "fp32"  # asked for float vectors: no int8 library
+    with pytest.raises(ValueError, match="needs the embedding precision auto or int8"):
+        window.services.create_library("Also fast", int8=True)
+
+
 def test_window_geometry_is_remembered(qtbot, settings, embedder, engine, tmp_path):
     from app.services import build_services
     from ui.main_window import MainWindow
