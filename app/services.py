@@ -12,7 +12,7 @@ from app.settings import Settings
 from indexing.chunking import Chunker, ChunkingConfig
 from indexing.embedder import Embedder, model_max_tokens
 from indexing.manifest import Manifest
-from indexing.store import collection_name, open_client
+from indexing.store import collection_name, is_missing_collection, open_client
 
 
 class Services:
@@ -61,10 +61,9 @@ class Services:
         """The embedder for a library that holds `variant` vectors (None: a new library). Under
         precision auto a library made with `--precision int8` keeps being indexed and searched
         with the int8 copy; otherwise the configured embedder (the store refuses a mismatch)."""
-        e = self.embedder
-        if variant != "int8-onnx" or e.variant == variant or self.settings.embedding.precision != "auto":
-            return e
-        return self._int8()
+        if variant == "int8-onnx" and self.settings.embedding.precision == "auto":  # auto alone makes float
+            return self._int8()
+        return self.embedder
 
     def _int8(self) -> Embedder:
         with self._lock:
@@ -78,7 +77,7 @@ class Services:
         try:
             collection = self.client.get_collection(collection_name(library), embedding_function=None)
         except Exception as exc:
-            if "does not exist" in str(exc).lower() or "not found" in str(exc).lower():
+            if is_missing_collection(exc):
                 return None
             raise
         return (collection.metadata or {}).get("embed_variant", "float")
@@ -163,7 +162,7 @@ class Services:
                 meta["library"] = new
                 collection.modify(name=collection_name(new), metadata=meta)
             except Exception as exc:
-                if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
+                if not is_missing_collection(exc):
                     raise
             lib.close()
             (self.state_root / slug(old)).rename(self.state_root / slug(new))
@@ -182,7 +181,7 @@ class Services:
             try:
                 self.client.delete_collection(collection_name(name))
             except Exception as exc:
-                if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
+                if not is_missing_collection(exc):
                     raise
             lib.close()
             shutil.rmtree(self.state_root / slug(name), ignore_errors=True)

@@ -77,6 +77,13 @@ def collection_name(library: str) -> str:
     return COLLECTION_PREFIX + library_slug(library)
 
 
+def is_missing_collection(exc: Exception) -> bool:
+    """Chroma's error for a collection that does not exist (its type differs across versions
+    and between the embedded client and a server)."""
+    text = str(exc).lower()
+    return "does not exist" in text or "not found" in text
+
+
 @dataclass
 class Hit:
     chunk: Chunk
