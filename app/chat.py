@@ -118,9 +118,10 @@ class Chat:
             raise ValueError("the question is empty")
 
         yield Status("searching")
-        passages = self.library.retriever.search(question, k=settings.retrieval.top_k)
+        retriever = self.library.retriever
+        passages = retriever.search(question, k=settings.retrieval.top_k)
         timings["retrieval_s"] = time.perf_counter() - t0
-        decision = decide(question, passages, settings.retrieval.strictness)
+        decision = decide(question, passages, settings.retrieval.strictness, retriever.last_topic)
         yield Retrieved(passages, decision.refuse)
         if decision.refuse:
             answer = Answer(
@@ -266,7 +267,7 @@ class Chat:
         sentences: list[AnswerSentence] = []
         quote_of: dict[int, tuple[float, tuple[int, int]]] = {}
         for q in quotes:
-            text = q.text(passages)
+            text = q.display(passages)
             n = numbering.number(q.passage_index)
             if q.score > quote_of.get(q.passage_index, (0.0, None))[0]:
                 quote_of[q.passage_index] = (q.score, (q.start, q.end))

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from indexing.models import FileReport, FileStatus
+from retrieval.models import match_words
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -192,7 +193,7 @@ def cmd_ask(services, args) -> int:
             out.print("\n[bold]Closest passages[/bold] (none answers the question):")
             for i, p in enumerate(answer.closest, 1):
                 text = " ".join(p.chunk.text.split())
-                out.print(f'  {i}. {escape(p.where())} [dim](score {p.score:.2f})[/dim]: "{escape(text[:200])}{"…" if len(text) > 200 else ""}"')
+                out.print(f'  {i}. {escape(p.where())} [dim]({match_words(p.dense)})[/dim]: "{escape(text[:200])}{"…" if len(text) > 200 else ""}"')
         return 0
     out.print()
     if answer.citations:

@@ -96,7 +96,16 @@ class Library:
         return Retriever(
             self.store, self.embedder,
             SearchSettings(top_k=r.top_k, candidates=r.candidates), lexical=self.manifest.lexical_search,
+            documents=self._documents,
         )
+
+    def _documents(self) -> dict[str, str]:
+        """path → identity of the indexed documents, read again only when the manifest changed."""
+        version = self.manifest.version()
+        cached = getattr(self, "_identities", None)
+        if cached is None or cached[0] != version:
+            self._identities = (version, self.manifest.identities())
+        return self._identities[1]
 
     def _backfill_lexical(self) -> None:
         """Libraries indexed before the lexical index existed get it from the store, once."""
@@ -110,7 +119,7 @@ class Library:
         for i in range(0, len(missing), 2000):
             chunks = self.store.get(missing[i : i + 2000])
             with self.manifest.transaction() as db:
-                self.manifest.lexical.add([(c.id, c.path, c.text) for c in chunks], db)
+                self.manifest.lexical.add([(c.id, c.path, c.search_text) for c in chunks], db)
 
     # use cases
     def add(self, paths: Sequence[str | Path], *, prune: bool = False, force: bool = False, cancel=None) -> Iterator[Progress]:

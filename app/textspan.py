@@ -11,13 +11,16 @@ from __future__ import annotations
 import unicodedata
 
 
-def fold(text: str, *, lower: bool = False) -> tuple[str, list[int]]:
+def fold(text: str, *, lower: bool = False, squash: bool = False) -> tuple[str, list[int]]:
     """NFKC, whitespace collapsed to single spaces (and lower-cased with `lower`); with, for each
-    output character, its index in `text`."""
+    output character, its index in `text`. With `squash`, whitespace and the " | " that joins a
+    table row's cells are left out altogether ("$ 4,812" and "$4,812" fold alike)."""
     out: list[str] = []
     where: list[int] = []
     space = False
     for i, ch in enumerate(text):
+        if squash and (ch.isspace() or ch == "|"):
+            continue
         if ch.isspace():
             if not space and out:
                 out.append(" ")
@@ -35,12 +38,12 @@ def fold(text: str, *, lower: bool = False) -> tuple[str, list[int]]:
 def locate(page_text: str, quote: str) -> tuple[int, int] | None:
     """`(start, end)` of `quote` in `page_text`, ignoring whitespace, case and ligatures; when the
     whole quote is not there (a line break hyphenated differently), its head and tail are tried."""
-    hay, where = fold(page_text, lower=True)
-    needle, _ = fold(quote, lower=True)
+    hay, where = fold(page_text, lower=True, squash=True)
+    needle, _ = fold(quote, lower=True, squash=True)
     needle = needle.strip()
     if not needle or not hay:
         return None
-    for size in (len(needle), 80, 40, 24):
+    for size in (len(needle), 64, 32, 20):
         head = needle[:size]
         at = hay.find(head)
         if at < 0:

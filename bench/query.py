@@ -141,7 +141,7 @@ def unique_set(work: Path, unique: int):
     else:
         embedder = Embedder("bundled", "cpu")
         t0 = time.perf_counter()
-        vectors = embedder.embed([c.text for _, chunks in chosen for c in chunks])
+        vectors = embedder.embed([c.embed_text for _, chunks in chosen for c in chunks])
         print(f"embedded {n} chunks in {time.perf_counter() - t0:.0f} s ({embedder.info().dtype})", flush=True)
         np.save(cache, vectors)
     return chosen, vectors, {"chunks_in_corpus": total, "files_in_corpus": len(files), "unique_chunks": n,
@@ -183,7 +183,7 @@ def build(work: Path, size: int, chosen, vectors, batch: int = 5000) -> Path:
         with manifest.transaction() as db:
             for record, cs, _ in pending:
                 manifest.put(record, db)
-                manifest.lexical.add([(c.id, c.path, c.text) for c in cs], db)
+                manifest.lexical.add([(c.id, c.path, c.search_text) for c in cs], db)
         pending.clear()
 
     while written < size:

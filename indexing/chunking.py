@@ -5,7 +5,14 @@ Why not llama-index's SentenceSplitter: it re-tokenizes every candidate split (2
 for its text afterwards. This chunker tokenizes each unit once with the embedder's own fast
 tokenizer, takes the character offsets the tokenizer reports, and packs tokens greedily up to
 the model's window, cutting at the strongest boundary in the second half of the window:
-heading > paragraph > sentence > clause > word. A chunk's text is exactly
+heading > paragraph > sentence > clause > word.
+
+Tables (Unit.tables: rows one per line) are chunked on their own, by rows and without
+overlap; every chunk of a table after its first carries the table's heading rows as `context`,
+read with the text by the embedder and the lexical index but never quoted, so a row's figures
+always meet their column headings ("Three Months Ended October 29, 2023"). A chunk under a
+heading carries its heading path the same way. The window is shared: context tokens are taken
+from the chunk's budget. A chunk's text is exactly
 `unit.text[start:end]` and re-tokenizes to the number of tokens counted, so every word of
 every chunk reaches the embedder (all-MiniLM-L6-v2 silently drops word-pieces past 256).
 """
@@ -24,6 +31,8 @@ from indexing.models import Chunk, ParsedDocument, Unit
 _SENTENCE_END = set(".!?。！？…")
 _CLAUSE_END = set(",;:、，；：)")
 _NONE, _WORD, _CLAUSE, _SENTENCE, _PARAGRAPH, _HEADING = range(6)
+HEADING_CONTEXT_TOKENS = 24  # at most this much of a heading path is read with each chunk
+TABLE_CONTEXT_TOKENS = 64  # and at most this much of a table's heading rows
 
 
 def _is_cjk(ch: str) -> bool:
@@ -45,7 +54,7 @@ class ChunkingConfig:
 
     @property
     def fingerprint(self) -> str:
-        return f"v1-{self.max_tokens}-{self.overlap_tokens}-{self.min_section_tokens}"
+        return f"v2-{self.max_tokens}-{self.overlap_tokens}-{self.min_section_tokens}"
 
 
 class Chunker:
@@ -69,8 +78,11 @@ class Chunker:
 
     # -- spans -------------------------------------------------------------------------------
 
-    def _boundaries(self, text: str, offsets: list[tuple[int, int]], heading_starts: set[int]) -> list[int]:
-        """Strength of cutting before token i (i in 0..n-1)."""
+    def _boundaries(
+        self, text: str, offsets: list[tuple[int, int]], heading_starts: set[int], rows: bool = False
+    ) -> list[int]:
+        """Strength of cutting before token i (i in 0..n-1). With `rows` (a table), a line break
+        is as strong as a paragraph's: a row is never cut while another cut is possible."""
         headings = sorted(heading_starts)
         strength = [_NONE] * len(offsets)
         prev_end = 0
@@ -84,7 +96,7 @@ class Chunker:
             k = bisect.bisect_left(headings, prev_end)
             if k < len(headings) and headings[k] <= start:
                 strength[i] = _HEADING
-            elif "\n\n" in gap:
+            elif "\n\n" in gap or (rows and "\n" in gap):
                 strength[i] = _PARAGRAPH
             elif last in _SENTENCE_END and (gap or _is_cjk(text[start])):
                 strength[i] = _SENTENCE
@@ -97,7 +109,21 @@ class Chunker:
             prev_end = max(prev_end, offsets[i][1])
         return strength
 
-    def spans(self, text: str, heading_starts: set[int] | None = None) -> list[tuple[int, int, int]]:
+    def fit(self, text: str, tokens: int, *, tail: bool = False) -> str:
+        """`text` cut to at most `tokens` tokens (its end with `tail`), at a token boundary."""
+        if not text or tokens <= 0:
+            return ""
+        offsets = self.tokenizer.encode(text, add_special_tokens=False).offsets
+        if len(offsets) <= tokens:
+            return text
+        if tail:
+            return text[offsets[len(offsets) - tokens][0] :]
+        return text[: offsets[tokens - 1][1]]
+
+    def spans(
+        self, text: str, heading_starts: set[int] | None = None, *, max_tokens: int | None = None,
+        overlap: int | None = None, rows: bool = False,
+    ) -> list[tuple[int, int, int]]:
         """`(start, end, tokens)` character spans of `text`, each at most `max_tokens` tokens."""
         if not text.strip():
             return []
@@ -107,7 +133,13 @@ class Chunker:
         if n == 0:
             return []
         cfg = self.config
-        strength = self._boundaries(text, offsets, heading_starts or set())
+        if max_tokens is not None or overlap is not None:
+            cfg = ChunkingConfig(
+                max_tokens=max(16, max_tokens if max_tokens is not None else cfg.max_tokens),
+                overlap_tokens=cfg.overlap_tokens if overlap is None else overlap,
+                min_section_tokens=cfg.min_section_tokens,
+            )
+        strength = self._boundaries(text, offsets, heading_starts or set(), rows)
         spans: list[tuple[int, int, int]] = []
         s = 0
         while s < n:
@@ -153,13 +185,43 @@ class Chunker:
 
     # -- documents ---------------------------------------------------------------------------
 
-    def chunk_unit(self, unit: Unit) -> list[tuple[int, int, int, tuple[str, ...]]]:
+    def chunk_unit(self, unit: Unit) -> list[tuple[int, int, int, tuple[str, ...], str]]:
+        """`(start, end, tokens, heading path, context)` of each chunk of `unit`, in order."""
         starts = [h for h, _ in unit.headings]
         paths = [p for _, p in unit.headings]
+        contexts = {p: self.fit(" › ".join(p[-2:]), HEADING_CONTEXT_TOKENS, tail=True) for p in paths if p}
+        reserve = max((self.count_tokens(c) for c in contexts.values()), default=0)
+        budget = self.config.max_tokens - reserve
+
+        def heading_at(pos: int) -> tuple[str, ...]:
+            k = bisect.bisect_right(starts, pos) - 1
+            return paths[k] if k >= 0 else ()
+
         out = []
-        for start, end, tokens in self.spans(unit.text, set(starts)):
-            k = bisect.bisect_right(starts, start) - 1
-            out.append((start, end, tokens, paths[k] if k >= 0 else ()))
+        text = unit.text
+
+        def prose(a: int, b: int) -> None:
+            local = {h - a for h in starts if a <= h < b}
+            for s, e, tokens in self.spans(text[a:b], local, max_tokens=budget):
+                path = heading_at(a + s)
+                out.append((a + s, a + e, tokens, path, contexts.get(path, "")))
+
+        pos = 0
+        for t_start, t_head, t_end in sorted(unit.tables):
+            if t_start < pos or t_end <= t_start:
+                continue  # overlapping or empty spans: chunked as prose
+            if pos < t_start:
+                prose(pos, t_start)
+            path = heading_at(t_start)
+            head_ctx = self.fit(text[t_start:t_head].strip(), TABLE_CONTEXT_TOKENS, tail=True)
+            ctx = "\n".join(c for c in (contexts.get(path, ""), head_ctx) if c)
+            room = self.config.max_tokens - self.count_tokens(ctx) if ctx else budget
+            for s, e, tokens in self.spans(text[t_start:t_end], max_tokens=room, overlap=0, rows=True):
+                inside_head = t_start + s < t_head
+                out.append((t_start + s, t_start + e, tokens, path, contexts.get(path, "") if inside_head else ctx))
+            pos = t_end
+        if pos < len(text):
+            prose(pos, len(text))
         return out
 
     def chunk_document(self, doc: ParsedDocument, *, path: str, content_hash: str) -> list[Chunk]:
@@ -168,7 +230,7 @@ class Chunker:
         ).hexdigest()
         chunks: list[Chunk] = []
         for unit in doc.units:
-            for start, end, tokens, heading in self.chunk_unit(unit):
+            for start, end, tokens, heading, context in self.chunk_unit(unit):
                 text = unit.text[start:end]
                 if not any(ch.isalnum() for ch in text):
                     continue
@@ -186,6 +248,7 @@ class Chunker:
                         index=len(chunks),
                         heading=heading,
                         tokens=tokens,
+                        context=context,
                     )
                 )
         return chunks

@@ -68,11 +68,21 @@ class LexicalIndex:
     def ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT chunk_id FROM chunk_text")}
 
-    def search(self, terms: Iterable[str], k: int) -> list[tuple[str, float]]:
-        """`(chunk_id, score)` best first; score is BM25, higher is better."""
+    def search(self, terms: Iterable[str], k: int, paths: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        """`(chunk_id, score)` best first; score is BM25, higher is better. With `paths`, only
+        chunks of those files."""
         expression = fts_query(terms)
         if not expression or k <= 0:
             return []
+        if paths is not None:
+            paths = list(paths)[:500]
+            marks = ",".join("?" * len(paths))
+            rows = self.db.execute(
+                "SELECT c.chunk_id, bm25(chunk_fts) AS s FROM chunk_fts JOIN chunk_text c ON c.rowid = chunk_fts.rowid "
+                f"WHERE chunk_fts MATCH ? AND c.path IN ({marks}) ORDER BY s LIMIT ?",
+                (expression, *paths, k),
+            ).fetchall()
+            return [(chunk_id, -score) for chunk_id, score in rows]
         # BM25 and LIMIT first, then the chunk ids of the k best only: joining first looked up
         # the id of every matching row, tens of thousands in a large library (bench/query.py)
         rows = self.db.execute(

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS files (
     error TEXT,                      -- why the last attempt failed (an older version may be kept)
     warnings TEXT NOT NULL DEFAULT '[]',
     chunk_ids TEXT NOT NULL DEFAULT '[]',
-    indexed_at REAL NOT NULL
+    indexed_at REAL NOT NULL,
+    identity TEXT                    -- what the document says it is (ParsedDocument.identity)
 );
 CREATE TABLE IF NOT EXISTS pending (
     chunk_id TEXT PRIMARY KEY,
@@ -65,13 +66,17 @@ class FileRecord:
     warnings: list[str] = field(default_factory=list)
     chunk_ids: list[str] = field(default_factory=list)
     indexed_at: float = 0.0
+    identity: str | None = None
 
     @property
     def indexed(self) -> bool:
         return self.status == "indexed"
 
 
-_COLUMNS = "path, content_hash, size, mtime_ns, status, kind, title, pages, chunks, chars, error, warnings, chunk_ids, indexed_at"
+_COLUMNS = (
+    "path, content_hash, size, mtime_ns, status, kind, title, pages, chunks, chars, error, warnings, chunk_ids, "
+    "indexed_at, identity"
+)
 
 
 def _row(row: sqlite3.Row) -> FileRecord:
@@ -90,6 +95,7 @@ def _row(row: sqlite3.Row) -> FileRecord:
         warnings=json.loads(row["warnings"] or "[]"),
         chunk_ids=json.loads(row["chunk_ids"] or "[]"),
         indexed_at=row["indexed_at"],
+        identity=row["identity"],
     )
 
 
@@ -114,6 +120,8 @@ class Manifest:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        if "identity" not in {r[1] for r in self.db.execute("PRAGMA table_info(files)")}:
+            self.db.execute("ALTER TABLE files ADD COLUMN identity TEXT")  # manifests made before it
         self.lexical = LexicalIndex(self.db)
 
     @_locked
@@ -154,11 +162,12 @@ class Manifest:
     @_locked
     def put(self, record: FileRecord, db: sqlite3.Connection | None = None) -> None:
         (db or self.db).execute(
-            f"INSERT OR REPLACE INTO files ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT OR REPLACE INTO files ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 record.path, record.content_hash, record.size, record.mtime_ns, record.status,
                 record.kind, record.title, record.pages, record.chunks, record.chars, record.error,
                 json.dumps(record.warnings), json.dumps(record.chunk_ids), record.indexed_at or time.time(),
+                record.identity,
             ),
         )
 
@@ -205,8 +214,20 @@ class Manifest:
     # -- lexical index (same database: changed in the same transactions) ------------------------
 
     @_locked
-    def lexical_search(self, terms: Sequence[str], k: int) -> list[tuple[str, float]]:
-        return self.lexical.search(terms, k)
+    def lexical_search(self, terms: Sequence[str], k: int, paths: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        return self.lexical.search(terms, k, paths)
+
+    @_locked
+    def identities(self) -> dict[str, str]:
+        """path → what each indexed document says it is (its file name at least)."""
+        rows = self.db.execute("SELECT path, COALESCE(identity, title, '') FROM files WHERE status = 'indexed'")
+        return {path: identity for path, identity in rows}
+
+    @_locked
+    def version(self) -> tuple:
+        """Changes whenever a file is indexed, replaced or dropped (cheap: one aggregate)."""
+        return tuple(self.db.execute("SELECT COUNT(*), COALESCE(MAX(indexed_at), 0), COALESCE(SUM(chunks), 0) FROM files"
+                                     " WHERE status = 'indexed'").fetchone())
 
     @_locked
     def lexical_ids(self) -> set[str]:

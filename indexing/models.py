@@ -29,6 +29,9 @@ class Unit:
     kind: UnitKind = UnitKind.DOCUMENT
     label: str | None = None  # PDF page label ("iv"), EPUB chapter title
     headings: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    # tables as `(start, header_end, end)` spans of `text`: rows one per line, cells joined by
+    # " | "; text[start:header_end] is the table's heading (caption, column headings)
+    tables: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass
@@ -43,8 +46,21 @@ class ParsedDocument:
     ocr_pages: list[int] = field(default_factory=list)  # 1-based PDF pages without text, to be OCRed
 
     @property
+    def identity(self) -> str:
+        """What the document says it is: its title and the opening of its first unit (a 10-Q's
+        cover names the company and the period). Retrieval reads it to tell documents apart."""
+        head = self.units[0].text[:1500] if self.units else ""
+        return "\n".join(part for part in (self.title or "", head) if part)
+
+    @property
     def char_count(self) -> int:
         return sum(len(u.text) for u in self.units)
+
+
+def _labels(row: str) -> str:
+    """A table row's cells that hold words (its label, a column heading), without its figures."""
+    kept = [cell for cell in row.split(" | ") if sum(ch.isalpha() for ch in cell) >= 2]
+    return " ".join(kept)
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,25 @@ class Chunk:
     unit_label: str | None = None
     heading: tuple[str, ...] = ()
     tokens: int = 0
+    # read with the text for retrieval, never quoted: the heading path and, inside a table, the
+    # table's heading rows, so a row's figures travel with their column headings
+    context: str = ""
+
+    @property
+    def search_text(self) -> str:
+        """What the lexical index reads: the context and the text, figures and all."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedder reads: the context and the text, with the figures of table rows
+        left out ("Total operating expenses | 14,316 | 12,755" → "Total operating expenses"): a
+        small embedder reads numbers as noise, and a question about a line item meets the table
+        by its labels and headings; the figures stay in the lexical index and in the quote."""
+        text = self.search_text
+        if " | " not in text:
+            return text
+        return "\n".join(_labels(line) if " | " in line else line for line in text.split("\n"))
 
     @property
     def page(self) -> int | None:

@@ -221,7 +221,7 @@ class Indexer:
                         path=item.path, content_hash=item.content_hash, size=item.size, mtime_ns=item.mtime_ns,
                         status="indexed", kind=item.doc.kind, title=item.doc.title, pages=item.doc.page_count,
                         chunks=len(item.chunks), chars=item.doc.char_count, warnings=item.doc.warnings,
-                        chunk_ids=new_ids, indexed_at=time.time(),
+                        chunk_ids=new_ids, indexed_at=time.time(), identity=item.doc.identity,
                     ),
                     db,
                 )
@@ -229,7 +229,7 @@ class Indexer:
                 self.manifest.mark_pending(old_stale, item.path, "delete", db)
                 # the lexical index changes in this same transaction: never out of step
                 self.manifest.lexical.delete(old_stale, db)
-                self.manifest.lexical.add([(c.id, c.path, c.text) for c in item.chunks], db)
+                self.manifest.lexical.add([(c.id, c.path, c.search_text) for c in item.chunks], db)
                 stale.extend(old_stale)
         if stale:
             self.store.delete(stale)
@@ -302,7 +302,7 @@ class Indexer:
                     return
                 items, batch = batch, []
                 t = time.perf_counter()
-                vectors = self.embedder.embed([c.text for item in items for c in item.chunks])
+                vectors = self.embedder.embed([c.embed_text for item in items for c in item.chunks])
                 if cancel():  # cancelled while embedding: the batch is not committed (redone next run)
                     return
                 embed_each = (time.perf_counter() - t) / max(1, sum(len(i.chunks) for i in items))

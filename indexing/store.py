@@ -104,6 +104,8 @@ def _metadata(chunk: Chunk) -> dict:
         meta["unit_label"] = chunk.unit_label
     if chunk.heading:
         meta["heading"] = HEADING_SEP.join(chunk.heading)
+    if chunk.context:
+        meta["context"] = chunk.context
     return meta
 
 
@@ -122,6 +124,7 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict, start: int | None, e
         index=int(meta.get("chunk_index") or 0),
         heading=tuple(heading.split(HEADING_SEP)) if heading else (),
         tokens=int(meta.get("tokens") or 0),
+        context=meta.get("context") or "",
     )
 
 

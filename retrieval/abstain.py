@@ -8,7 +8,10 @@ bench/retrieval.py (questions about indexed articles vs questions about others):
 - the best dense cosine between question and passage,
 - the best BM25 score, per question term,
 - whether the best dense passage is also among the top lexical ones (agreement),
-- the share of the question's content words found in the best passage.
+- the share of the question's content words found in the best passage (with its context: the
+  heading path, a table's column headings). When the passage's document is the one the question
+  names (its company, its period: retrieval/focus.py), the words that picked the document count
+  as found, and the share is taken of the rest of the question (its topic).
 
 Strictness picks the probability a question must reach to be answered.
 """
@@ -38,7 +41,7 @@ class Decision:
     features: dict[str, float] | None = None
 
 
-def features(question: str, passages: Sequence[Passage]) -> dict[str, float]:
+def features(question: str, passages: Sequence[Passage], topic: str | None = None) -> dict[str, float]:
     words = content_words(question)
     if not passages:
         return {"dense": 0.0, "lexical": 0.0, "agree": 0.0, "coverage": 0.0}
@@ -48,7 +51,9 @@ def features(question: str, passages: Sequence[Passage]) -> dict[str, float]:
     lexical = (max(lexical_scores) / max(len(words), 1)) if lexical_scores else 0.0
     top_lexical = sorted((p for p in passages if p.lexical is not None), key=lambda p: -p.lexical)[:3]
     agree = 1.0 if any(p.chunk.id == by_dense.chunk.id for p in top_lexical) else 0.0
-    coverage = len(words & content_words(by_dense.chunk.text)) / len(words) if words else 0.0
+    if topic and by_dense.focus >= 1.0:
+        words = content_words(topic) or words
+    coverage = len(words & content_words(by_dense.chunk.search_text)) / len(words) if words else 0.0
     return {"dense": dense, "lexical": lexical, "agree": agree, "coverage": coverage}
 
 
@@ -58,12 +63,12 @@ def probability(f: dict[str, float], weights: dict[str, float] | None = None) ->
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
-def decide(question: str, passages: Sequence[Passage], strictness: str = "balanced") -> Decision:
+def decide(question: str, passages: Sequence[Passage], strictness: str = "balanced", topic: str | None = None) -> Decision:
     if strictness not in THRESHOLDS:
         raise ValueError(f"strictness must be one of {', '.join(THRESHOLDS)}, not {strictness!r}")
     if not passages:
         return Decision(True, 0.0, "the library is empty")
-    f = features(question, passages)
+    f = features(question, passages, topic)
     p = probability(f)
     if p < THRESHOLDS[strictness]:
         return Decision(True, p, f"no passage is close enough to the question (confidence {p:.2f})", f)

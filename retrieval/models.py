@@ -25,6 +25,17 @@ def citation_location(c: dict, sep: str = ", ") -> str:
     return describe_location(name, c.get("unit_kind") or "document", c.get("unit"), c.get("unit_label"), c.get("heading") or (), sep)
 
 
+def match_words(cosine: float | None) -> str:
+    """How close a passage is to the question, in words a reader can use (not a fusion score)."""
+    if cosine is None:
+        return "matched by its words"
+    if cosine >= 0.6:
+        return "close match"
+    if cosine >= 0.45:
+        return "partial match"
+    return "loose match"
+
+
 @dataclass
 class Passage:
     """A retrieved chunk with its scores. `score` orders passages; `dense` is a cosine."""
@@ -33,6 +44,7 @@ class Passage:
     score: float
     dense: float | None = None
     lexical: float | None = None
+    focus: float = 0.0  # how well its document matches what the question names (retrieval/focus.py)
 
     @property
     def file_name(self) -> str:
@@ -74,6 +86,8 @@ class Citation:
             "end": c.end,
             "text": c.text,
             "score": round(self.passage.score, 4),
+            "match": match_words(self.passage.dense),
+            "context": c.context,
             "support": round(self.support, 4),
             "quote": self.quote_text if self.quote else None,
             "quote_start": c.start + self.quote[0] if self.quote else None,

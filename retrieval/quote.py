@@ -6,12 +6,20 @@ passages that best answer the question — embedding similarity to the question 
 of the question's words they contain, with the passage's retrieval rank as a prior — and
 returns them as written. Every sentence is supported by construction; bench/retrieval.py
 measures how often the gold answer is contained against the generated answers.
+
+Not all text is prose: a table row, a heading or a list item is a quotable unit of its own (a
+passage is cut into lines wherever it holds table rows, or a "sentence" runs over several lines
+without a full stop), so no quote is a twelve-line page header. A table row is scored with its
+table's column headings (the chunk's context and the heading lines above its first row) and
+quoted with them: the figures travel with the labels that say what they are.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Sequence
+
+import re
 
 import numpy as np
 
@@ -25,9 +33,69 @@ class Quote:
     start: int  # span within the passage text
     end: int
     score: float
+    header: str = ""  # a table row's column headings (verbatim lines of the same table)
 
     def text(self, passages: Sequence[Passage]) -> str:
         return passages[self.passage_index].chunk.text[self.start : self.end].strip()
+
+    def display(self, passages: Sequence[Passage]) -> str:
+        """The quote as shown in an answer: a table row under its column headings."""
+        row = self.text(passages)
+        return f"{self.header}\n{row}" if self.header else row
+
+
+_MAX_WORDS = 60  # a longer "sentence" without a full stop is cut into its lines
+
+
+def is_row(line: str) -> bool:
+    """A table row as the loaders write them: cells joined by " | ", some of them figures."""
+    return " | " in line and any(ch.isdigit() for ch in line)
+
+
+def _header_of(text: str, context: str, row_start: int) -> str:
+    """The column headings of the table row at `row_start`: the heading lines (cells, no
+    figures but years) that stand above the table's first row, in the chunk or its context."""
+    above = [ln for ln in (context + "\n" + text[:row_start]).split("\n") if ln.strip()]
+    heads: list[str] = []
+    for line in reversed(above):
+        if is_row(line) and not _headings_only(line):
+            if heads:
+                break
+            continue  # rows between the headings and this row
+        if " | " in line:
+            heads.append(line.strip())
+            if len(heads) == 3:
+                break
+        elif heads:
+            break
+    return "\n".join(reversed(heads))
+
+
+_FIGURE = re.compile(r"[$€£%]|\(\s*\d|\d,\d{3}(?!\d)|\d\.\d|(?<![\d,])(?!(?:19|20)\d\d(?!\d))\d{3,}")
+
+
+def _headings_only(line: str) -> bool:
+    """Column headings: no figure but years and day numbers ("October 29, | 2023")."""
+    return not _FIGURE.search(line)
+
+
+def quotable_units(text: str) -> list[tuple[int, int]]:
+    """Spans of `text` that can be quoted alone: its sentences, or the lines of a sentence that
+    holds table rows or runs over several lines without ending."""
+    out: list[tuple[int, int]] = []
+    for s, e in split_sentences(text):
+        segment = text[s:e]
+        lines = segment.split("\n")
+        if len(lines) > 1 and (any(is_row(ln) for ln in lines) or len(segment.split()) > _MAX_WORDS or len(lines) > 3):
+            pos = s
+            for line in lines:
+                if line.strip():
+                    lead = len(line) - len(line.lstrip())
+                    out.append((pos + lead, pos + len(line.rstrip())))
+                pos += len(line) + 1
+        else:
+            out.append((s, e))
+    return out
 
 
 def best_sentences(
@@ -42,12 +110,18 @@ def best_sentences(
     q_words = content_words(question)
     candidates: list[tuple[int, int, int]] = []
     texts: list[str] = []
+    headers: list[str] = []
     for i, p in enumerate(passages):
-        for s, e in split_sentences(p.chunk.text):
-            sentence = p.chunk.text[s:e]
-            if len(sentence.split()) >= 4:
-                candidates.append((i, s, e))
-                texts.append(sentence)
+        text = p.chunk.text
+        for s, e in quotable_units(text):
+            sentence = text[s:e]
+            row = is_row(sentence)
+            if len(sentence.split()) < (2 if row else 4) or len(sentence.split()) > 2 * _MAX_WORDS:
+                continue
+            header = _header_of(text, p.chunk.context, s) if row else ""
+            candidates.append((i, s, e))
+            texts.append(f"{header}\n{sentence}" if header else sentence)
+            headers.append(header)
     if not candidates:
         return []
     vectors = embed([question, *texts])
@@ -66,4 +140,4 @@ def best_sentences(
             break
         chosen.append(k)
     chosen.sort(key=lambda k: (candidates[k][0], candidates[k][1]))
-    return [Quote(candidates[k][0], candidates[k][1], candidates[k][2], scores[k]) for k in chosen]
+    return [Quote(candidates[k][0], candidates[k][1], candidates[k][2], scores[k], headers[k]) for k in chosen]

@@ -5,6 +5,11 @@ question quoting rare words (a drug, a name, a code) is found by BM25 even where
 embedder misses it, and a paraphrased question by the embedder. Every returned passage
 carries its dense cosine (computed for lexical-only hits too) and its BM25 score, which the
 abstention model reads.
+
+When the question names what some documents are and others are not (a company, a year, a
+quarter, "the latest": retrieval/focus.py), both lists are also searched within the matching
+documents, and their passages get a bonus that ranks them above the others' — a soft
+preference: with too few of them, the rest still fill the list.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import numpy as np
 from indexing.embedder import Embedder
 from indexing.store import ChunkStore
 from retrieval.attribution import content_words
+from retrieval.focus import preferences
 from retrieval.models import Passage
 
-LexicalSearch = Callable[[Sequence[str], int], list[tuple[str, float]]]
+LexicalSearch = Callable[..., list[tuple[str, float]]]  # (terms, k[, paths]) → [(chunk id, BM25)]
 
 
 @dataclass
@@ -34,6 +40,9 @@ class SearchSettings:
     # rest are read only if the fusion ranks one of them high enough to be returned (rare: a
     # lexical-only hit at rank r is outranked by the r lexical hits above it)
     lexical_prefetch: int | None = None
+    # added to the fused score of a passage from a document that matches what the question
+    # names, times how well it matches: 2/(rrf_k+1) outranks any passage of the others
+    focus_bonus: float = 2.0 / 61.0
 
 
 class Retriever:
@@ -43,11 +52,15 @@ class Retriever:
         embedder: Embedder,
         settings: SearchSettings | None = None,
         lexical: LexicalSearch | None = None,
+        documents: Callable[[], dict[str, str]] | None = None,
     ):
         self.store = store
         self.embedder = embedder
         self.settings = settings or SearchSettings()
         self.lexical = lexical
+        self.documents = documents  # path → identity of every indexed document
+        self.last_preferences: dict[str, float] = {}
+        self.last_topic: str | None = None  # the question less what picked the documents, if any did
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         k = k or self.settings.top_k
@@ -57,16 +70,31 @@ class Retriever:
         # the lexical list needs no vector: it runs beside the question's embedding and the dense
         # search (SQLite, ONNX Runtime/torch and Chroma all release the GIL), which halves the
         # latency of a large library on two cores (bench/query.py)
-        lexical = _Beside(self._lexical, query, n, prefetch) if self.lexical is not None else None
+        prefs, inside = preferences(query, self.documents()) if self.documents is not None else ({}, query)
+        self.last_preferences = prefs
+        self.last_topic = inside if prefs else None
+        # the best-matching documents are also searched on their own (a few: a filter per query),
+        # for the question's topic: within Apple's filing, "Apple" and "10-Q" tell nothing
+        preferred = sorted(p for p, v in prefs.items() if v >= 1.0)[:200] if prefs else None
+        lexical = _Beside(self._lexical, query, n, prefetch, preferred, inside) if self.lexical is not None else None
         vector = self.embedder.embed_query(query)
         dense_hits = self.store.query(vector, n)
-        by_id: dict[str, Passage] = {h.chunk.id: Passage(chunk=h.chunk, score=0.0, dense=h.score) for h in dense_hits}
         dense_rank = {h.chunk.id: r for r, h in enumerate(dense_hits)}
+        if preferred:
+            # the matching documents' own best passages, ranked among themselves
+            topic_vector = self.embedder.embed_query(inside) if inside != query else vector
+            own = self.store.query(topic_vector, n, where={"file_path": {"$in": preferred}})
+            for r, h in enumerate(own):
+                dense_rank[h.chunk.id] = min(r, dense_rank.get(h.chunk.id, r))
+            dense_hits = dense_hits + [h for h in own if h.chunk.id not in {d.chunk.id for d in dense_hits}]
+        by_id: dict[str, Passage] = {h.chunk.id: Passage(chunk=h.chunk, score=0.0, dense=h.score) for h in dense_hits}
         lexical_hits: list[tuple[str, float]] = []
         fetched: dict = {}
         if lexical is not None:
             lexical_hits, fetched = lexical.result()
         lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical_hits)}
+        path_of = {cid: p.chunk.path for cid, p in by_id.items()}
+        path_of.update({cid: chunk.path for cid, (chunk, _) in fetched.items()})
 
         def fused(cid: str) -> float:
             score = 0.0
@@ -74,10 +102,17 @@ class Retriever:
                 score += s.dense_weight / (s.rrf_k + dense_rank[cid] + 1)
             if cid in lexical_rank:
                 score += s.lexical_weight / (s.rrf_k + lexical_rank[cid] + 1)
+            if prefs:
+                score += s.focus_bonus * prefs.get(path_of.get(cid, ""), 0.0)
             return score
 
         # dense hits in their order, then lexical-only ones in theirs; a stable sort by score
-        order = sorted([*dense_rank, *(c for c, _ in lexical_hits if c not in dense_rank)], key=lambda c: -fused(c))
+        order = [*dense_rank, *(c for c, _ in lexical_hits if c not in dense_rank)]
+        if prefs:  # a lexical-only hit's document decides its bonus: read them all first
+            missing = [c for c in order if c not in path_of]
+            fetched.update(self._read(missing))
+            path_of.update({cid: chunk.path for cid, (chunk, _) in fetched.items()})
+        order = sorted(order, key=lambda c: -fused(c))
         lexical_score = dict(lexical_hits)
         kept: list[Passage] = []
         for pos, cid in enumerate(order):
@@ -91,6 +126,7 @@ class Retriever:
                 by_id[cid] = Passage(chunk=chunk, score=0.0, dense=float(np.dot(v, vector)))
             p = by_id[cid]
             p.score = fused(cid)
+            p.focus = prefs.get(p.chunk.path, 0.0)
             p.lexical = lexical_score.get(cid, p.lexical)
             if not _inside(p, kept):
                 kept.append(p)
@@ -101,12 +137,19 @@ class Retriever:
     def _read(self, ids: Sequence[str]) -> dict:
         return {chunk.id: (chunk, v) for chunk, v in self.store.get_with_vectors(list(ids))} if ids else {}
 
-    def _lexical(self, query: str, n: int, prefetch: int):
+    def _lexical(self, query: str, n: int, prefetch: int, preferred: list[str] | None = None, inside: str = ""):
         """BM25 hits, and the chunks and stored vectors of the best `prefetch` of them (one read:
         which of them the dense list lacks is not known yet, and reading a few more costs less
-        than waiting)."""
+        than waiting). With `preferred` documents, their own best hits are merged in by rank."""
         terms = sorted(content_words(query)) or query.split()
         hits = self.lexical(terms, n)
+        if preferred:
+            own = self.lexical(sorted(content_words(inside)) or terms, n, preferred)
+            rank = {cid: r for r, (cid, _) in enumerate(hits)}
+            for r, (cid, _) in enumerate(own):
+                rank[cid] = min(r, rank.get(cid, r))
+            score = dict(hits) | dict(own)
+            hits = sorted(((cid, score[cid]) for cid in rank), key=lambda h: rank[h[0]])
         return hits, self._read([cid for cid, _ in hits[:prefetch]])
 
 

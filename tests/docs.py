@@ -41,6 +41,105 @@ def make_pdf(path: Path, pages: list[str], *, image_only: bool = False) -> Path:
     return path
 
 
+def make_layout_pdf(path: Path, pages: list[list[tuple[float, float, str]]], *, font_size: int = 9) -> Path:
+    """A PDF whose text is placed like a report generator places it: each `(x, y, text)` drawn at
+    that point (A4 in points, y down), so tables have real columns and pages real columns."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QFont, QPageSize, QPainter, QPdfWriter
+
+    _gui_app()
+    writer = QPdfWriter(str(path))
+    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+    writer.setResolution(72)
+    painter = QPainter(writer)
+    painter.setFont(QFont("DejaVu Sans", font_size))
+    for i, items in enumerate(pages):
+        if i:
+            writer.newPage()
+        for x, y, text in items:
+            painter.drawText(QPointF(x, y), text)
+    painter.end()
+    return path
+
+
+REPORT_HEADER = "LIGHTHOUSE FERRIES INC. | Q2 2024 FORM 10-Q"
+# (label, 2024, 2023): the statement of operations of a made-up company, three months ended June 30
+REPORT_ROWS = [
+    ("Ticket revenue", "$ 4,812", "$ 3,977"),
+    ("Freight revenue", "1,204", "998"),
+    ("Charter revenue", "377", "412"),
+    ("Total revenue", "6,393", "5,387"),
+    ("Fuel costs", "(1,930)", "(1,701)"),
+    ("Crew wages", "(2,118)", "(1,996)"),
+    ("Harbour fees", "(311)", "(296)"),
+    ("Operating income", "2,034", "1,394"),
+]
+LEFT_COLUMN = [
+    "The alpha harbour opened in spring with",
+    "a new pier for the morning boats, and",
+    "the alpha harbour master counted every",
+    "passenger who came aboard that week.",
+    "Alpha crews painted the hulls blue and",
+    "checked each lifeboat before sailing.",
+    "The alpha timetable lists nine trips",
+    "on weekdays and six on the weekend.",
+    "Alpha tickets are sold at the quay.",
+    "Alpha ends its season in late autumn.",
+    "The alpha office closes at six pm.",
+    "Alpha boats carry bicycles for free.",
+    "The alpha pier has a small cafe too.",
+    "Alpha maps are printed every spring.",
+]
+RIGHT_COLUMN = [
+    "Beta island lies north of the strait",
+    "and its beta lighthouse guides every",
+    "vessel past the beta reef at night.",
+    "Beta keepers log the weather hourly",
+    "and report storms to the coast guard.",
+    "The beta ferry waits for the tide to",
+    "turn before it leaves the beta dock.",
+    "Beta visitors may climb the tower on",
+    "Sundays between ten and four o'clock.",
+    "Beta island has no cars at all.",
+    "The beta school has eleven pupils.",
+    "Beta sheep graze near the tower.",
+    "The beta post boat comes on Fridays.",
+    "Beta winters are long and windy.",
+]
+
+
+def make_report_pdf(
+    path: Path, *, table_rows: list[tuple[str, str, str]] | None = None, company: str = "Lighthouse Ferries Inc.",
+    header: str = REPORT_HEADER,
+) -> Path:
+    """A five-page quarterly report as business PDFs are: a cover, a running header and page
+    numbers on every page, prose, a statement of operations table (page 3) whose figures stand
+    in columns under "Three Months Ended June 30, 2024 / 2023", and a two-column page (page 4)."""
+    rows = table_rows or REPORT_ROWS
+
+    def page(number: int, body: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+        return [(40, 30, header), *body, (290, 810, str(number))]
+
+    cover = [(150, 120, "UNITED STATES SECURITIES AND EXCHANGE COMMISSION"), (220, 150, "FORM 10-Q"),
+             (120, 190, "For the quarterly period ended June 30, 2024"), (190, 240, company),
+             (140, 260, "(Exact name of registrant as specified in its charter)")]
+    prose = [(40, 80 + 14 * i, line) for i, line in enumerate([
+        f"{company} runs passenger and freight ferries between the islands of the sound.",
+        "Our fleet of eleven vessels sailed 14,200 crossings in the quarter, carrying commuters,",
+        "tourists and goods. Management discusses the results of operations on the following pages.",
+    ])]
+    table = [(140, 80, "CONDENSED STATEMENTS OF OPERATIONS (in thousands)"),
+             (360, 110, "Three Months Ended"), (340, 124, "June 30, 2024"), (450, 124, "June 30, 2023")]
+    for i, (label, a, b) in enumerate(rows):
+        y = 150 + 16 * i
+        table += [(40, y, label), (350, y, a), (460, y, b)]
+    columns = [(40, 80 + 14 * i, t) for i, t in enumerate(LEFT_COLUMN)]
+    columns += [(320, 80 + 14 * i, t) for i, t in enumerate(RIGHT_COLUMN)]
+    closing = [(40, 80, "The board thanks the crews for a safe quarter on the water."),
+               (40, 94, "No vessel was out of service for more than two days in the period.")]
+    return make_layout_pdf(path, [page(1, cover), page(2, prose), page(3, table), page(4, columns), page(5, closing)])
+
+
 def make_encrypted_pdf(path: Path, text: str = "Top secret quarterly numbers.", password: str = "hunter2") -> Path:
     from pypdf import PdfReader, PdfWriter
 

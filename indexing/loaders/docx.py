@@ -72,14 +72,7 @@ def load_docx(path: Path) -> ParsedDocument:
     try:
         for block in document.iter_inner_content():
             if isinstance(block, Table):
-                for row in block.rows:
-                    cells: list[str] = []
-                    for cell in row.cells:
-                        text = cell.text.strip()
-                        if text and (not cells or cells[-1] != text):  # merged cells repeat
-                            cells.append(text)
-                    if cells:
-                        builder.text(" | ".join(cells))
+                builder.table([[cell.text for cell in row.cells] for row in block.rows])
                 continue
             level = _heading_level(block)
             breaks = block.rendered_page_breaks
@@ -115,7 +108,7 @@ def load_docx(path: Path) -> ParsedDocument:
         raise DocumentError("no text found in the document", code="no-text")
     if not saw_breaks:
         only = pages[0]
-        pages = [Unit(number=1, text=only.text, kind=UnitKind.DOCUMENT, headings=only.headings)]
+        pages = [Unit(number=1, text=only.text, kind=UnitKind.DOCUMENT, headings=only.headings, tables=only.tables)]
     title = None
     try:
         title = document.core_properties.title or None

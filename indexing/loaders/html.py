@@ -57,6 +57,19 @@ class _Walker:
         if not tag or tag in _SKIP:
             self._add(el.tail)
             return
+        if tag == "table" and not self._pre:
+            self._flush()
+            rows = [r for r in el.iter() if _tag(r) == "tr"]
+            if rows:
+                cells = [[_WS.sub(" ", c.text_content()) for c in r if _tag(c) in ("td", "th")] for r in rows]
+                heads = 0
+                for r in rows:
+                    if not all(_tag(c) == "th" for c in r if _tag(c) in ("td", "th")):
+                        break
+                    heads += 1
+                self.builder.table(cells, header_rows=max(heads, 1))
+                self._add(el.tail)
+                return
         heading = _HEADING.match(tag)
         if heading:
             self._flush()
@@ -82,6 +95,16 @@ class _Walker:
     def unit(self, number: int = 1, **kw) -> Unit:
         self._flush()
         return self.builder.build(number=number, **kw)
+
+
+def _header_rows(table) -> int:
+    """How many leading rows of a trafilatura table are headings (cells with role="head")."""
+    count = 0
+    for row in table.iter("row"):
+        if not any(c.get("role") == "head" for c in row.iter("cell")):
+            break
+        count += 1
+    return max(count, 1)
 
 
 def parse_html_tree(data: bytes | str):
@@ -130,8 +153,8 @@ def _trafilatura_unit(data: bytes) -> tuple[Unit | None, str | None]:
             for item in el.iter("item"):
                 builder.text("".join(item.itertext()))
         elif tag == "table":
-            for row in el.iter("row"):
-                builder.text(" | ".join(_WS.sub(" ", "".join(c.itertext())).strip() for c in row.iter("cell")))
+            rows = [["".join(c.itertext()) for c in row.iter("cell")] for row in el.iter("row")]
+            builder.table(rows, header_rows=_header_rows(el))
         else:
             builder.text("".join(el.itertext()))
     return (None if builder.empty else builder.build()), title

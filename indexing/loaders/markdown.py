@@ -13,7 +13,7 @@ from indexing.loaders.text import decode_bytes, require_words
 from indexing.models import ParsedDocument, Unit
 from indexing.normalize import normalize_text
 
-_md = MarkdownIt("commonmark")
+_md = MarkdownIt("commonmark").enable("table")
 
 
 def markdown_unit(raw: str, number: int = 1) -> Unit:
@@ -26,7 +26,13 @@ def markdown_unit(raw: str, number: int = 1) -> Unit:
     tokens = _md.parse(text)
     stack: list[tuple[int, str]] = []
     headings: list[tuple[int, tuple[str, ...]]] = []
+    tables: list[tuple[int, int, int]] = []
     for i, tok in enumerate(tokens):
+        if tok.type == "table_open" and tok.map is not None and tok.map[1] - tok.map[0] >= 3:
+            first, last = tok.map[0], tok.map[1]  # the heading row, the delimiter row, then rows
+            end = line_starts[last] - 1 if last < len(lines) else len(text)
+            tables.append((line_starts[first], line_starts[first + 2], end))
+            continue
         if tok.type != "heading_open" or tok.map is None:
             continue
         level = int(tok.tag[1:])
@@ -37,7 +43,7 @@ def markdown_unit(raw: str, number: int = 1) -> Unit:
             stack.pop()
         stack.append((level, title))
         headings.append((line_starts[tok.map[0]], tuple(t for _, t in stack)))
-    return Unit(number=number, text=text, headings=tuple(headings))
+    return Unit(number=number, text=text, headings=tuple(headings), tables=tuple(tables))
 
 
 def load_markdown(path: Path) -> ParsedDocument:

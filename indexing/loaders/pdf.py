@@ -1,4 +1,11 @@
-"""PDF loader: pypdf, one unit per page, with page labels and the outline as headings."""
+"""PDF loader: pypdf, one unit per page, with page labels and the outline as headings.
+
+Text comes from pypdf's layout mode (pdf_layout.py: table rows kept on one line, columns read in
+order, running headers/footers left out); a page the layout mode reads as nearly empty is read
+again in plain mode. pypdf's safety limits are raised tenfold for array and dictionary sizes
+(valid SEC filings hold arrays past its 100,000 elements); a file pypdf still cannot open is
+read by PDFium (pypdfium2, installed with the ocr extra) before it is refused.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,16 @@ from pathlib import Path
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
+from indexing.loaders.pdf_layout import format_page, layout_lines, repeated_keys
 from indexing.models import DocumentError, ParsedDocument, Unit, UnitKind
 from indexing.normalize import has_words, normalize_text
+
+try:  # pypdf >= 6.4
+    from pypdf import apply_configuration as _pypdf_configuration
+except ImportError:  # pragma: no cover - older pypdf: its defaults
+    _pypdf_configuration = None
+
+_LIMITS = {"array_maximum_element_count": 1_000_000, "dictionary_maximum_element_count": 1_000_000}
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
@@ -95,6 +110,33 @@ def ocr_unavailable_reason(requested: bool) -> str | None:
 
 
 def load_pdf(path: Path, *, ocr: bool = False) -> ParsedDocument:
+    if _pypdf_configuration is None:
+        return _load_pdf(path, ocr)
+    with _pypdf_configuration(**_LIMITS):
+        try:
+            return _load_pdf(path, ocr)
+        except DocumentError as exc:
+            if exc.code != "malformed":
+                raise
+            salvaged = _load_with_pdfium(path)
+            if salvaged is None:
+                raise
+            salvaged.warnings.insert(0, f"pypdf could not read it ({exc.reason}); read with PDFium instead")
+            return salvaged
+
+
+def _page_text(page) -> tuple[list[str], str | None]:
+    """A page's layout lines, or (when the layout mode finds next to nothing) its plain text."""
+    try:
+        lines = layout_lines(page.extract_text(extraction_mode="layout"))
+    except Exception:  # the layout mode trips over pages the plain mode reads
+        lines = []
+    if has_words("".join(lines), 20):
+        return lines, None
+    return [], page.extract_text() or ""
+
+
+def _load_pdf(path: Path, ocr: bool) -> ParsedDocument:
     reader = _open(path)
     try:
         pages = reader.pages
@@ -117,15 +159,25 @@ def load_pdf(path: Path, *, ocr: bool = False) -> ParsedDocument:
     failed: list[int] = []
     first_error: BaseException | None = None
     heading: tuple[str, ...] = ()
+    read: dict[int, tuple[list[str], str | None]] = {}
     for index in range(count):
-        heading = outline.get(index, heading)
         try:
-            raw = pages[index].extract_text() or ""
+            read[index] = _page_text(pages[index])
         except Exception as exc:  # one bad page must not cost the others
             failed.append(index + 1)
             first_error = first_error or exc
+    drop = repeated_keys([lines for lines, _ in read.values() if lines])
+    for index in range(count):
+        heading = outline.get(index, heading)
+        if index not in read:
             continue
-        text = normalize_text(raw)
+        lines, plain = read[index]
+        tables: tuple = ()
+        if plain is None:
+            page_text = format_page(lines, drop)
+            text, tables = page_text.text, page_text.tables
+        else:
+            text = normalize_text(plain)
         if not has_words(text, 3):
             imageonly.append(index + 1)
             continue
@@ -137,6 +189,7 @@ def load_pdf(path: Path, *, ocr: bool = False) -> ParsedDocument:
                 kind=UnitKind.PAGE,
                 label=label if label and label != str(index + 1) else None,
                 headings=((0, heading),) if heading else (),
+                tables=tables,
             )
         )
 
@@ -160,3 +213,36 @@ def load_pdf(path: Path, *, ocr: bool = False) -> ParsedDocument:
     except Exception:
         pass
     return ParsedDocument(kind="pdf", units=units, title=title, page_count=count, warnings=warnings, ocr_pages=ocr_pages)
+
+
+def _load_with_pdfium(path: Path) -> ParsedDocument | None:
+    """The file's text by PDFium (plain, one unit per page), or None where PDFium cannot read it
+    either or is not installed."""
+    try:
+        import pypdfium2 as pdfium
+    except ImportError:
+        return None
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except Exception:
+        return None
+    try:
+        count = len(pdf)
+        units = []
+        for index in range(count):
+            page = pdf[index]
+            try:
+                textpage = page.get_textpage()
+                text = normalize_text(textpage.get_text_range())
+                textpage.close()
+            finally:
+                page.close()
+            if has_words(text, 3):
+                units.append(Unit(number=index + 1, text=text, kind=UnitKind.PAGE))
+    except Exception:
+        return None
+    finally:
+        pdf.close()
+    if not units:
+        return None
+    return ParsedDocument(kind="pdf", units=units, page_count=count)

@@ -1,0 +1,172 @@
+"""What a question is about, and which documents of the library are about that.
+
+A 10-K names its company on the cover, not in every paragraph, so a passage about "net sales"
+cannot tell Apple's filing from Amazon's by its own words. Each indexed document keeps its
+identity (file name, title, the opening of its first page: indexing/models.ParsedDocument);
+a question's focus terms — the names it mentions (capitalised words, acronyms, possessives),
+years, quarters, "the latest" — are matched against those identities, and the documents that
+match rank their passages above the others' (Retriever.search). A name that no document's
+identity holds, or that every document holds, tells nothing and is not used.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&\-.]*[A-Za-z0-9]|[A-Za-z]")
+_YEAR = re.compile(r"\b(?:FY\s?|fiscal\s+(?:year\s+)?)?((?:19|20)\d\d)\b", re.I)
+_SHORT_FY = re.compile(r"\bFY\s?'?(\d\d)\b", re.I)
+_QUARTER = re.compile(r"\bQ([1-4])\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter\b", re.I)
+_ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_LATEST = re.compile(r"\b(latest|most recent|newest|current quarter|recent(?:ly)? (?:filed|reported|published))\b", re.I)
+_MONTHS = {m: i for i, m in enumerate(
+    "january february march april may june july august september october november december".split(), 1)}
+_PERIOD_ENDED = re.compile(
+    r"(?:period|quarter|year)\s+ended\s+(" + "|".join(_MONTHS) + r")\s+\d{1,2}\s*,\s*((?:19|20)\d\d)", re.I
+)
+# capitalised words that open questions or name kinds of things, not a particular one
+_GENERIC = frozenset(
+    """what which who whom whose when where why how is are was were does did do can could should would will has have
+    had the a an in on of for to and or by with from as at about into during over under between list give describe
+    explain compare summarize summarise tell show name please according if any there this that these those it its
+    q1 q2 q3 q4 fy i we you they he she report reports filing form quarter quarterly annual year fiscal""".split()
+)
+
+
+@dataclass
+class Focus:
+    names: list[str] = field(default_factory=list)  # lower-cased
+    years: set[int] = field(default_factory=set)
+    quarters: set[int] = field(default_factory=set)
+    latest: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.years or self.quarters or self.latest)
+
+
+def question_focus(question: str) -> Focus:
+    focus = Focus()
+    for m in _YEAR.finditer(question):
+        focus.years.add(int(m.group(1)))
+    for m in _SHORT_FY.finditer(question):
+        focus.years.add(2000 + int(m.group(1)))
+    for m in _QUARTER.finditer(question):
+        focus.quarters.add(int(m.group(1)) if m.group(1) else _ORDINAL[m.group(2).lower()])
+    focus.latest = bool(_LATEST.search(question))
+    names: list[str] = []
+    for m in _WORD.finditer(question):
+        word = m.group(0).rstrip(".")
+        if word.lower().endswith("'s"):
+            word = word[:-2]
+        low = word.lower()
+        if low in _GENERIC or len(low) < 2:
+            continue
+        capital = word[0].isupper() and (m.start() > 0 or word.isupper() or any(c.isupper() for c in word[1:]))
+        if (capital or word.isupper()) and low not in names:
+            names.append(low)
+    focus.names = names
+    return focus
+
+
+@dataclass
+class Profile:
+    """What matching needs of one document's identity."""
+
+    words: frozenset[str]
+    years: frozenset[int]
+    quarters: frozenset[int]
+    period: tuple[int, int] | None  # (year, quarter or month) for "the latest"
+
+
+def _words(text: str) -> set[str]:
+    out = set()
+    for m in _WORD.finditer(text):
+        w = m.group(0).lower().rstrip(".")
+        out.add(w)
+        if w.endswith("'s") or w.endswith("’s"):
+            out.add(w[:-2])
+        for part in re.split(r"[\-.&]", w):  # "NVIDIA-Corp" → nvidia, corp
+            if part:
+                out.add(part)
+    return out
+
+
+@lru_cache(maxsize=65536)
+def profile(path: str, identity: str) -> Profile:
+    name = Path(path).stem
+    head = identity or ""
+    words = _words(name) | _words(head)
+    years = {int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d\d)(?!\d)", name)}
+    quarters = {int(q) for q in re.findall(r"(?i)(?<![a-z])q([1-4])(?!\d)", name)}
+    period = None
+    ended = _PERIOD_ENDED.search(head)
+    if ended:
+        years.add(int(ended.group(2)))
+        period = (int(ended.group(2)), _MONTHS[ended.group(1).lower()] / 3.0)
+    if years:
+        y = max(years)
+        if quarters:
+            period = (y, float(max(quarters)))
+        elif period is None:
+            period = (y, 0.0)
+    return Profile(frozenset(words), frozenset(years), frozenset(quarters), period)
+
+
+_FILING = re.compile(r"\b(?:10-?[KQ]|8-?K|20-?F|annual|quarterly|reports?|filings?|form|fiscal(?: year)?|FY\s?'?\d\d)\b", re.I)
+
+
+def topic(question: str, names: list[str]) -> str:
+    """The question without what picks the documents (their names, periods, "the latest", "10-Q
+    report"): what to look for inside the documents that match."""
+    text = question
+    for name in names:
+        text = re.sub(rf"\b{re.escape(name)}(?:['’]s)?\b", " ", text, flags=re.I)
+    for pattern in (_QUARTER, _YEAR, _LATEST, _FILING):
+        text = pattern.sub(" ", text)
+    text = " ".join(text.split())
+    return text if len(text.split()) >= 2 else question
+
+
+def preferences(question: str, documents: dict[str, str]) -> tuple[dict[str, float], str]:
+    """path → how well the document matches what the question names (1 = all of it), and the
+    question's topic within them (`topic`); `({}, question)` when the question names nothing that
+    tells the library's documents apart."""
+    if len(documents) < 2:
+        return {}, question
+    focus = question_focus(question)
+    if not focus:
+        return {}, question
+    profiles = {path: profile(path, identity) for path, identity in documents.items()}
+    n = len(profiles)
+    # names some documents hold and others do not
+    names = []
+    weights = []
+    for name in focus.names:
+        holders = sum(name in p.words for p in profiles.values())
+        if 0 < holders <= max(1, n // 2):
+            names.append(name)
+            weights.append(math.log(1 + n / holders))
+    scores: dict[str, float] = {}
+    for path, p in profiles.items():
+        score = sum(w for name, w in zip(names, weights) if name in p.words) / sum(weights) if names else 1.0
+        if focus.years and any(p.years for p in profiles.values()):
+            year = bool(focus.years & p.years)
+            quarter = not focus.quarters or bool(focus.quarters & p.quarters) or not p.quarters
+            score *= 1.0 if (year and quarter) else 0.35 if year else 0.1
+        scores[path] = score
+    if focus.latest and not focus.years:
+        best = max(scores.values())
+        dated = [path for path, s in scores.items() if s == best and profiles[path].period]
+        if dated:
+            newest = max(profiles[path].period for path in dated)
+            for path in dated:
+                if profiles[path].period != newest:
+                    scores[path] *= 0.35
+    top = max(scores.values())
+    if top <= 0 or all(s == top for s in scores.values()):
+        return {}, question
+    return {path: s / top for path, s in scores.items() if s > 0}, topic(question, names)

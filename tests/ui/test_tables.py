@@ -1,0 +1,51 @@
+"""A figure from a report's table, as the desktop app shows it: rows aligned in a grid under their
+column headings, the quoted row marked, and the cited PDF page with the row highlighted."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtGui import QTextTable
+
+from tests import docs
+from tests.ui.test_main_window import LONG, _ask
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _tables(document) -> list[list[list[str]]]:
+    """Every table of a QTextDocument as rows of cell texts."""
+    found = []
+    frames = [document.rootFrame()]
+    while frames:
+        frame = frames.pop()
+        if isinstance(frame, QTextTable):
+            found.append([[frame.cellAt(r, c).firstCursorPosition().block().text().strip() for c in range(frame.columns())]
+                          for r in range(frame.rows())])
+        frames.extend(frame.childFrames())
+    return found
+
+
+def test_a_table_row_is_shown_aligned_under_its_headings_and_highlighted_on_its_page(qtbot, window, tmp_path):
+    """Source cards showed a table as a column of single numbers, with "score 0.03"."""
+    report = docs.make_report_pdf(tmp_path / "ferries-q2.pdf")
+    with qtbot.waitSignal(window.index_finished, timeout=LONG):
+        window.enqueue_index([str(report)])
+    window.services.settings.retrieval.answer_mode = "quote"
+    answer, _ = _ask(qtbot, window, "What was the freight revenue in the three months ended June 30, 2024?")
+    assert answer["citations"][0]["page"] == 3 and answer["citations"][0]["quote"] == "Freight revenue | 1,204 | 998"
+
+    grids = [t for t in _tables(window.chat.view.document()) if any("Freight revenue" in row for row in t)]
+    assert grids, "the table rows are not shown as a grid"
+    for grid in grids:
+        freight = next(row for row in grid if row[0] == "Freight revenue")
+        headings = next(row for row in grid if "June 30, 2024" in row)
+        # the figure stands in the column of its heading: 1,204 under June 30, 2024, 998 under 2023
+        assert headings.index("June 30, 2024") == freight.index("1,204")
+        assert headings.index("June 30, 2023") == freight.index("998")
+    html = window.chat.view.toHtml()
+    assert "score 0." not in html and ("close match" in html or "partial match" in html or "loose match" in html)
+
+    window.chat.activate(len(window.chat.turns) - 1, 1)
+    viewer = window.viewer
+    assert viewer.pdf_view.pageNavigator().currentPage() == 2  # page 3, counted from 0
+    assert viewer.found_on_page == 3  # the quoted row was found on the page and highlighted
