@@ -79,6 +79,9 @@ def key_figures(answer: str) -> set[str]:
         if _MONTH.search(text[max(0, m.start() - 14) : m.start()]):
             continue
         found.add(normal_figure(raw))
+        # "$23.198 billion" is the statements' "23,198" (in millions)
+        if re.fullmatch(r"\d+\.\d{3}", plain) and re.match(r"\s*billion", text[m.end() : m.end() + 9]):
+            found.add(str(int(round(float(plain) * 1000))))
     return found
 
 
