@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.chat_view import where
+from ui.passages import passage_html
 from ui.pdf_view import HighlightPdfView
 
 
@@ -125,8 +126,8 @@ class SourceViewer(QWidget):
         self.stack.setCurrentWidget(self.pdf_page)
         text, start, end = self._quote(cit)
         self.passage.setHtml(
-            f"<p><small>Cited passage, page {page + 1}:</small></p><p>{html.escape(text[:start])}"
-            f"<span style='background-color:{self._mark()}'>{html.escape(text[start:end])}</span>{html.escape(text[end:])}</p>"
+            f"<p><small>Cited passage, page {page + 1}:</small></p>"
+            + passage_html(text, (start, end), cit.get("context") or "", self._mark())
         )
         if self.pdf_view.show_passage(page, text[start:end]):
             self.found_on_page = page + 1
@@ -141,12 +142,7 @@ class SourceViewer(QWidget):
         """The unit's text with [start, end) highlighted and scrolled into view."""
         if stale:
             self._show_notice("The file changed since it was indexed: the passage may have moved. Re-index it to refresh.")
-        body = (
-            html.escape(text[:start])
-            + f"<a name='cited'></a><span style='background-color:{self._mark()}'>{html.escape(text[start:end])}</span>"
-            + html.escape(text[end:])
-        )
-        self.text.setHtml(f"<div style='white-space:pre-wrap'>{body}</div>")
+        self.text.setHtml(passage_html(text, (start, end), "", self._mark(), anchor="cited"))
         self.stack.setCurrentWidget(self.text)
         self.text.scrollToAnchor("cited")
 

@@ -49,3 +49,29 @@ def test_a_table_row_is_shown_aligned_under_its_headings_and_highlighted_on_its_
     viewer = window.viewer
     assert viewer.pdf_view.pageNavigator().currentPage() == 2  # page 3, counted from 0
     assert viewer.found_on_page == 3  # the quoted row was found on the page and highlighted
+
+
+def test_a_word_table_is_shown_as_a_grid_in_the_source_viewer(qtbot, window, tmp_path):
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Ferry departures by harbour", level=1)
+    document.add_paragraph("The harbour office counts every departure of the season.")
+    table = document.add_table(rows=0, cols=3)
+    for row in [["Harbour", "Departures 2024", "Departures 2023"], ["Northport", "1,412", "1,377"],
+                ["Eastbay", "988", "1,020"], ["Southcove", "2,306", "2,118"]]:
+        for cell, value in zip(table.add_row().cells, row):
+            cell.text = value
+    path = tmp_path / "departures.docx"
+    document.save(str(path))
+    with qtbot.waitSignal(window.index_finished, timeout=LONG):
+        window.enqueue_index([str(path)])
+    window.services.settings.retrieval.answer_mode = "quote"
+    answer, _ = _ask(qtbot, window, "How many ferry departures did Eastbay harbour have in 2024?")
+    assert answer["citations"][0]["quote"] == "Eastbay | 988 | 1,020"
+    window.chat.activate(len(window.chat.turns) - 1, 1)
+    viewer = window.viewer
+    assert viewer.stack.currentWidget() is viewer.text
+    qtbot.waitUntil(lambda: any(any(r[:1] == ["Eastbay"] for r in t) for t in _tables(viewer.text.document())), timeout=30_000)
+    grid = next(t for t in _tables(viewer.text.document()) if any(r[:1] == ["Eastbay"] for r in t))
+    assert grid[0] == ["Harbour", "Departures 2024", "Departures 2023"] and ["Eastbay", "988", "1,020"] in grid
