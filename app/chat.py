@@ -302,11 +302,15 @@ BUNDLED_ANSWER_MODE = "quote"
 
 def render_answer(sentences: list[AnswerSentence]) -> str:
     """The answer with verified markers after each supported sentence."""
-    parts = []
+    text = ""
+    lines_before = False
     for s in sentences:
         marks = "".join(f"[{n}]" for n in s.citations)
-        parts.append(f"{s.text} {marks}" if marks else s.text)
-    return " ".join(parts)
+        part = f"{s.text} {marks}" if marks else s.text
+        lines = "\n" in s.text or " | " in s.text  # a quoted table row stands on lines of its own
+        text = f"{text}{chr(10) if lines or lines_before else ' '}{part}" if text else part
+        lines_before = lines
+    return text
 
 
 __all__ = ["Chat", "ChatEvent", "Status", "Retrieved", "Token", "SentenceCited", "Done", "render_answer"]

@@ -79,22 +79,37 @@ def _headings_only(line: str) -> bool:
     return not _FIGURE.search(line)
 
 
+def _heading_line(line: str) -> bool:
+    """A heading standing on its own line: a few words, no closing punctuation."""
+    words = line.split()
+    return 0 < len(words) <= 8 and not line.rstrip().endswith((".", ",", ";", ":", "?", "!")) and not is_row(line)
+
+
 def quotable_units(text: str) -> list[tuple[int, int]]:
-    """Spans of `text` that can be quoted alone: its sentences, or the lines of a sentence that
-    holds table rows or runs over several lines without ending."""
+    """Spans of `text` that can be quoted alone: its sentences; the lines of a "sentence" that
+    holds table rows, or runs over several lines without ending (a page header, a list), or
+    over 2 × 60 words; and a heading on the line above a sentence, apart from it."""
     out: list[tuple[int, int]] = []
     for s, e in split_sentences(text):
         segment = text[s:e]
         lines = segment.split("\n")
-        if len(lines) > 1 and (any(is_row(ln) for ln in lines) or len(segment.split()) > _MAX_WORDS or len(lines) > 3):
+        ends = segment.rstrip().endswith((".", "!", "?", ".”", '."'))
+        if len(lines) > 1 and (any(is_row(ln) for ln in lines) or (not ends and len(lines) > 2)
+                               or len(segment.split()) > 2 * _MAX_WORDS):
             pos = s
             for line in lines:
                 if line.strip():
                     lead = len(line) - len(line.lstrip())
                     out.append((pos + lead, pos + len(line.rstrip())))
                 pos += len(line) + 1
-        else:
-            out.append((s, e))
+            continue
+        while len(lines) > 1 and _heading_line(lines[0]) and len(lines[1].split()) > 3:
+            head = lines.pop(0)
+            if head.strip():
+                lead = len(head) - len(head.lstrip())
+                out.append((s + lead, s + len(head.rstrip())))
+            s += len(head) + 1
+        out.append((s, e))
     return out
 
 
