@@ -151,8 +151,10 @@ def preferences(question: str, documents: dict[str, str]) -> tuple[dict[str, flo
             names.append(name)
             weights.append(math.log(1 + n / holders))
     scores: dict[str, float] = {}
+    named = 0.0
     for path, p in profiles.items():
         score = sum(w for name, w in zip(names, weights) if name in p.words) / sum(weights) if names else 1.0
+        named = max(named, score)
         if focus.years and any(p.years for p in profiles.values()):
             year = bool(focus.years & p.years)
             quarter = not focus.quarters or bool(focus.quarters & p.quarters) or not p.quarters
@@ -169,4 +171,6 @@ def preferences(question: str, documents: dict[str, str]) -> tuple[dict[str, flo
     top = max(scores.values())
     if top <= 0 or all(s == top for s in scores.values()):
         return {}, question
-    return {path: s / top for path, s in scores.items() if s > 0}, topic(question, names)
+    # scaled by the best match of the names alone: when no document is of the period asked about
+    # (Apple's 2019 filing in a library of its 2023 ones), none counts as the one named
+    return {path: s / named for path, s in scores.items() if s > 0}, topic(question, names)

@@ -49,3 +49,10 @@ def test_names_that_tell_no_document_apart_give_no_preference():
 def test_the_topic_keeps_what_to_look_for_inside_the_documents():
     assert topic("What was NVIDIA's gross margin in the most recent 10-Q report?", ["nvidia"]) == "What was gross margin in the ?"
     assert topic("Apple Q3 2023?", ["apple"]) == "Apple Q3 2023?"  # nothing left: the question itself
+
+
+def test_a_period_no_document_covers_makes_no_document_the_named_one():
+    """A near miss: Apple's filings are in the library, but not the one of the year asked about."""
+    prefs, _ = preferences("What was Apple's revenue in Q3 2019?", COVERS)
+    assert prefs and max(prefs.values()) < 1.0
+    assert {p.rsplit("/", 1)[1] for p in prefs} == {"2022 Q3 AAPL.pdf", "2023 Q1 AAPL.pdf", "2023 Q3 AAPL.pdf"}
