@@ -79,10 +79,15 @@ def _headings_only(line: str) -> bool:
     return not _FIGURE.search(line)
 
 
-def _heading_line(line: str) -> bool:
-    """A heading standing on its own line: a few words, no closing punctuation."""
+def _heading_line(line: str, following: str) -> bool:
+    """A heading standing on its own line above a sentence: a few mostly capitalised words, no
+    closing punctuation, and the next line opens a sentence (a wrapped line of prose does not)."""
     words = line.split()
-    return 0 < len(words) <= 8 and not line.rstrip().endswith((".", ",", ";", ":", "?", "!")) and not is_row(line)
+    return (
+        0 < len(words) <= 8 and not line.rstrip().endswith((".", ",", ";", ":", "?", "!")) and not is_row(line)
+        and sum(w[:1].isupper() or w[:1].isdigit() for w in words) * 2 >= len(words)
+        and following.lstrip()[:1].isupper()
+    )
 
 
 def quotable_units(text: str) -> list[tuple[int, int]]:
@@ -103,7 +108,7 @@ def quotable_units(text: str) -> list[tuple[int, int]]:
                     out.append((pos + lead, pos + len(line.rstrip())))
                 pos += len(line) + 1
             continue
-        while len(lines) > 1 and _heading_line(lines[0]) and len(lines[1].split()) > 3:
+        while len(lines) > 1 and _heading_line(lines[0], lines[1]) and len(lines[1].split()) > 3:
             head = lines.pop(0)
             if head.strip():
                 lead = len(head) - len(head.lstrip())
