@@ -86,7 +86,8 @@ class Retriever:
             own = self.store.query(topic_vector, n, where={"file_path": {"$in": preferred}})
             for r, h in enumerate(own):
                 dense_rank[h.chunk.id] = min(r, dense_rank.get(h.chunk.id, r))
-            dense_hits = dense_hits + [h for h in own if h.chunk.id not in {d.chunk.id for d in dense_hits}]
+            seen = {h.chunk.id for h in dense_hits}
+            dense_hits = dense_hits + [h for h in own if h.chunk.id not in seen]
         by_id: dict[str, Passage] = {h.chunk.id: Passage(chunk=h.chunk, score=0.0, dense=h.score) for h in dense_hits}
         lexical_hits: list[tuple[str, float]] = []
         fetched: dict = {}
