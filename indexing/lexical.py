@@ -11,9 +11,10 @@ disagree with the manifest, whatever moment a run is killed at.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from typing import Iterable, Sequence
+
+from indexing.words import words
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunk_text (
@@ -33,14 +34,11 @@ CREATE TRIGGER IF NOT EXISTS chunk_text_ad AFTER DELETE ON chunk_text BEGIN
 END;
 """
 
-_TERM = re.compile(r"[^\W_]+", re.UNICODE)
-
-
 def fts_query(terms: Iterable[str]) -> str:
     """An FTS5 expression matching any of `terms` (each quoted: no operator can be injected)."""
     seen: list[str] = []
     for term in terms:
-        for word in _TERM.findall(term.lower()):
+        for word in words(term):
             if word not in seen:
                 seen.append(word)
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in seen[:64])

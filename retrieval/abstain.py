@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from retrieval.attribution import content_words
+from indexing.words import content_words
 from retrieval.models import Passage
 
 # fitted by bench/retrieval.py on SQuAD 2.0 (1,600 questions about indexed vs other articles,

@@ -16,21 +16,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from indexing.words import content_words
 from retrieval.models import Passage
 
 # [1]  [1, 2]  [1][2]  [Source 1]  [source: 2]  【1】
 MARKER = re.compile(r"\s?[\[【]\s*(?:sources?\s*:?\s*|passages?\s*:?\s*)?([1-9]\d?(?:\s*[,;]\s*[1-9]\d?)*)\s*[\]】]", re.I)
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # after . ! ? (and closing quotes) followed by space; at a blank line; before a list item
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"'”’)\]]*\s+|\n\s*\n\s*|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
-STOPWORDS = frozenset(
-    """a an the and or but if then else of to in on at by for with from as is are was were be been being
-    it its this that these those there here which who whom whose what when where why how not no nor so
-    than too very can could should would may might must shall will do does did done has have had having
-    i me my we our you your he him his she her they them their about into over under after before
-    also just only such some any each all both more most other own same one ones per via
-    according based passage passages source sources document documents answer question""".split()
-)
 
 
 _ABBREVIATIONS = frozenset("e.g i.e dr mr mrs ms prof fig figs vs etc al no nos vol pp ca approx st jr sr inc ltd co".split())
@@ -75,17 +67,6 @@ def strip_markers(text: str) -> tuple[str, list[int]]:
     for m in MARKER.finditer(text):
         numbers.extend(int(n) for n in re.split(r"\s*[,;]\s*", m.group(1)))
     return MARKER.sub("", text), numbers
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "edly", "ed", "es", "s", "ly"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())}
 
 
 def lexical_support(sentence_words: set[str], passage_words: set[str]) -> float:

@@ -23,7 +23,8 @@ import re
 
 import numpy as np
 
-from retrieval.attribution import content_words, split_sentences
+from indexing.words import content_words
+from retrieval.attribution import split_sentences
 from retrieval.models import Passage
 
 

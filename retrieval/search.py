@@ -22,7 +22,7 @@ import numpy as np
 
 from indexing.embedder import Embedder
 from indexing.store import ChunkStore
-from retrieval.attribution import content_words
+from indexing.words import query_terms
 from retrieval.focus import preferences
 from retrieval.models import Passage
 
@@ -142,10 +142,11 @@ class Retriever:
         """BM25 hits, and the chunks and stored vectors of the best `prefetch` of them (one read:
         which of them the dense list lacks is not known yet, and reading a few more costs less
         than waiting). With `preferred` documents, their own best hits are merged in by rank."""
-        terms = sorted(content_words(query)) or query.split()
+        # the words as written: FTS5's porter tokenizer stems them itself
+        terms = query_terms(query) or query.split()
         hits = self.lexical(terms, n)
         if preferred:
-            own = self.lexical(sorted(content_words(inside)) or terms, n, preferred)
+            own = self.lexical(query_terms(inside) or terms, n, preferred)
             rank = {cid: r for r, (cid, _) in enumerate(hits)}
             for r, (cid, _) in enumerate(own):
                 rank[cid] = min(r, rank.get(cid, r))

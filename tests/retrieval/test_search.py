@@ -60,3 +60,29 @@ def test_lazy_reads_of_lexical_hits_give_the_same_passages(big_library, k):
     reads.clear()
     retriever(None).search(QUESTIONS[-1])
     assert reads and reads[0] <= 2 * k + 2
+
+
+def test_inflected_question_words_reach_the_lexical_index(library, tmp_path):
+    """FTS5 stems with Porter itself: the question's words must reach it as written. Cut first by
+    another stemmer ("running" → "runn", "stopped" → "stopp"), they matched nothing."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text(
+        "The Kestrel ferry stopped running in 1998, after the harbour planning board closed the pier.\n", encoding="utf-8"
+    )
+    for i in range(6):
+        (folder / f"other{i}.txt").write_text(f"A note about orchards and apples, number {i}.\n", encoding="utf-8")
+    *_, done = library.add([str(folder)])
+    assert done.phase == "done"
+    searched: list[list[str]] = []
+
+    def lexical(terms, k, paths=None):
+        searched.append(list(terms))
+        return library.retriever.lexical(terms, k, paths)
+
+    base = library.retriever
+    retriever = Retriever(base.store, base.embedder, SearchSettings(top_k=3), lexical)
+    passages = retriever.search("When was it stopped running, and what planning was done?")
+    top = [p for p in passages if p.chunk.path.endswith("ferry.txt")]
+    assert top and top[0].lexical and top[0].lexical > 0, "the ferry passage was not found by its inflected words"
+    assert searched[0][:3] == ["stopped", "running", "planning"]
