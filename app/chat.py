@@ -121,7 +121,7 @@ class Chat:
         retriever = self.library.retriever
         passages = retriever.search(question, k=settings.retrieval.top_k)
         timings["retrieval_s"] = time.perf_counter() - t0
-        decision = decide(question, passages, settings.retrieval.strictness, retriever.last_topic)
+        decision = decide(question, passages, settings.retrieval.strictness, retriever.last_topic, retriever)
         yield Retrieved(passages, decision.refuse)
         if decision.refuse:
             answer = Answer(

@@ -96,7 +96,7 @@ class Library:
         return Retriever(
             self.store, self.embedder,
             SearchSettings(top_k=r.top_k, candidates=r.candidates), lexical=self.manifest.lexical_search,
-            documents=self._documents,
+            documents=self._documents, frequency=self.manifest.lexical_frequency,
         )
 
     def _documents(self) -> dict[str, str]:

@@ -66,6 +66,14 @@ class LexicalIndex:
     def ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT chunk_id FROM chunk_text")}
 
+    def frequency(self, words: Iterable[str]) -> dict[str, int]:
+        """word → how many chunks hold it (stemmed and folded as the index is)."""
+        out = {}
+        for word in words:
+            expression = fts_query([word])
+            out[word] = self.db.execute("SELECT COUNT(*) FROM chunk_fts WHERE chunk_fts MATCH ?", (expression,)).fetchone()[0] if expression else 0
+        return out
+
     def search(self, terms: Iterable[str], k: int, paths: Sequence[str] | None = None) -> list[tuple[str, float]]:
         """`(chunk_id, score)` best first; score is BM25, higher is better. With `paths`, only
         chunks of those files."""

@@ -218,6 +218,10 @@ class Manifest:
         return self.lexical.search(terms, k, paths)
 
     @_locked
+    def lexical_frequency(self, words: Sequence[str]) -> dict[str, int]:
+        return self.lexical.frequency(words)
+
+    @_locked
     def identities(self) -> dict[str, str]:
         """path → what each indexed document says it is (its file name at least)."""
         rows = self.db.execute("SELECT path, COALESCE(identity, title, '') FROM files WHERE status = 'indexed'")

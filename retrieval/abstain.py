@@ -11,7 +11,11 @@ bench/retrieval.py (questions about indexed articles vs questions about others):
 - the share of the question's content words found in the best passage (with its context: the
   heading path, a table's column headings). When the passage's document is the one the question
   names (its company, its period: retrieval/focus.py), the words that picked the document count
-  as found, and the share is taken of the rest of the question (its topic).
+  as found, and the share is taken of the rest of the question (its topic);
+- near misses: the share of the question's focus terms (names, years, numbers:
+  retrieval/focus.focus_terms) found in none of the best passages nor their documents' identity,
+  and whether one of them is nowhere in the library at all. "What was Tesla's revenue?" asked of
+  Apple's filings finds Apple's revenue table, close in every other way.
 
 Strictness picks the probability a question must reach to be answered.
 """
@@ -20,10 +24,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
+from typing import Protocol, Sequence
 
 from indexing.words import content_words
+from retrieval.focus import FocusTerm, focus_terms, found, profile, text_words
 from retrieval.models import Passage
+
+KEYS = ("dense", "lexical", "agree", "coverage", "unmatched", "absent")
+NEAR = 3  # the best passages a focus term is looked for in
+
+
+class Library(Protocol):
+    """What abstention reads of the library beside the passages (Retriever implements it)."""
+
+    def identity(self, path: str) -> str: ...
+
+    def frequency(self, words: Sequence[str]) -> dict[str, int]: ...  # chunks holding each word
 
 # fitted by bench/retrieval.py on SQuAD 2.0 (1,600 questions about indexed vs other articles,
 # both folds; bench/results/retrieval-20261123.json "final"); the thresholds refuse 1.5 / 4 / 10 %
@@ -39,12 +56,39 @@ class Decision:
     confidence: float  # probability that the library answers the question
     reason: str | None = None
     features: dict[str, float] | None = None
+    missing: list[FocusTerm] | None = None  # focus terms the best passages do not hold
 
 
-def features(question: str, passages: Sequence[Passage], topic: str | None = None) -> dict[str, float]:
+@dataclass
+class FocusCheck:
+    terms: list[FocusTerm]
+    unmatched: list[FocusTerm]  # in none of the best passages (nor their documents' identity)
+    absent: list[FocusTerm]  # of those, the ones no chunk of the library holds at all
+
+
+def check_focus(question: str, passages: Sequence[Passage], library: Library | None = None) -> FocusCheck:
+    terms = focus_terms(question)
+    if not terms or not passages:
+        return FocusCheck(terms, [], [])
+    near = []
+    for p in passages[:NEAR]:
+        identity = library.identity(p.chunk.path) if library is not None else ""
+        near.append((text_words(p.chunk.search_text + "\n" + Path(p.chunk.path).stem), p.chunk.path, identity))
+    unmatched = [t for t in terms if not any(found(t, w, path, ident) for w, path, ident in near)]
+    absent: list[FocusTerm] = []
+    if unmatched and library is not None:
+        counts = library.frequency(sorted({w for t in unmatched for w in t.words}))
+        absent = [t for t in unmatched if any(counts.get(w, 0) == 0 for w in t.words)]
+    return FocusCheck(terms, unmatched, absent)
+
+
+def features(question: str, passages: Sequence[Passage], topic: str | None = None,
+             library: Library | None = None, focus: FocusCheck | None = None) -> dict[str, float]:
     words = content_words(question)
     if not passages:
-        return {"dense": 0.0, "lexical": 0.0, "agree": 0.0, "coverage": 0.0}
+        return {k: 0.0 for k in KEYS}
+    focus = focus or check_focus(question, passages, library)
+    unmatched = len(focus.unmatched) / len(focus.terms) if focus.terms else 0.0
     by_dense = max(passages, key=lambda p: p.dense if p.dense is not None else -1.0)
     dense = by_dense.dense or 0.0
     lexical_scores = [p.lexical for p in passages if p.lexical is not None]
@@ -54,22 +98,62 @@ def features(question: str, passages: Sequence[Passage], topic: str | None = Non
     if topic and by_dense.focus >= 1.0:
         words = content_words(topic) or words
     coverage = len(words & content_words(by_dense.chunk.search_text)) / len(words) if words else 0.0
-    return {"dense": dense, "lexical": lexical, "agree": agree, "coverage": coverage}
+    return {"dense": dense, "lexical": lexical, "agree": agree, "coverage": coverage,
+            "unmatched": unmatched, "absent": 1.0 if focus.absent else 0.0}
 
 
 def probability(f: dict[str, float], weights: dict[str, float] | None = None) -> float:
     w = weights or WEIGHTS
-    z = w["bias"] + sum(w[k] * f[k] for k in ("dense", "lexical", "agree", "coverage"))
+    z = w["bias"] + sum(w.get(k, 0.0) * f.get(k, 0.0) for k in KEYS)
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
-def decide(question: str, passages: Sequence[Passage], strictness: str = "balanced", topic: str | None = None) -> Decision:
+def decide(question: str, passages: Sequence[Passage], strictness: str = "balanced", topic: str | None = None,
+           library: Library | None = None) -> Decision:
     if strictness not in THRESHOLDS:
         raise ValueError(f"strictness must be one of {', '.join(THRESHOLDS)}, not {strictness!r}")
     if not passages:
         return Decision(True, 0.0, "the library is empty")
-    f = features(question, passages, topic)
+    focus = check_focus(question, passages, library)
+    f = features(question, passages, topic, library, focus)
     p = probability(f)
     if p < THRESHOLDS[strictness]:
-        return Decision(True, p, f"no passage is close enough to the question (confidence {p:.2f})", f)
-    return Decision(False, p, None, f)
+        return Decision(True, p, refusal_reason(focus, passages, library, p), f, focus.unmatched)
+    return Decision(False, p, None, f, focus.unmatched)
+
+
+def _quoted(terms: Sequence[FocusTerm]) -> str:
+    names = [f"“{t.text}”" for t in terms]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def refusal_reason(focus: FocusCheck, passages: Sequence[Passage], library: Library | None, p: float) -> str:
+    """Why the library does not answer, in words a reader can check against the closest passages."""
+    years = [t for t in focus.unmatched if t.kind == "year"]
+    names = [t for t in focus.unmatched if t.kind == "name"]
+    absent_names = [t for t in names if t in focus.absent]
+    if absent_names:
+        return f"Your documents do not mention {_quoted(absent_names)}."
+    if years:
+        held = _years_of(passages[:NEAR], library)
+        asked = ", ".join(t.text for t in years)
+        if held:
+            return f"The closest passages are about {', '.join(map(str, held))}, not {asked}."
+        return f"None of the closest passages is about {asked}."
+    if names:
+        where = passages[0].file_name
+        return (f"Your documents mention {_quoted(names)}, but not near what you asked: "
+                f"the closest passages, from {where}, are about something else.")
+    numbers = [t for t in focus.unmatched if t.kind == "number"]
+    if numbers:
+        return f"None of the closest passages mentions {_quoted(numbers)}."
+    return f"Nothing in your documents is close enough to the question (confidence {p:.2f})."
+
+
+def _years_of(passages: Sequence[Passage], library: Library | None) -> list[int]:
+    """The periods the passages' documents are of (their file names, covers), newest first."""
+    years: set[int] = set()
+    for p in passages:
+        identity = library.identity(p.chunk.path) if library is not None else ""
+        years |= profile(p.chunk.path, identity).years
+    return sorted(years, reverse=True)[:3]

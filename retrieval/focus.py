@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9&\-.]*[A-Za-z0-9]|[A-Za-z]")
+from indexing.words import stem, words
+
+_WORD = re.compile(r"[^\W\d_][\w&\-.]*\w|[^\W\d_]")
 _YEAR = re.compile(r"\b(?:FY\s?|fiscal\s+(?:year\s+)?)?((?:19|20)\d\d)\b", re.I)
 _SHORT_FY = re.compile(r"\bFY\s?'?(\d\d)\b", re.I)
 _QUARTER = re.compile(r"\bQ([1-4])\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter\b", re.I)
@@ -62,7 +65,7 @@ def question_focus(question: str) -> Focus:
         word = m.group(0).rstrip(".")
         if word.lower().endswith("'s"):
             word = word[:-2]
-        low = word.lower()
+        low = fold(word)
         if low in _GENERIC or len(low) < 2:
             continue
         capital = word[0].isupper() and (m.start() > 0 or word.isupper() or any(c.isupper() for c in word[1:]))
@@ -85,7 +88,7 @@ class Profile:
 def _words(text: str) -> set[str]:
     out = set()
     for m in _WORD.finditer(text):
-        w = m.group(0).lower().rstrip(".")
+        w = fold(m.group(0)).rstrip(".")
         out.add(w)
         if w.endswith("'s") or w.endswith("’s"):
             out.add(w[:-2])
@@ -177,3 +180,78 @@ def preferences(question: str, documents: dict[str, str]) -> tuple[dict[str, flo
     # scaled by the best match of the names alone: when no document is of the period asked about
     # (Apple's 2019 filing in a library of its 2023 ones), none counts as the one named
     return {path: s / named for path, s in scores.items() if s > 0}, topic(question, names)
+
+
+# -- focus terms: what a question names, checked against what the library holds -----------------
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
+_JOIN = frozenset("of the de la le von van du da del di and & upon on".split())
+
+
+@dataclass(frozen=True)
+class FocusTerm:
+    text: str  # as the question writes it: "Bainbridge Island", "2019"
+    kind: str  # "name" | "year" | "number"
+    words: tuple[str, ...]  # folded, stemmed: what must be found
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics: "Beyoncé" and "beyonce" meet."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).lower()
+
+
+def text_words(text: str) -> set[str]:
+    """The folded, stemmed words of `text`, which focus terms are looked up in."""
+    return {stem(w) for w in words(fold(text))}
+
+
+def focus_terms(question: str) -> list[FocusTerm]:
+    """The names (runs of capitalised words: "Bainbridge Island", "Apple's"), years and other
+    numbers a question asks about: a passage that holds none of them answers another question."""
+    focus = question_focus(question)
+    names = set(focus.names)
+    out: list[FocusTerm] = []
+    run: list[re.Match] = []
+
+    def close() -> None:
+        while run and run[-1].group(0).lower() in _JOIN:
+            run.pop()
+        if run:
+            text = question[run[0].start() : run[-1].end()].rstrip(".")
+            text = re.sub(r"['’]s$", "", text)
+            parts = tuple(stem(w) for w in words(fold(text)) if w not in _JOIN)
+            if parts and all(p not in {t.words for t in out} for p in [parts]):
+                out.append(FocusTerm(text, "name", parts))
+        run.clear()
+
+    for m in _WORD.finditer(question):
+        gap = question[run[-1].end() : m.start()] if run else " "
+        if run and gap.strip() not in ("",):
+            close()
+        if fold(re.sub(r"['’]s$", "", m.group(0).rstrip("."))) in names:
+            run.append(m)
+        elif run and m.group(0).lower() in _JOIN:
+            run.append(m)
+        else:
+            close()
+    close()
+    for year in sorted(focus.years):
+        out.append(FocusTerm(str(year), "year", (str(year),)))
+    years = {str(y) for y in focus.years}
+    for m in _NUMBER.finditer(question):
+        n = m.group(0).replace(",", "")
+        if n not in years and len(n) >= 2 and not re.fullmatch(r"(?:19|20)\d\d", n):
+            out.append(FocusTerm(m.group(0), "number", (n,)))
+    return out
+
+
+def found(term: FocusTerm, text_words_: set[str], path: str = "", identity: str = "") -> bool:
+    """Whether `term` is in a passage (its folded words) or, for a name or a period, in what its
+    document says it is (title, cover, file name)."""
+    if all(w in text_words_ for w in term.words):
+        return True
+    if term.kind == "year" and path:
+        return int(term.text) in profile(path, identity).years
+    if term.kind == "name" and identity:
+        return all(w in text_words(identity) for w in term.words)
+    return False

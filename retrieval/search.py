@@ -53,12 +53,14 @@ class Retriever:
         settings: SearchSettings | None = None,
         lexical: LexicalSearch | None = None,
         documents: Callable[[], dict[str, str]] | None = None,
+        frequency: Callable[[Sequence[str]], dict[str, int]] | None = None,
     ):
         self.store = store
         self.embedder = embedder
         self.settings = settings or SearchSettings()
         self.lexical = lexical
         self.documents = documents  # path → identity of every indexed document
+        self._frequency = frequency  # word → chunks holding it (the lexical index)
         self.last_preferences: dict[str, float] = {}
         self.last_topic: str | None = None  # the question less what picked the documents, if any did
 
@@ -134,6 +136,14 @@ class Retriever:
                 if len(kept) == k:
                     break
         return kept
+
+    # what abstention reads of the library (retrieval.abstain.Library)
+    def identity(self, path: str) -> str:
+        return self.documents().get(path, "") if self.documents is not None else ""
+
+    def frequency(self, words: Sequence[str]) -> dict[str, int]:
+        # without a lexical index nothing is known to be absent
+        return self._frequency(words) if self._frequency is not None else {w: 1 for w in words}
 
     def _read(self, ids: Sequence[str]) -> dict:
         return {chunk.id: (chunk, v) for chunk, v in self.store.get_with_vectors(list(ids))} if ids else {}
