@@ -27,12 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from indexing.words import content_words
-from retrieval.focus import FocusTerm, focus_terms, found, profile, text_words
+from indexing.words import content_words, query_terms
+from retrieval.focus import FocusTerm, focus_terms, found, holder, profile
 from retrieval.models import Passage
 
-KEYS = ("dense", "lexical", "agree", "coverage", "unmatched", "absent")
-NEAR = 3  # the best passages a focus term is looked for in
+TOPIC_KEYS = ("dense", "lexical", "agree", "coverage", "unknown")
+FOCUS_KEYS = ("unmatched", "absent", "year")
+KEYS = TOPIC_KEYS + FOCUS_KEYS
+NEAR = 5  # the best passages a focus term is looked for in
 
 
 class Library(Protocol):
@@ -64,22 +66,23 @@ class FocusCheck:
     terms: list[FocusTerm]
     unmatched: list[FocusTerm]  # in none of the best passages (nor their documents' identity)
     absent: list[FocusTerm]  # of those, the ones no chunk of the library holds at all
+    unknown: float = 0.0  # share of the question's words no chunk of the library holds
 
 
 def check_focus(question: str, passages: Sequence[Passage], library: Library | None = None) -> FocusCheck:
     terms = focus_terms(question)
+    asked = query_terms(question)
+    counts = library.frequency(sorted({*asked, *(w for t in terms for w in t.words)})) if library is not None else {}
+    unknown = sum(counts.get(w, 1) == 0 for w in asked) / len(asked) if asked else 0.0
     if not terms or not passages:
-        return FocusCheck(terms, [], [])
+        return FocusCheck(terms, [], [], unknown)
     near = []
     for p in passages[:NEAR]:
         identity = library.identity(p.chunk.path) if library is not None else ""
-        near.append((text_words(p.chunk.search_text + "\n" + Path(p.chunk.path).stem), p.chunk.path, identity))
+        near.append((holder(p.chunk.search_text + "\n" + Path(p.chunk.path).stem), p.chunk.path, identity))
     unmatched = [t for t in terms if not any(found(t, w, path, ident) for w, path, ident in near)]
-    absent: list[FocusTerm] = []
-    if unmatched and library is not None:
-        counts = library.frequency(sorted({w for t in unmatched for w in t.words}))
-        absent = [t for t in unmatched if any(counts.get(w, 0) == 0 for w in t.words)]
-    return FocusCheck(terms, unmatched, absent)
+    absent = [t for t in unmatched if any(counts.get(w, 1) == 0 for w in t.words)]
+    return FocusCheck(terms, unmatched, absent, unknown)
 
 
 def features(question: str, passages: Sequence[Passage], topic: str | None = None,
@@ -98,14 +101,23 @@ def features(question: str, passages: Sequence[Passage], topic: str | None = Non
     if topic and by_dense.focus >= 1.0:
         words = content_words(topic) or words
     coverage = len(words & content_words(by_dense.chunk.search_text)) / len(words) if words else 0.0
-    return {"dense": dense, "lexical": lexical, "agree": agree, "coverage": coverage,
-            "unmatched": unmatched, "absent": 1.0 if focus.absent else 0.0}
+    return {"dense": dense, "lexical": lexical, "agree": agree, "coverage": coverage, "unknown": focus.unknown,
+            "unmatched": unmatched, "absent": 1.0 if focus.absent else 0.0,
+            "year": 1.0 if any(t.kind == "year" for t in focus.unmatched) else 0.0}
 
 
-def probability(f: dict[str, float], weights: dict[str, float] | None = None) -> float:
-    w = weights or WEIGHTS
-    z = w["bias"] + sum(w.get(k, 0.0) * f.get(k, 0.0) for k in KEYS)
+def _logistic(f: dict[str, float], w: dict[str, float]) -> float:
+    z = w["bias"] + sum(v * f.get(k, 0.0) for k, v in w.items() if k != "bias")
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def probability(f: dict[str, float], weights: dict | None = None) -> float:
+    """P(the library answers) = P(it holds the topic) × P(it holds what the question names):
+    two small models, each fitted on the questions it tells apart (out of corpus, near misses)."""
+    w = weights or WEIGHTS
+    if "topic" not in w:  # one model
+        return _logistic(f, w)
+    return _logistic(f, w["topic"]) * _logistic(f, w["focus"])
 
 
 def decide(question: str, passages: Sequence[Passage], strictness: str = "balanced", topic: str | None = None,

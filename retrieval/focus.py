@@ -11,6 +11,7 @@ identity holds, or that every document holds, tells nothing and is not used.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import unicodedata
@@ -66,7 +67,7 @@ def question_focus(question: str) -> Focus:
         if word.lower().endswith("'s"):
             word = word[:-2]
         low = fold(word)
-        if low in _GENERIC or len(low) < 2:
+        if low in _GENERIC or len(low) < 2 or re.search(r"\d-$", question[: m.start()]):  # "10-Qs", "8-K"
             continue
         capital = word[0].isupper() and (m.start() > 0 or word.isupper() or any(c.isupper() for c in word[1:]))
         if (capital or word.isupper()) and low not in names:
@@ -184,7 +185,7 @@ def preferences(question: str, documents: dict[str, str]) -> tuple[dict[str, flo
 
 # -- focus terms: what a question names, checked against what the library holds -----------------
 
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
+_NUMBER = re.compile(r"(?<![\w.\-])\d+(?:[.,]\d+)*(?![\w\-])")
 _JOIN = frozenset("of the de la le von van du da del di and & upon on".split())
 
 
@@ -200,8 +201,38 @@ def fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).lower()
 
 
+@dataclass
+class Holder:
+    """What a passage (or a document's cover) holds, in the forms focus terms are looked up in."""
+
+    words: set[str]  # folded, stemmed
+    squashed: str  # folded, letters and digits only: "COVID19" meets "COVID-19"
+    numbers: str  # the text with thousands separators removed
+    initials: set[str]  # of its runs of capitalised words: "SP" meets "Scottish Parliament"
+
+    def has_word(self, word: str) -> bool:
+        if word in self.words or (word.endswith("s") and word[:-1] in self.words):
+            return True
+        # a name misspelt by a letter or two ("Celeron" for "Céloron"), an adjective ("European")
+        return len(word) >= 5 and not word.isdigit() and bool(difflib.get_close_matches(word, self.words, n=1, cutoff=0.8))
+
+
+_CAPITAL_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:(?:of|and|the|for|de)\s+)?[A-Z][\w'’-]*)+")
+
+
+def holder(text: str) -> Holder:
+    folded = fold(text)
+    initials = set()
+    for m in _CAPITAL_RUN.finditer(text):
+        caps = [w[0].lower() for w in m.group(0).split() if w[0].isupper()]
+        for i in range(len(caps)):
+            for j in range(i + 2, len(caps) + 1):
+                initials.add("".join(caps[i:j]))
+    return Holder({stem(w) for w in words(folded)}, re.sub(r"[\W_]+", "", folded), text.replace(",", ""), initials)
+
+
 def text_words(text: str) -> set[str]:
-    """The folded, stemmed words of `text`, which focus terms are looked up in."""
+    """The folded, stemmed words of `text`."""
     return {stem(w) for w in words(fold(text))}
 
 
@@ -245,13 +276,33 @@ def focus_terms(question: str) -> list[FocusTerm]:
     return out
 
 
-def found(term: FocusTerm, text_words_: set[str], path: str = "", identity: str = "") -> bool:
-    """Whether `term` is in a passage (its folded words) or, for a name or a period, in what its
-    document says it is (title, cover, file name)."""
-    if all(w in text_words_ for w in term.words):
+def found(term: FocusTerm, held: Holder, path: str = "", identity: str = "") -> bool:
+    """Whether `term` is in a passage or, for a name or a period, in what its document says it is
+    (title, cover, file name). Names meet their variants: case, diacritics, possessives, plurals,
+    hyphens ("COVID19"), a letter or two misspelt, an acronym of the capitalised words."""
+    if term.kind == "number":
+        if re.search(rf"(?<![\d.]){re.escape(term.words[0])}(?![\d])", held.numbers):
+            return True
+        return False
+    if term.kind == "year":
+        if term.text in held.words:
+            return True
+        return bool(path) and int(term.text) in profile(path, identity).years
+    if _name_in(term, held):
         return True
-    if term.kind == "year" and path:
-        return int(term.text) in profile(path, identity).years
-    if term.kind == "name" and identity:
-        return all(w in text_words(identity) for w in term.words)
-    return False
+    return bool(identity) and _name_in(term, _identity_holder(identity))
+
+
+def _name_in(term: FocusTerm, held: Holder) -> bool:
+    if all(held.has_word(w) for w in term.words):
+        return True
+    squashed = "".join(term.words)
+    if len(squashed) >= 4 and (squashed in held.squashed or squashed.rstrip("s") in held.squashed):
+        return True
+    letters = re.sub(r"[^a-z]", "", term.text.lower())
+    return term.text.isupper() and 2 <= len(letters) <= 5 and letters in held.initials
+
+
+@lru_cache(maxsize=4096)
+def _identity_holder(identity: str) -> Holder:
+    return holder(identity)
