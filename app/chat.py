@@ -246,7 +246,7 @@ class Chat:
             sentences=sentences,
             citations=citations if not refused else [],
             refused=refused,
-            refusal_reason="the model found no answer in the passages" if refused else None,
+            refusal_reason="The model found no answer in the passages." if refused else None,
             closest=passages[:3] if refused else [],
             engine=getattr(engine, "name", None),
             model=getattr(engine, "model", None),

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from indexing.models import FileReport, FileStatus
-from retrieval.models import match_words
+from retrieval.models import match_words, refusal_message
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -188,7 +188,7 @@ def cmd_ask(services, args) -> int:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
     if answer.refused:
-        out.print(answer.text)
+        out.print(escape(refusal_message(answer.to_dict())))
         if answer.closest:
             out.print("\n[bold]Closest passages[/bold] (none answers the question):")
             for i, p in enumerate(answer.closest, 1):

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from retrieval.models import citation_location
+from retrieval.models import citation_location, refusal_message
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "json"}
 
@@ -88,7 +88,7 @@ def to_markdown(turns: Sequence[dict], *, title: str | None = None, library: str
     lines.append(f"*Exported {_stamp()}" + (f" from library “{_md_escape(library)}”" if library else "") + " by Citewise.*")
     for turn in turns:
         lines += ["", f"## {_md_escape(turn['question'])}", ""]
-        lines.append(_md_answer(turn) if not turn.get("refused") else f"> {_md_escape(turn['answer'])}")
+        lines.append(_md_answer(turn) if not turn.get("refused") else f"> {_md_escape(refusal_message(turn))}")
         if turn.get("refused"):
             if turn.get("closest"):
                 lines += ["", "**Closest passages** (none answers the question):", ""]
@@ -149,7 +149,7 @@ def to_html(turns: Sequence[dict], *, title: str | None = None, library: str | N
     for k, turn in enumerate(turns, 1):
         out.append(f"<h2>{html.escape(turn['question'])}</h2>")
         if turn.get("refused"):
-            out.append(f'<p class="refused">{html.escape(turn["answer"])}</p>')
+            out.append(f'<p class="refused">{html.escape(refusal_message(turn))}</p>')
             if turn.get("closest"):
                 out.append("<p>Closest passages (none answers the question):</p><ol class=\"sources\">")
                 for c in turn["closest"]:
@@ -228,7 +228,7 @@ def to_pdf(turns: Sequence[dict], *, title: str | None = None, library: str | No
     para(f"Exported {_stamp()}" + (f" from library '{library}'" if library else "") + " by Citewise.", 8.5, 4)
     for turn in turns:
         para("Q: " + turn["question"], 12.5, 1.5)
-        para(turn["answer"], 10.5, 2)
+        para(refusal_message(turn) if turn.get("refused") else turn["answer"], 10.5, 2)
         sources = turn.get("citations") if not turn.get("refused") else turn.get("closest")
         if sources:
             para("Sources" if not turn.get("refused") else "Closest passages (none answers the question)", 9.5, 0.5)

@@ -96,7 +96,7 @@ class Library:
         return Retriever(
             self.store, self.embedder,
             SearchSettings(top_k=r.top_k, candidates=r.candidates), lexical=self.manifest.lexical_search,
-            documents=self._documents, frequency=self.manifest.lexical_frequency,
+            documents=self._documents, frequency=self.manifest.lexical_frequency, size=self.manifest.lexical_count,
         )
 
     def _documents(self) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """How good are the answers: Citewise vs plain llama-index vs tuned llama-index, one run.
 
-    .venv/bin/python bench/retrieval.py                 # retrieval + abstention (~20 min here)
+    .venv/bin/python bench/retrieval.py                 # retrieval (~20 min here; abstention: bench/abstain.py)
     .venv/bin/python bench/retrieval.py --answers 100   # + 100 SQuAD answers with the bundled model
 
 Three systems, same machine, same embedder (the bundled all-MiniLM-L6-v2):
@@ -209,39 +209,6 @@ def citewise_system(folder: Path, docs, work: Path, embedder):
     return services, search, spans, {"build_s": round(build_s, 1), "chunks": library.stats()["chunks"]}
 
 
-# -- abstention ----------------------------------------------------------------------------------
-
-
-def fit_logistic(rows: list[tuple[dict, int]], keys=("dense", "lexical", "agree", "coverage"), steps=4000, lr=0.5):
-    import numpy as np
-
-    X = np.array([[f[k] for k in keys] for f, _ in rows], dtype=np.float64)
-    y = np.array([label for _, label in rows], dtype=np.float64)
-    mu, sd = X.mean(0), X.std(0) + 1e-9
-    Z = (X - mu) / sd
-    w = np.zeros(len(keys))
-    b = 0.0
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-(Z @ w + b)))
-        g = p - y
-        w -= lr * (Z.T @ g / len(y) + 1e-3 * w)
-        b -= lr * g.mean()
-    weights = {k: float(w[i] / sd[i]) for i, k in enumerate(keys)}
-    weights["bias"] = float(b - sum(w[i] * mu[i] / sd[i] for i in range(len(keys))))
-    return weights
-
-
-def abstention_rates(rows_pos, rows_neg, weights, thresholds):
-    from retrieval.abstain import probability
-
-    out = {}
-    for name, th in thresholds.items():
-        false_refusals = sum(probability(f, weights) < th for f in rows_pos) / max(len(rows_pos), 1)
-        refused = sum(probability(f, weights) < th for f in rows_neg) / max(len(rows_neg), 1)
-        out[name] = {"refused_out_of_corpus_%": round(100 * refused, 1), "false_refusals_%": round(100 * false_refusals, 1)}
-    return out
-
-
 # -- main ----------------------------------------------------------------------------------------
 
 
@@ -264,7 +231,7 @@ def main() -> None:
     opened = {}  # dataset -> (services, search) of Citewise, reused by the abstention checks
 
     covid_docs, covid_q = load_covid()
-    squad_docs, squad_q, squad_impossible = load_squad()
+    squad_docs, squad_q, _unanswerable = load_squad()
     if args.limit:
         covid_q = random.sample(covid_q, min(args.limit, len(covid_q)))
         squad_q = random.sample(squad_q, min(args.limit, len(squad_q)))
@@ -286,8 +253,7 @@ def main() -> None:
             print(f"{name:9s} {system:9s} " + "  ".join(f"{k}={v}" for k, v in table[system].items()), flush=True)
         results["datasets"][name] = table
 
-    if "citewise" in systems:
-        results["abstention"] = abstention(work, squad_docs, squad_q, squad_impossible, covid_q, opened, embedder)
+    if "citewise" in systems:  # abstention: bench/abstain.py
         for services, _ in opened.values():
             services.close()
         if args.answers:
@@ -297,64 +263,6 @@ def main() -> None:
     out.write_text(json.dumps(results, indent=2))
     print_tables(results)
     print(f"\nwrote {out}")
-
-
-def choose_thresholds(positive_probs) -> dict[str, float]:
-    """Strictness as the share of answerable questions one accepts to refuse: 1.5 / 4 / 10 %."""
-    import numpy as np
-
-    probs = np.sort(np.asarray(positive_probs))
-    return {name: float(np.quantile(probs, q)) for name, q in (("lenient", 0.015), ("balanced", 0.04), ("strict", 0.10))}
-
-
-def abstention(work, squad_docs, squad_q, squad_impossible, covid_q, opened, embedder):
-    """Fit on SQuAD articles: index one half, ask questions of both halves (two folds).
-
-    Measured out of sample (fit on one fold, tested on the other), then checked on another
-    domain: COVID-QA questions against the COVID-QA library (answerable) and SQuAD questions
-    against it (out of corpus).
-    """
-    from retrieval.abstain import features, probability
-
-    names = sorted(squad_docs)
-    halves = [names[::2], names[1::2]]
-    rows = []  # (fold, kind, features)
-    for fold, indexed in enumerate(halves):
-        folder = work / f"abst-{fold}"
-        write_docs({n: squad_docs[n] for n in indexed}, folder)
-        services, search, _spans, _ = citewise_system(folder, squad_docs, work / f"cw-abst-{fold}", embedder)
-        inside = set(indexed)
-        for q in random.sample(squad_q, min(800, len(squad_q))):
-            rows.append((fold, "in" if q["doc"] in inside else "out", features(q["q"], search(q["q"], 5))))
-        for q in random.sample([q for q in squad_impossible if q["doc"] in inside], 200):
-            rows.append((fold, "impossible", features(q["q"], search(q["q"], 5))))
-        services.close()
-
-    def rates(w, th, pos, neg, imp):
-        refused = lambda fs: round(100 * sum(probability(f, w) < th for f in fs) / max(len(fs), 1), 1)  # noqa: E731
-        return {"refused_out_of_corpus_%": refused(neg), "false_refusals_%": refused(pos), "refused_unanswerable_%": refused(imp)}
-
-    report = {}
-    for fold in (0, 1):
-        train = [(f, 1 if kind == "in" else 0) for fo, kind, f in rows if fo == fold and kind in ("in", "out")]
-        w = fit_logistic(train)
-        th = choose_thresholds([probability(f, w) for f, label in train if label])
-        pick = lambda kind: [f for fo, k, f in rows if fo != fold and k == kind]  # noqa: E731
-        report[f"fold{fold}"] = {
-            "weights": w, "thresholds": th,
-            "rates": {name: rates(w, t, pick("in"), pick("out"), pick("impossible")) for name, t in th.items()},
-        }
-    train = [(f, 1 if kind == "in" else 0) for _, kind, f in rows if kind in ("in", "out")]
-    w = fit_logistic(train)
-    th = choose_thresholds([probability(f, w) for f, label in train if label])
-    report["final"] = {"weights": w, "thresholds": th}
-    if "covid-qa" in opened:  # another domain, never seen by the fit
-        _, covid_search = opened["covid-qa"]
-        pos = [features(q["q"], covid_search(q["q"], 5)) for q in random.sample(covid_q, min(300, len(covid_q)))]
-        neg = [features(q["q"], covid_search(q["q"], 5)) for q in random.sample(squad_q, 300)]
-        report["final"]["covid_library"] = {name: rates(w, t, pos, neg, []) for name, t in th.items()}
-    report["features"] = [{"fold": fo, "kind": kind, **f} for fo, kind, f in rows]
-    return report
 
 
 def answers(work, squad_docs, squad_q, embedder, n):
@@ -408,15 +316,6 @@ def print_tables(results):
         print(f"{'system':10s} {'R@1':>6s} {'R@5':>6s} {'R@10':>6s} {'MRR':>7s} {'chunks':>7s}")
         for system, r in table.items():
             print(f"{system:10s} {r['recall@1']:6.1f} {r['recall@5']:6.1f} {r['recall@10']:6.1f} {r['mrr@10']:7.3f} {r['chunks']:7d}")
-    if "abstention" in results:
-        a = results["abstention"]
-        print("\nabstention (fit on one fold of SQuAD articles, measured on the other)")
-        for fold in ("fold0", "fold1"):
-            for name, r in a[fold]["rates"].items():
-                print(f"  {fold} {name:8s} {r}")
-        print(f"  final weights {a['final']['weights']}\n  final thresholds {a['final']['thresholds']}")
-        for name, r in a["final"].get("covid_library", {}).items():
-            print(f"  COVID-QA library, {name:8s} {r}")
     if "answers" in results:
         print("\nanswers with the bundled model")
         for mode, r in results["answers"].items():

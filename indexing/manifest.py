@@ -218,6 +218,10 @@ class Manifest:
         return self.lexical.search(terms, k, paths)
 
     @_locked
+    def lexical_count(self) -> int:
+        return self.lexical.count()
+
+    @_locked
     def lexical_frequency(self, words: Sequence[str]) -> dict[str, int]:
         return self.lexical.frequency(words)
 

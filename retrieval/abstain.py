@@ -1,21 +1,22 @@
 """Whether the library holds an answer at all, decided from retrieval evidence before the LLM.
 
 A small model asked about something its passages do not cover invents an answer. Citewise
-refuses instead, and shows the closest passages so the user can judge. The decision is a
-logistic model over retrieval evidence, fitted on SQuAD 2.0 and COVID-QA by
-bench/retrieval.py (questions about indexed articles vs questions about others):
+refuses instead, and shows the closest passages so the user can judge. The probability that the
+library answers is the product of two small logistic models, fitted by bench/abstain.py on
+SQuAD 2.0, COVID-QA and sec-10q libraries:
 
-- the best dense cosine between question and passage,
-- the best BM25 score, per question term,
-- whether the best dense passage is also among the top lexical ones (agreement),
-- the share of the question's content words found in the best passage (with its context: the
-  heading path, a table's column headings). When the passage's document is the one the question
-  names (its company, its period: retrieval/focus.py), the words that picked the document count
-  as found, and the share is taken of the rest of the question (its topic);
-- near misses: the share of the question's focus terms (names, years, numbers:
-  retrieval/focus.focus_terms) found in none of the best passages nor their documents' identity,
-  and whether one of them is nowhere in the library at all. "What was Tesla's revenue?" asked of
-  Apple's filings finds Apple's revenue table, close in every other way.
+- topic (answerable vs out-of-corpus questions): the best dense cosine between question and
+  passage; the share of the question's words found in the best passages (with their context:
+  heading path, a table's column headings), each word weighted by its rarity in the library
+  (inverse document frequency: "judicial" counts, "main" hardly); the share of the question's
+  words no chunk of the library holds. When the passages' document is the one the question names
+  (its company, its period: retrieval/focus.py), the words that picked the document count as
+  found, and the share is taken of the rest of the question (its topic);
+- focus (answerable questions vs near misses): the share of the question's focus terms (names,
+  years, numbers: retrieval/focus.focus_terms) found in none of the best passages nor their
+  documents' identity; whether one of them is nowhere in the library at all; whether a year is
+  among those missing. "What was Tesla's revenue?" asked of Apple's filings finds Apple's revenue
+  table, close in every other way.
 
 Strictness picks the probability a question must reach to be answered.
 """
@@ -27,14 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from indexing.words import content_words, query_terms
+from indexing.words import content_words, query_terms, stem
 from retrieval.focus import FocusTerm, focus_terms, found, holder, profile
 from retrieval.models import Passage
 
-TOPIC_KEYS = ("dense", "lexical", "agree", "coverage", "unknown")
+TOPIC_KEYS = ("dense", "coverage", "unknown")
 FOCUS_KEYS = ("unmatched", "absent", "year")
 KEYS = TOPIC_KEYS + FOCUS_KEYS
 NEAR = 5  # the best passages a focus term is looked for in
+NEAR_TOPIC = 3  # the best passages the question's words are looked for in
 
 
 class Library(Protocol):
@@ -44,12 +46,18 @@ class Library(Protocol):
 
     def frequency(self, words: Sequence[str]) -> dict[str, int]: ...  # chunks holding each word
 
-# fitted by bench/retrieval.py on SQuAD 2.0 (1,600 questions about indexed vs other articles,
-# both folds; bench/results/retrieval-20261123.json "final"); the thresholds refuse 1.5 / 4 / 10 %
-# of answerable questions there. Out of fold, balanced refused 94.6-96.8 % of out-of-corpus
-# questions with 3.2-5.6 % false refusals; on the unseen COVID-QA library 90.0 % with 2.0 %.
-WEIGHTS = {"bias": -10.66, "dense": 17.60, "lexical": 1.67, "agree": -0.79, "coverage": 3.51}
-THRESHOLDS = {"lenient": 0.19, "balanced": 0.46, "strict": 0.81}
+    def size(self) -> int: ...  # chunks in the library
+
+# fitted by bench/abstain.py on SQuAD 2.0 (two libraries of 8 articles), COVID-QA (98 papers) and
+# sec-10q (20 filings): answerable questions vs out-of-corpus ones (topic) and vs near misses
+# (focus); bench/results/abstain-2026-11-27.json "final". The thresholds refuse 1 / 2.5 / 6 % of
+# those answerable questions; held out a dataset at a time, balanced refused 89-98 % of
+# out-of-corpus questions and 95-98 % of near misses, with 2.0-5.5 % false refusals.
+WEIGHTS = {
+    "topic": {"dense": 18.156, "coverage": 6.538, "unknown": -1.585, "bias": -10.096},
+    "focus": {"unmatched": -3.382, "absent": -4.998, "year": -6.299, "bias": 3.139},
+}
+THRESHOLDS = {"lenient": 0.021, "balanced": 0.196, "strict": 0.540}
 
 
 @dataclass
@@ -67,6 +75,7 @@ class FocusCheck:
     unmatched: list[FocusTerm]  # in none of the best passages (nor their documents' identity)
     absent: list[FocusTerm]  # of those, the ones no chunk of the library holds at all
     unknown: float = 0.0  # share of the question's words no chunk of the library holds
+    counts: dict[str, int] | None = None  # chunks holding each word of the question
 
 
 def check_focus(question: str, passages: Sequence[Passage], library: Library | None = None) -> FocusCheck:
@@ -75,33 +84,36 @@ def check_focus(question: str, passages: Sequence[Passage], library: Library | N
     counts = library.frequency(sorted({*asked, *(w for t in terms for w in t.words)})) if library is not None else {}
     unknown = sum(counts.get(w, 1) == 0 for w in asked) / len(asked) if asked else 0.0
     if not terms or not passages:
-        return FocusCheck(terms, [], [], unknown)
+        return FocusCheck(terms, [], [], unknown, counts)
     near = []
     for p in passages[:NEAR]:
         identity = library.identity(p.chunk.path) if library is not None else ""
         near.append((holder(p.chunk.search_text + "\n" + Path(p.chunk.path).stem), p.chunk.path, identity))
     unmatched = [t for t in terms if not any(found(t, w, path, ident) for w, path, ident in near)]
     absent = [t for t in unmatched if any(counts.get(w, 1) == 0 for w in t.words)]
-    return FocusCheck(terms, unmatched, absent, unknown)
+    return FocusCheck(terms, unmatched, absent, unknown, counts)
 
 
 def features(question: str, passages: Sequence[Passage], topic: str | None = None,
              library: Library | None = None, focus: FocusCheck | None = None) -> dict[str, float]:
-    words = content_words(question)
     if not passages:
         return {k: 0.0 for k in KEYS}
     focus = focus or check_focus(question, passages, library)
     unmatched = len(focus.unmatched) / len(focus.terms) if focus.terms else 0.0
-    by_dense = max(passages, key=lambda p: p.dense if p.dense is not None else -1.0)
-    dense = by_dense.dense or 0.0
-    lexical_scores = [p.lexical for p in passages if p.lexical is not None]
-    lexical = (max(lexical_scores) / max(len(words), 1)) if lexical_scores else 0.0
-    top_lexical = sorted((p for p in passages if p.lexical is not None), key=lambda p: -p.lexical)[:3]
-    agree = 1.0 if any(p.chunk.id == by_dense.chunk.id for p in top_lexical) else 0.0
-    if topic and by_dense.focus >= 1.0:
-        words = content_words(topic) or words
-    coverage = len(words & content_words(by_dense.chunk.search_text)) / len(words) if words else 0.0
-    return {"dense": dense, "lexical": lexical, "agree": agree, "coverage": coverage, "unknown": focus.unknown,
+    dense = max((p.dense for p in passages if p.dense is not None), default=0.0)
+    best = passages[:NEAR_TOPIC]
+    asked = query_terms(topic) if topic and best[0].focus >= 1.0 else []
+    asked = asked or query_terms(question)
+    counts = focus.counts or {}
+    n = library.size() if library is not None else 0
+    # a word's weight: its rarity in the library (without a library, every word weighs the same)
+    weight = {w: math.log((n + 1) / (counts.get(w, 1) + 1)) if n else 1.0 for w in asked}
+    total = sum(weight.values())
+    coverage = 0.0
+    for p in best:
+        held = content_words(p.chunk.search_text)
+        coverage = max(coverage, sum(v for w, v in weight.items() if stem(w) in held) / total if total else 0.0)
+    return {"dense": dense, "coverage": coverage, "unknown": focus.unknown,
             "unmatched": unmatched, "absent": 1.0 if focus.absent else 0.0,
             "year": 1.0 if any(t.kind == "year" for t in focus.unmatched) else 0.0}
 

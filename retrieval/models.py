@@ -25,6 +25,13 @@ def citation_location(c: dict, sep: str = ", ") -> str:
     return describe_location(name, c.get("unit_kind") or "document", c.get("unit"), c.get("unit_label"), c.get("heading") or (), sep)
 
 
+def refusal_message(turn: dict) -> str:
+    """A refused answer with why, as every view shows it: "I could not find this in your
+    documents. Your documents do not mention “Tesla”." (a serialised Answer: Answer.to_dict())."""
+    reason = turn.get("refusal_reason")
+    return f"{turn['answer']} {reason}" if reason else turn["answer"]
+
+
 def match_words(cosine: float | None) -> str:
     """How close a passage is to the question, in words a reader can use (not a fusion score)."""
     if cosine is None:

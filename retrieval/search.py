@@ -54,6 +54,7 @@ class Retriever:
         lexical: LexicalSearch | None = None,
         documents: Callable[[], dict[str, str]] | None = None,
         frequency: Callable[[Sequence[str]], dict[str, int]] | None = None,
+        size: Callable[[], int] | None = None,
     ):
         self.store = store
         self.embedder = embedder
@@ -61,6 +62,7 @@ class Retriever:
         self.lexical = lexical
         self.documents = documents  # path → identity of every indexed document
         self._frequency = frequency  # word → chunks holding it (the lexical index)
+        self._size = size  # chunks in the library
         self.last_preferences: dict[str, float] = {}
         self.last_topic: str | None = None  # the question less what picked the documents, if any did
 
@@ -144,6 +146,9 @@ class Retriever:
     def frequency(self, words: Sequence[str]) -> dict[str, int]:
         # without a lexical index nothing is known to be absent
         return self._frequency(words) if self._frequency is not None else {w: 1 for w in words}
+
+    def size(self) -> int:
+        return self._size() if self._size is not None else 0
 
     def _read(self, ids: Sequence[str]) -> dict:
         return {chunk.id: (chunk, v) for chunk, v in self.store.get_with_vectors(list(ids))} if ids else {}
