@@ -108,6 +108,17 @@ RIGHT_COLUMN = [
 ]
 
 
+def make_two_reports(folder: Path) -> Path:
+    """Two companies' quarterly reports for the same quarter: Lighthouse Ferries' (report-a.pdf,
+    freight revenue 1,204) and Northwind Shipping's (report-b.pdf, 2,760)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    make_report_pdf(folder / "report-a.pdf")
+    other = [("Ticket revenue", "$ 9,100", "$ 8,850"), ("Freight revenue", "2,760", "2,410"), *REPORT_ROWS[2:]]
+    make_report_pdf(folder / "report-b.pdf", table_rows=other, company="Northwind Shipping Corp.",
+                    header="NORTHWIND SHIPPING CORP. | Q2 2024 FORM 10-Q")
+    return folder
+
+
 def make_report_pdf(
     path: Path, *, table_rows: list[tuple[str, str, str]] | None = None, company: str = "Lighthouse Ferries Inc.",
     header: str = REPORT_HEADER,

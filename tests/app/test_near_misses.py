@@ -12,13 +12,7 @@ from tests import docs
 
 @pytest.fixture
 def reports(services, library, tmp_path):
-    folder = tmp_path / "reports"
-    folder.mkdir()
-    docs.make_report_pdf(folder / "report-a.pdf")
-    other = [("Ticket revenue", "$ 9,100", "$ 8,850"), ("Freight revenue", "2,760", "2,410"), *docs.REPORT_ROWS[2:]]
-    docs.make_report_pdf(folder / "report-b.pdf", table_rows=other, company="Northwind Shipping Corp.",
-                         header="NORTHWIND SHIPPING CORP. | Q2 2024 FORM 10-Q")
-    *_, done = library.add([str(folder)])
+    *_, done = library.add([str(docs.make_two_reports(tmp_path / "reports"))])
     assert done.phase == "done"
     services.settings.retrieval.answer_mode = "quote"
     return services

@@ -32,13 +32,7 @@ def test_a_question_about_one_figure_quotes_its_row_under_its_headings(services,
 
 def test_the_filing_of_the_company_the_question_names_is_cited(services, library, tmp_path):
     """Asked about one company's figure, Citewise quoted another company's filing in the library."""
-    folder = tmp_path / "reports"
-    folder.mkdir()
-    docs.make_report_pdf(folder / "report-a.pdf")
-    other = [("Ticket revenue", "$ 9,100", "$ 8,850"), ("Freight revenue", "2,760", "2,410"), *docs.REPORT_ROWS[2:]]
-    docs.make_report_pdf(folder / "report-b.pdf", table_rows=other, company="Northwind Shipping Corp.",
-                         header="NORTHWIND SHIPPING CORP. | Q2 2024 FORM 10-Q")
-    list(library.add([str(folder)]))
+    list(library.add([str(docs.make_two_reports(tmp_path / "reports"))]))
     for company, name, figure in (("Northwind Shipping", "report-b.pdf", "2,760"), ("Lighthouse Ferries", "report-a.pdf", "1,204")):
         answer = _quote(services, library, f"What was {company}'s freight revenue for the quarter ended June 30, 2024?")
         assert not answer.refused, answer.refusal_reason
