@@ -157,6 +157,8 @@ def test_refusal_is_shown_with_the_closest_passages(qtbot, indexed):
     assert answer["refused"] and not tokens
     text = indexed.chat.view.toPlainText()
     assert "I could not find this in your documents." in text and "closest passages" in text
+    # and why, in words: the library holds nothing about the painting or its painter
+    assert answer["refusal_reason"] and answer["refusal_reason"] in text
 
 
 def test_every_export_format_keeps_the_citations(qtbot, indexed, tmp_path):
