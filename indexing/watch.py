@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
-from indexing.discover import _hidden
+from indexing.discover import hidden
 from indexing.loaders import is_supported
 from indexing.pipeline import Indexer
 from indexing.progress import LibraryBusyError, Progress
@@ -48,7 +48,7 @@ class FolderWatcher:
     # -- events ------------------------------------------------------------------------------
 
     def _wanted(self, path: Path, is_dir: bool) -> bool:
-        if any(_hidden(part) for part in path.parts[-8:]):
+        if any(hidden(part) for part in path.parts[-8:]):
             return False
         return is_dir or is_supported(path)
 

@@ -191,3 +191,37 @@ def test_second_writer_is_refused_while_one_runs(library, folder):
         list(other_lock_owner.index([str(folder)]))
     for _ in gen:
         pass
+
+
+def test_every_odd_entry_of_a_folder_is_reported_and_costs_only_itself(library, tmp_path):
+    """A Latin-1 file name made the whole run fail in the manifest; links that lead nowhere or in
+    a circle, and a named pipe, vanished from the report (and a pipe could block the run)."""
+    d = tmp_path / "odd"
+    d.mkdir()
+    (d / "good.txt").write_text("The harbour ferry leaves at noon.\n", encoding="utf-8")
+    latin1 = os.path.join(os.fsencode(d), b"caf\xe9-notes.txt")
+    with open(latin1, "wb") as fh:
+        fh.write(b"The cafe opens at nine.\n")
+    os.symlink("loop-b.txt", d / "loop-a.txt")
+    os.symlink("loop-a.txt", d / "loop-b.txt")
+    os.symlink("gone.txt", d / "dangling.txt")
+    os.mkfifo(d / "pipe.txt")
+    os.symlink(d, d / "again")  # a link back to the folder itself
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "linked.md").write_text("# Linked\n\nThe lighthouse is open on Sundays.\n", encoding="utf-8")
+    os.symlink(tmp_path / "elsewhere", d / "shelf")  # a link to another folder is followed
+    progress = _run(library, [d])
+    assert progress.phase == "done"
+    reports = _by_name(progress)
+    assert {n for n, r in reports.items() if r.status is FileStatus.INDEXED} == {"good.txt", "linked.md"}
+    name = next(n for n in reports if n.startswith("caf"))
+    assert name == "caf\ufffd-notes.txt" and reports[name].status is FileStatus.FAILED
+    assert "not valid UTF-8" in reports[name].reason and "rename it" in reports[name].reason
+    assert reports["loop-a.txt"].status is FileStatus.SKIPPED and "link loop" in reports["loop-a.txt"].reason
+    assert "link loop" in reports["loop-b.txt"].reason
+    assert reports["dangling.txt"].reason == "a broken link: its target gone.txt does not exist"
+    assert reports["pipe.txt"].reason == "a named pipe, not a regular file"
+    assert reports["again"].reason == "a link to a folder already included"
+    # the report can be printed and stored: no half-decoded name is left in it
+    for r in progress.reports:
+        r.path.encode("utf-8")
