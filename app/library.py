@@ -46,6 +46,7 @@ class Library:
         self._indexer: Indexer | None = None
         self._lexical_checked = False
         self._lock = threading.Lock()
+        self._reader_pool = None  # the viewer's document reader (a worker process), started on first use
 
     @property
     def embedder(self) -> Embedder:
@@ -147,16 +148,26 @@ class Library:
     def unit_text(self, path: str, unit: int) -> tuple[str, bool]:
         """The text of one page/chapter of an indexed file as it was indexed, and whether the
         file changed since (then the cited span may have moved). Raises DocumentError."""
-        from indexing.loaders import load_document
         from indexing.pipeline import file_hash
 
-        doc = load_document(path)
-        for u in doc.units:
-            if u.number == unit:
-                record = self.manifest.get(path)
-                stale = bool(record) and file_hash(Path(path)) != record.content_hash
-                return u.text, stale
-        raise DocumentError(f"{Path(path).name} has no unit {unit} any more")
+        text = self._reader().read(path, unit)
+        if text is None:
+            raise DocumentError(f"{Path(path).name} has no unit {unit} any more")
+        record = self.manifest.get(path)
+        stale = bool(record) and file_hash(Path(path)) != record.content_hash
+        return text, stale
+
+    def _reader(self):
+        """One worker process that reads documents for the viewer, with the indexing limits
+        (time, memory): a hostile file costs an error message, never the app."""
+        if self._reader_pool is None:
+            from dataclasses import replace
+
+            from indexing.workers import ParsePool
+
+            limits = replace(index_options(self.services.settings).parse, workers=1)
+            self._reader_pool = ParsePool(None, None, limits)
+        return self._reader_pool
 
     def files(self) -> list[FileRecord]:
         return self.manifest.files()
@@ -165,6 +176,9 @@ class Library:
         return self.manifest.stats()
 
     def close(self) -> None:
+        if self._reader_pool is not None:
+            self._reader_pool.close()
+            self._reader_pool = None
         if self._indexer is not None:
             self._indexer.close()
         self.manifest.close()

@@ -94,6 +94,31 @@ def parse_file(path: str, content_hash: str) -> Parsed:
     return Parsed(doc, chunks)
 
 
+def _init_reader(memory_mb: int) -> None:
+    """A worker that only reads documents (the source viewer): the same limits, no chunker."""
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if memory_mb > 0:
+        import resource
+
+        limit = memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def read_unit(path: str, unit: int) -> str | None:
+    """The text of one page/chapter of a file as the loaders read it; None if it has no such unit."""
+    from indexing.loaders import load_document
+
+    try:
+        doc = load_document(path)
+    except RecursionError:
+        raise DocumentError("the file's structure is nested too deeply to read", code="malformed") from None
+    except MemoryError:
+        raise DocumentError("too large to read within the memory limit (a decompression bomb?)", code="too-large") from None
+    return next((u.text for u in doc.units if u.number == unit), None)
+
+
 def ocr_file(path: str, pages: list[int]) -> list[tuple[int, str]]:
     """OCR the given pages of a PDF (runs in a worker)."""
     from indexing.ocr import ocr_pdf_pages
@@ -108,25 +133,33 @@ def ocr_file(path: str, pages: list[int]) -> list[tuple[int, str]]:
 
 
 class ParsePool:
-    """Worker processes that parse files; `submit(path, hash)` returns a Future of `Parsed`."""
+    """Worker processes that parse files; `submit(path, hash)` returns a Future of `Parsed`.
+
+    Without a tokenizer (`tokenizer_dir=None`) the workers only read documents: `read(path, unit)`
+    gives one unit's text under the same limits (the source viewer: a file a worker would have
+    stopped must not freeze or crash the app when its citation is clicked)."""
 
     def __init__(
-        self, tokenizer_dir: str | Path, config: ChunkingConfig, limits: ParseLimits | None = None, *, target=None
+        self, tokenizer_dir: str | Path | None, config: ChunkingConfig | None, limits: ParseLimits | None = None, *,
+        target=None, reader=None,
     ):
-        self.tokenizer_dir = str(tokenizer_dir)
+        self.tokenizer_dir = str(tokenizer_dir) if tokenizer_dir is not None else None
         self.config = config
         self.limits = limits or ParseLimits()
         self.target = target or parse_file  # a module-level function (spawned workers import it)
+        self.reader = reader or read_unit
         self._pool = None
 
     def _start(self):
         if self._pool is None:
             from pebble import ProcessPool
 
+            if self.tokenizer_dir is None:
+                init, args = _init_reader, (self.limits.memory_mb,)
+            else:
+                init, args = _init_worker, (self.tokenizer_dir, self.config, self.limits.memory_mb, self.limits.ocr)
             self._pool = ProcessPool(
-                max_workers=max(1, self.limits.workers),
-                initializer=_init_worker,
-                initargs=(self.tokenizer_dir, self.config, self.limits.memory_mb, self.limits.ocr),
+                max_workers=max(1, self.limits.workers), initializer=init, initargs=args,
                 context=multiprocessing.get_context("spawn"),
             )
         return self._pool
@@ -138,6 +171,11 @@ class ParsePool:
     def submit_ocr(self, path: str, pages: list[int]) -> Future:
         timeout = self.limits.ocr_page_timeout_s * len(pages) if self.limits.ocr_page_timeout_s > 0 else None
         return self._start().schedule(ocr_file, args=(path, pages), timeout=timeout)
+
+    def read(self, path: str, unit: int) -> str | None:
+        """One unit's text, read in a worker under the limits; DocumentError with the reason."""
+        timeout = self.limits.timeout_s if self.limits.timeout_s > 0 else None
+        return self.result(self._start().schedule(self.reader, args=(path, unit), timeout=timeout))
 
     def result(self, future: Future):
         """The parsed file, or DocumentError with the reason the worker gave or died of."""

@@ -40,6 +40,9 @@ def _reason(exc: BaseException) -> str:
         return f"the file is truncated or its cross-reference table is broken ({msg})"
     if isinstance(exc, RecursionError) or "cyclic" in low:
         return "its page tree refers to itself (cyclic)"
+    if isinstance(exc, (AttributeError, KeyError, TypeError, IndexError, ValueError, AssertionError, NameError)):
+        # a reader tripping over an object of the wrong kind: Python's words mean nothing to a user
+        return "the file is damaged: an object inside it is not what the PDF format requires (re-saving it from a PDF viewer may repair it)"
     return msg[:200]
 
 

@@ -7,10 +7,21 @@ import signal
 import time
 from pathlib import Path
 
-from indexing.workers import parse_file
+from indexing.workers import parse_file, read_unit
 
 
 def misbehave(path: str, content_hash: str):
+    _bad(path)
+    return parse_file(path, content_hash)
+
+
+def misbehave_reading(path: str, unit: int):
+    """The source viewer's reader, misbehaving the same ways."""
+    _bad(path)
+    return read_unit(path, unit)
+
+
+def _bad(path: str) -> None:
     name = Path(path).stem
     if name == "hang":
         time.sleep(3600)
@@ -20,4 +31,3 @@ def misbehave(path: str, content_hash: str):
             blocks.append(bytearray(256 * 2**20))
     if name == "crash":
         os.kill(os.getpid(), signal.SIGSEGV)
-    return parse_file(path, content_hash)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import time
 from pathlib import Path
 
@@ -72,6 +73,8 @@ def test_every_file_is_indexed_or_refused_with_a_reason(tmp_path, embedder):
         assert r.status in (FileStatus.INDEXED, FileStatus.FAILED), name
         if r.status is FileStatus.FAILED:
             assert r.reason and "unexpected error" not in r.reason and "crashed" not in r.reason, (name, r.reason)
+            # a reason a user can act on, not Python leaking out
+            assert not re.search(r"object has no attribute|NoneType|Traceback|\w+Error\b|\w+Object\b", r.reason), (name, r.reason)
         else:
             assert r.chunks > 0, name
 

@@ -10,7 +10,7 @@ from indexing.chunking import ChunkingConfig
 from indexing.embedder import bundled_embedding_dir
 from indexing.models import DocumentError
 from indexing.workers import ParseLimits, ParsePool
-from tests.indexing.bad_parsers import misbehave
+from tests.indexing.bad_parsers import misbehave, misbehave_reading
 
 
 @pytest.fixture
@@ -49,3 +49,22 @@ def test_bad_parsers_are_stopped_and_the_next_file_still_parses(pool, tmp_path):
     assert "lighthouses" in good.chunks[0].text and good.chunks[0].content_hash == "h" * 64
     # the pool replaced its dead workers and goes on
     assert "lighthouses" in _outcome(pool, files["good"]).chunks[0].text
+
+
+def test_the_viewer_reads_a_document_under_the_same_limits(tmp_path):
+    """Clicking a citation read the file in the app's own process, without the workers' limits: a
+    file a worker would have stopped could freeze or crash the app."""
+    reader = ParsePool(None, None, ParseLimits(workers=1, timeout_s=4, memory_mb=1024), reader=misbehave_reading)
+    try:
+        for name in ("hang", "hog", "crash", "good"):
+            (tmp_path / f"{name}.txt").write_text(f"The {name} file talks about lighthouses.\n", encoding="utf-8")
+        with pytest.raises(DocumentError, match="too long"):
+            reader.read(str(tmp_path / "hang.txt"), 1)
+        with pytest.raises(DocumentError, match="memory"):
+            reader.read(str(tmp_path / "hog.txt"), 1)
+        with pytest.raises(DocumentError, match="crashed"):
+            reader.read(str(tmp_path / "crash.txt"), 1)
+        assert reader.read(str(tmp_path / "good.txt"), 1) == "The good file talks about lighthouses."
+        assert reader.read(str(tmp_path / "good.txt"), 7) is None  # no such page
+    finally:
+        reader.close()
