@@ -199,6 +199,59 @@ def make_epub(path: Path, chapters: list[tuple[str, str]], title: str = "Test Bo
     return path
 
 
+def rezip(src: Path, dst: Path, *, replace=None, add=None, stored=()) -> Path:
+    """A copy of a ZIP-based document with members changed (name → fn(bytes)), added, or stored
+    uncompressed (so that `corrupt_member` can damage their bytes)."""
+    import zipfile
+
+    replace, add = replace or {}, add or {}
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename in replace:
+                data = replace[info.filename](data)
+            plain = info.filename in stored or info.filename == "mimetype"
+            zout.writestr(zipfile.ZipInfo(info.filename), data, compress_type=zipfile.ZIP_STORED if plain else zipfile.ZIP_DEFLATED)
+        for name, data in add.items():
+            zout.writestr(name, data)
+    return dst
+
+
+def make_damaged_docx(path: Path) -> Path:
+    """A Word file whose theme part (unused for text) fails its CRC check."""
+    base = make_docx(path.with_suffix(".base.docx"), [("h1", "Handbook"), ("p", "Parking permits are renewed every January.")])
+    rezip(base, path, stored=("word/theme/theme1.xml",))
+    base.unlink()
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"<a:theme")
+    raw[at + 20] ^= 0x55
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def make_odd_epub(path: Path, kind: str) -> Path:
+    """kind "missing-audio": the manifest lists an audio file the archive lacks; "drm": the
+    chapters are encrypted (listed in META-INF/encryption.xml, their bytes noise)."""
+    base = make_epub(path.with_suffix(".base.epub"), [("Arrival", "The train reached Tromso after midnight."),
+                                                      ("Harbour", "The ferry left at dawn with the mail.")])
+    if kind == "missing-audio":
+        item = b'<item id="a1" href="audio/track.mp3" media-type="audio/mpeg"/></manifest>'
+        rezip(base, path, replace={"EPUB/content.opf": lambda b: b.replace(b"</manifest>", item)})
+    else:
+        cipher = "".join(
+            '<enc:EncryptedData><enc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>'
+            f'<enc:CipherData><enc:CipherReference URI="EPUB/chap_{i}.xhtml"/></enc:CipherData></enc:EncryptedData>'
+            for i in (1, 2)
+        )
+        encryption = ('<?xml version="1.0"?><encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container" '
+                      f'xmlns:enc="http://www.w3.org/2001/04/xmlenc#">{cipher}</encryption>')
+        noise = lambda b: bytes((x * 7 + 13) % 256 for x in b)  # noqa: E731
+        rezip(base, path, replace={"EPUB/chap_1.xhtml": noise, "EPUB/chap_2.xhtml": noise},
+              add={"META-INF/encryption.xml": encryption})
+    base.unlink()
+    return path
+
+
 def make_html(path: Path, title: str, body: str, nav: str = "Home | Products | Contact us | Login") -> Path:
     paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
     path.write_text(

@@ -11,6 +11,7 @@ import re
 import zipfile
 from pathlib import Path
 
+from indexing.loaders.salvage import bad_part, read_salvaging
 from indexing.loaders.structured import UnitBuilder
 from indexing.models import DocumentError, ParsedDocument, Unit, UnitKind
 
@@ -46,8 +47,13 @@ def load_docx(path: Path) -> ParsedDocument:
     from docx.table import Table
 
     try:
-        document = docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError) as exc:
+        document, damaged = read_salvaging(path, lambda source: docx.Document(source if not isinstance(source, Path) else str(source)),
+                                           essential=("word/document.xml",))
+    except zipfile.BadZipFile as exc:
+        if bad_part(exc) == "word/document.xml":
+            raise DocumentError("malformed Word document: its text (word/document.xml) is damaged", code="malformed") from None
+        raise DocumentError(f"malformed Word document: {exc}", code="malformed") from None
+    except (PackageNotFoundError, KeyError) as exc:
         if _is_strict_ooxml(path):
             raise DocumentError(
                 "Word 'Strict Open XML' documents are not supported: save it again as a standard .docx",
@@ -114,4 +120,5 @@ def load_docx(path: Path) -> ParsedDocument:
         title = document.core_properties.title or None
     except Exception:
         pass
-    return ParsedDocument(kind="docx", units=pages, title=title, page_count=page if saw_breaks else 1)
+    warnings = [f"damaged parts left out ({', '.join(damaged)}); the text was read without them"] if damaged else []
+    return ParsedDocument(kind="docx", units=pages, title=title, page_count=page if saw_breaks else 1, warnings=warnings)

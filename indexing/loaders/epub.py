@@ -13,6 +13,7 @@ from pathlib import Path
 from posixpath import basename
 
 from indexing.loaders.html import html_to_unit
+from indexing.loaders.salvage import read_salvaging
 from indexing.models import DocumentError, ParsedDocument, UnitKind
 from indexing.normalize import has_words
 
@@ -40,15 +41,45 @@ def _toc_titles(toc) -> dict[str, str]:
     return titles
 
 
+# encryption.xml algorithms that only obfuscate embedded fonts (IDPF, Adobe): the text is plain
+_FONT_OBFUSCATION = ("http://www.idpf.org/2008/embedding", "http://ns.adobe.com/pdf/enc#RC")
+
+
+def _refuse_drm(path: Path) -> None:
+    """An EPUB whose chapters are encrypted (DRM) reads as noise: refuse it, saying why."""
+    import re
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            encryption = zf.read("META-INF/encryption.xml").decode("utf-8", "replace") if "META-INF/encryption.xml" in names else ""
+    except (zipfile.BadZipFile, OSError):
+        return  # the reader says what is wrong
+    protected = "META-INF/rights.xml" in names
+    for block in re.findall(r"<(?:\w+:)?EncryptedData\b.*?</(?:\w+:)?EncryptedData>", encryption, re.S):
+        algorithm = re.search(r'Algorithm="([^"]+)"', block)
+        uri = re.search(r'URI="([^"]+)"', block)
+        if algorithm and algorithm.group(1) not in _FONT_OBFUSCATION and uri and re.search(r"\.x?html?$", uri.group(1), re.I):
+            protected = True
+    if protected:
+        raise DocumentError("its chapters are encrypted (DRM copy protection): only EPUBs without it can be read",
+                            code="encrypted")
+
+
 def load_epub(path: Path) -> ParsedDocument:
     from ebooklib import ITEM_DOCUMENT, epub
 
     if not zipfile.is_zipfile(path):
         raise DocumentError("not a valid EPUB: the file is not a ZIP archive", code="malformed")
-    try:
+    _refuse_drm(path)
+
+    def read(source):
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore")
-            book = epub.read_epub(str(path), options={"ignore_ncx": False})
+            return epub.read_epub(source if not isinstance(source, Path) else str(source), options={"ignore_ncx": False})
+
+    try:
+        book, missing = read_salvaging(path, read)
     except zipfile.BadZipFile as exc:
         raise DocumentError(f"malformed EPUB: broken ZIP archive ({exc})", code="malformed") from None
     except (KeyError, epub.EpubException) as exc:
@@ -86,4 +117,6 @@ def load_epub(path: Path) -> ParsedDocument:
     except Exception:
         pass
     warnings = [f"{failed} chapters could not be read"] if failed else []
+    if missing:
+        warnings.append(f"files its manifest lists are missing ({', '.join(missing)}); the text was read without them")
     return ParsedDocument(kind="epub", units=units, title=title, page_count=len(units), warnings=warnings)

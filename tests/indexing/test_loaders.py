@@ -134,8 +134,11 @@ def test_epub_chapter_is_the_unit(tmp_path):
         (lambda p: (p / "blob.txt").write_bytes(bytes(range(256)) * 40) and None or p / "blob.txt", "binary", "not a text file"),
         (lambda p: docs.make_zip(p / "archive.docx", {"readme.txt": "hello"}), "malformed", "word/document.xml"),
         (lambda p: (p / "cut.epub").write_bytes(b"PK\x03\x04" + b"\x00" * 200) and None or p / "cut.epub", "malformed", "truncated"),
+        # an EPUB with DRM-encrypted chapters was indexed as chunks of noise
+        (lambda p: docs.make_odd_epub(p / "drm.epub", "drm"), "encrypted", "encrypted (DRM"),
     ],
-    ids=["encrypted", "corrupt", "image-only", "empty", "whitespace", "png-as-epub", "png-as-txt", "binary-txt", "zip-as-docx", "truncated-epub"],
+    ids=["encrypted", "corrupt", "image-only", "empty", "whitespace", "png-as-epub", "png-as-txt", "binary-txt", "zip-as-docx",
+         "truncated-epub", "drm-epub"],
 )
 def test_bad_files_are_refused_with_a_specific_reason(tmp_path, maker, code, words):
     path = maker(tmp_path)
@@ -143,6 +146,17 @@ def test_bad_files_are_refused_with_a_specific_reason(tmp_path, maker, code, wor
         load_document(path)
     assert info.value.code == code
     assert words in info.value.reason
+
+
+def test_what_a_damaged_package_still_holds_is_read_with_a_warning(tmp_path):
+    """A Word file whose unused theme part fails its CRC, an EPUB whose manifest names a missing
+    audio file: both were refused whole for one part their text does not need."""
+    doc = load_document(docs.make_damaged_docx(tmp_path / "handbook.docx"))
+    assert "Parking permits are renewed every January." in doc.units[0].text
+    assert doc.warnings == ["damaged parts left out (word/theme/theme1.xml); the text was read without them"]
+    book = load_document(docs.make_odd_epub(tmp_path / "story.epub", "missing-audio"))
+    assert [u.label for u in book.units] == ["Arrival", "Harbour"] and "Tromso" in book.units[0].text
+    assert "missing (EPUB/audio/track.mp3)" in book.warnings[0]
 
 
 def test_pdf_with_empty_user_password_opens(tmp_path):
