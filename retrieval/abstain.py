@@ -9,7 +9,8 @@ SQuAD 2.0, COVID-QA and sec-10q libraries:
   passage; the share of the question's words found in the best passages (with their context:
   heading path, a table's column headings), each word weighted by its rarity in the library
   (inverse document frequency: "judicial" counts, "main" hardly); the share of the question's
-  words no chunk of the library holds. When the passages' document is the one the question names
+  words no chunk of the library holds; the library's size (the best of many passages is closer to
+  any question than the best of a few). When the passages' document is the one the question names
   (its company, its period: retrieval/focus.py), the words that picked the document count as
   found, and the share is taken of the rest of the question (its topic);
 - focus (answerable questions vs near misses): the share of the question's focus terms (names,
@@ -32,7 +33,7 @@ from indexing.words import content_words, query_terms, stem
 from retrieval.focus import FocusTerm, focus_terms, found, holder, profile
 from retrieval.models import Passage
 
-TOPIC_KEYS = ("dense", "coverage", "unknown")
+TOPIC_KEYS = ("dense", "coverage", "unknown", "size")
 FOCUS_KEYS = ("unmatched", "absent", "year")
 KEYS = TOPIC_KEYS + FOCUS_KEYS
 NEAR = 5  # the best passages a focus term is looked for in
@@ -51,13 +52,13 @@ class Library(Protocol):
 # fitted by bench/abstain.py on SQuAD 2.0 (two libraries of 8 articles), COVID-QA (98 papers) and
 # sec-10q (20 filings): answerable questions vs out-of-corpus ones (topic) and vs near misses
 # (focus); bench/results/abstain-2026-11-27.json "final". The thresholds refuse 1 / 2.5 / 6 % of
-# those answerable questions; held out a dataset at a time, balanced refused 89-98 % of
-# out-of-corpus questions and 95-98 % of near misses, with 2.0-5.5 % false refusals.
+# those answerable questions; held out a dataset at a time, balanced refused 92-95 % of
+# out-of-corpus questions and 95-98 % of near misses, with 2.5-3.6 % false refusals.
 WEIGHTS = {
-    "topic": {"dense": 18.156, "coverage": 6.538, "unknown": -1.585, "bias": -10.096},
+    "topic": {"dense": 19.375, "coverage": 6.074, "unknown": -2.176, "size": -1.121, "bias": -6.985},
     "focus": {"unmatched": -3.382, "absent": -4.998, "year": -6.299, "bias": 3.139},
 }
-THRESHOLDS = {"lenient": 0.021, "balanced": 0.196, "strict": 0.540}
+THRESHOLDS = {"lenient": 0.023, "balanced": 0.215, "strict": 0.567}
 
 
 @dataclass
@@ -113,7 +114,10 @@ def features(question: str, passages: Sequence[Passage], topic: str | None = Non
     for p in best:
         held = content_words(p.chunk.search_text)
         coverage = max(coverage, sum(v for w, v in weight.items() if stem(w) in held) / total if total else 0.0)
-    return {"dense": dense, "coverage": coverage, "unknown": focus.unknown,
+    # the best of many passages is closer to any question than the best of a few: a larger
+    # library needs a closer passage (log10 of its chunks, bounded; 1,000 when unknown)
+    size = math.log10(min(max(n, 30), 300_000)) if n else 3.0
+    return {"dense": dense, "coverage": coverage, "unknown": focus.unknown, "size": size,
             "unmatched": unmatched, "absent": 1.0 if focus.absent else 0.0,
             "year": 1.0 if any(t.kind == "year" for t in focus.unmatched) else 0.0}
 
