@@ -9,18 +9,9 @@ from pathlib import Path
 from typing import Sequence
 
 from app.settings import Settings, load_settings
+from indexing.offline import offline_env
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _offline_env() -> None:
-    # nothing leaves the machine: no hub lookups, no telemetry
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # ONNX Runtime >= 1.29 (see indexing/__init__.py)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,7 +90,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None, *, args: argparse.Namespace | None = None) -> int:
-    _offline_env()
+    offline_env()
     if args is None:
         args = build_parser().parse_args(argv)
     if args.verbose:

@@ -45,9 +45,9 @@ def flops_per_token(seq: int) -> float:
 
 def export(data_dir: str, library: str, out: str) -> None:
     """The embed texts of every chunk of a Citewise library, as a JSON list (run where it lives)."""
-    from app.cli import _offline_env
+    from indexing.offline import offline_env
 
-    _offline_env()
+    offline_env()
     from app.services import build_services
     from app.settings import load_settings
 

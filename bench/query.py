@@ -60,9 +60,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from app.cli import _offline_env  # noqa: E402  (the app's own: no hub, no telemetry)
+from indexing.offline import offline_env  # noqa: E402  (the app's own: no hub, no telemetry)
 
-_offline_env()
+offline_env()
 DATA = ROOT.parent / "shared" / "data"
 LIBRARY = "bench"
 VIRTUAL = "/bench-corpus"  # where the copies "live": paths only, never read

@@ -33,6 +33,8 @@ from typing import Sequence
 
 import numpy as np
 
+from indexing.offline import offline_env
+
 log = logging.getLogger(__name__)
 
 BUNDLED_EMBEDDING_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -260,9 +262,7 @@ class Embedder:
                 self._onnx = self._onnx or self._load_int8()
                 return None
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                offline_env()
                 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
                 from sentence_transformers import SentenceTransformer

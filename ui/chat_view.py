@@ -184,6 +184,8 @@ class ChatView(QWidget):
             return "".join(out)
         if turn.get("refused"):
             out.append(f"<p style='color:{c['warn']}'><b>{html.escape(turn['answer'])}</b></p>")
+            if turn.get("refusal_reason"):
+                out.append(f"<p>{html.escape(turn['refusal_reason'])}</p>")
             if turn.get("closest"):
                 out.append(f"<p style='color:{c['muted']}'>The closest passages (none of them answers the question):</p>")
                 for i, cit in enumerate(turn["closest"]):

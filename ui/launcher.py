@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not has_display(headless_ok=True):
         print("citewise: no display found (DISPLAY is not set); use `citewise shell`, or set QT_QPA_PLATFORM", file=sys.stderr)
         return 1
-    cli._offline_env()
+    cli.offline_env()
     try:
         settings = cli.settings_from_args(args)
     except Exception as exc:

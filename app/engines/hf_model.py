@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from app.engines.base import EngineError
+from indexing.offline import offline_env
 
 BUNDLED_NAME = "SmolLM2-135M-Instruct"
 MARKER = "citewise-model.json"  # written last: its presence means the folder is complete
@@ -63,8 +64,8 @@ def prepare_bundled(data_dir: Path, *, force: bool = False) -> Iterator[str]:
     cmd = [sys.executable, "-m", "app.engines.hf_model", "--gguf", str(gguf), "--out", str(target)]
     if force:
         cmd.append("--force")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1",
-           "TRANSFORMERS_VERBOSITY": "error", "PYTHONUNBUFFERED": "1"}
+    env = {**offline_env(dict(os.environ), force=True), "TQDM_DISABLE": "1", "TRANSFORMERS_VERBOSITY": "error",
+           "PYTHONUNBUFFERED": "1"}
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     tail: list[str] = []

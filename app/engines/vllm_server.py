@@ -28,6 +28,7 @@ from app.engines import hf_model
 from app.engines.base import EngineError
 from app.engines.openai_compat import OpenAICompatEngine
 from app.engines.process import ServerProcess, free_port
+from indexing.offline import offline_env
 
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 KEEP_LOGS = 10
@@ -96,9 +97,9 @@ class VllmServerEngine:
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("CITEWISE_", "PYTHON", "OPENAI_")) and k not in ("VIRTUAL_ENV", "VLLM_API_KEY")}
+        offline_env(env, force=True)
         env.update({
-            "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-            "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1",
+            "VLLM_NO_USAGE_STATS": "1", "PYTHONUNBUFFERED": "1",
             "VLLM_API_KEY": self._token,  # only this Citewise may use the server (not on the command line)
         })
         if self.options.device == "cpu":
