@@ -138,12 +138,8 @@ class Chat:
             return
 
         engine = self.services.engine()
-        if hasattr(engine, "load_steps"):  # vLLM: preparing the model, starting the server
-            for step in engine.load_steps():
-                yield Status(step)
-        elif hasattr(engine, "load"):
-            yield Status("loading model")
-            engine.load()
+        for step in engine.load_steps():  # loading the model, starting or reaching the server
+            yield Status(step)
         llm = settings.llm
         budget = engine.context_tokens - llm.max_tokens - 400
         context = pack(passages, budget, getattr(engine, "count_tokens", None))

@@ -13,7 +13,7 @@ from indexing.manifest import FileRecord, Manifest
 from indexing.models import DocumentError, FileReport
 from indexing.pipeline import Indexer, IndexOptions, Progress
 from indexing.store import ChunkStore, library_slug as slug
-from indexing.workers import ParseLimits
+from indexing.parse_pool import ParseLimits
 from retrieval.search import Retriever, SearchSettings
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ class Library:
         if self._reader_pool is None:
             from dataclasses import replace
 
-            from indexing.workers import ParsePool
+            from indexing.parse_pool import ParsePool
 
             limits = replace(index_options(self.services.settings).parse, workers=1)
             self._reader_pool = ParsePool(None, None, limits)

@@ -28,7 +28,7 @@ def main() -> int:
     from indexing.chunking import ChunkingConfig
     from indexing.embedder import bundled_embedding_dir
     from indexing.models import DocumentError
-    from indexing.workers import ParseLimits, ParsePool
+    from indexing.parse_pool import ParseLimits, ParsePool
 
     with open(DATA / "INDEX.tsv", newline="") as fh:
         scans = [row["file"] for row in csv.DictReader(fh, delimiter="\t") if row["category"] == "image-only"]

@@ -92,7 +92,7 @@ def collect_chunks(work: Path) -> list:
     from indexing.discover import discover, file_hash
     from indexing.embedder import bundled_embedding_dir
     from indexing.models import DocumentError
-    from indexing.workers import ParsePool
+    from indexing.parse_pool import ParsePool
 
     qa = _bench_module("retrieval")
     text_dir = work / "qa-docs"

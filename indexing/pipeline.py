@@ -32,7 +32,7 @@ from indexing.models import Chunk, DocumentError, FileReport, FileStatus, Parsed
 from indexing.normalize import has_words
 from indexing.progress import IndexOptions, LibraryBusyError, Progress
 from indexing.store import ChunkStore
-from indexing.workers import ParsePool
+from indexing.parse_pool import ParsePool
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from indexing.models import FileReport
-from indexing.workers import ParseLimits
+from indexing.parse_pool import ParseLimits
 
 
 class LibraryBusyError(RuntimeError):

@@ -201,14 +201,10 @@ class MainWindow(QMainWindow):
             self.services.embedder.prepare_query_encoder()
             self.library.retriever  # opens the store: Chroma loads a large index for seconds
             engine = self.services.engine()
-            if hasattr(engine, "load_steps"):  # vLLM: preparing the model, starting the server
-                for step in engine.load_steps():
-                    if cancelled():
-                        return
-                    yield f"Answer engine: {step}"
-            elif hasattr(engine, "load"):
-                yield "Starting the answer engine…"
-                engine.load()
+            for step in engine.load_steps():  # loading the model, starting or reaching the server
+                if cancelled():
+                    return
+                yield f"Answer engine: {step}"
             yield f"Ready · {getattr(engine, 'name', '')} · {getattr(engine, 'model', '')}"
 
         self._run(work, name="loading models", on_progress=self.engine_label.setText,
@@ -328,7 +324,6 @@ class MainWindow(QMainWindow):
         library = self.library
         self.library_panel.job_started(len(self.index_queue))
         self._last_progress = None
-        self._last_refresh = 0.0
 
         def on_progress(p):
             self._last_progress = p

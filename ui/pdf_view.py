@@ -106,10 +106,6 @@ class HighlightPdfView(QPdfView):
             box.height() * scale,
         )
 
-    def clear_passage(self) -> None:
-        self._highlight = None
-        self.viewport().update()
-
     def paintEvent(self, event):  # noqa: N802
         super().paintEvent(event)
         if not self._highlight:

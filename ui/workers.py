@@ -13,7 +13,7 @@ import threading
 import traceback
 from typing import Any, Callable, Iterator
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Signal
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ class GeneratorWorker(QRunnable):
         self.factory = factory
         self.signals = WorkerSignals()
         self._cancel = threading.Event()
-        self.done = threading.Event()
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -61,10 +60,4 @@ class GeneratorWorker(QRunnable):
             log.exception("%s failed", self.name)
             self.signals.error.emit(str(exc) or type(exc).__name__, traceback.format_exc())
         finally:
-            self.done.set()
             self.signals.finished.emit()
-
-
-def start(worker: GeneratorWorker, pool: QThreadPool | None = None) -> GeneratorWorker:
-    (pool or QThreadPool.globalInstance()).start(worker)
-    return worker

@@ -29,10 +29,25 @@ class Engine(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    def load_steps(self) -> Iterator[str]:
+        """Get ready (load the model, start or reach the server), yielding what it is doing
+        ("starting vLLM (CPU)…") for the UI to show; yields nothing when ready already."""
+        ...
+
+    def load(self) -> None: ...
+
     def close(self) -> None: ...
 
 
-# Optional, where getting ready takes a while (Chat.ask shows each step as a Status):
-#   load() -> None                   load the model / start the server now
-#   load_steps() -> Iterator[str]    the same, yielding what it is doing ("starting vLLM (CPU)…");
-#                                    yields nothing when the engine is ready already
+class EngineBase:
+    """Defaults for the optional parts of the protocol: ready at once; `load` runs `load_steps`."""
+
+    def load_steps(self) -> Iterator[str]:
+        yield from ()
+
+    def load(self) -> None:
+        for _ in self.load_steps():
+            pass
+
+    def close(self) -> None:
+        pass

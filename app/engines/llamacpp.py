@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from app.engines.base import EngineError
+from app.engines.base import EngineBase, EngineError
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -47,7 +47,7 @@ def available() -> tuple[bool, str]:
         return False, f"llama-cpp-python does not load: {exc}"
 
 
-class LlamaCppEngine:
+class LlamaCppEngine(EngineBase):
     name = "llama.cpp"
 
     def __init__(self, model: str = "bundled", *, context_tokens: int = 4096, threads: int | None = None, seed: int = 0):
@@ -74,9 +74,11 @@ class LlamaCppEngine:
                 raise EngineError(f"llama.cpp could not load {self.path}: {exc}") from None
         return self._llm
 
-    def load(self) -> None:
-        with self._lock:
-            self._load()
+    def load_steps(self) -> Iterator[str]:
+        if self._llm is None:
+            yield f"loading {self.path.name}"
+            with self._lock:
+                self._load()
 
     def count_tokens(self, text: str) -> int:
         llm = self._load()

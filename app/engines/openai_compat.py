@@ -15,7 +15,7 @@ import urllib.request
 from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
-from app.engines.base import EngineError
+from app.engines.base import EngineBase, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def frequency_penalty(repetition_penalty: float) -> float:
     return round(min(2.0, max(0.0, (repetition_penalty - 1.0) * 2.0)), 3)
 
 
-class OpenAICompatEngine:
+class OpenAICompatEngine(EngineBase):
     """Streams chat completions from an OpenAI-compatible server."""
 
     def __init__(
@@ -79,10 +79,6 @@ class OpenAICompatEngine:
         if not self._connected:
             yield f"connecting to {self.base_url}"
             self.connect()
-
-    def load(self) -> None:
-        for _ in self.load_steps():
-            pass
 
     def connect(self) -> None:
         """Ask the server which models it serves: checks it is there, the key and the model name."""

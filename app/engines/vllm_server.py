@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterator, Literal
 
 from app.engines import hf_model
-from app.engines.base import EngineError
+from app.engines.base import EngineBase, EngineError
 from app.engines.openai_compat import OpenAICompatEngine
 from app.engines.process import ServerProcess, free_port
 from indexing.offline import offline_env
@@ -66,7 +66,7 @@ def resolve_model(model: str, data_dir: Path) -> tuple[str, str, bool]:
     return model, model, False  # an id: served from the local Hugging Face cache (offline)
 
 
-class VllmServerEngine:
+class VllmServerEngine(EngineBase):
     def __init__(self, options: VllmOptions):
         self.options = options
         self.name = "vLLM (CUDA)" if options.device == "cuda" else "vLLM (CPU)"
@@ -223,10 +223,6 @@ class VllmServerEngine:
             server.stop()
 
     # -- the protocol --------------------------------------------------------------------------
-
-    def load(self) -> None:
-        for _ in self.load_steps():
-            pass
 
     def stream_chat(self, messages, *, max_tokens=256, temperature=0.1, repetition_penalty=1.0, stop=None) -> Iterator[str]:
         self.load()

@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from indexing.workers import parse_file, read_unit
+from indexing.parse_pool import parse_file, read_unit
 
 
 def misbehave(path: str, content_hash: str):

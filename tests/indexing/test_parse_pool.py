@@ -9,7 +9,7 @@ import pytest
 from indexing.chunking import ChunkingConfig
 from indexing.embedder import bundled_embedding_dir
 from indexing.models import DocumentError
-from indexing.workers import ParseLimits, ParsePool
+from indexing.parse_pool import ParseLimits, ParsePool
 from tests.indexing.bad_parsers import misbehave, misbehave_reading
 
 
