@@ -4,38 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from app.console import err, out, show_path
 from indexing.models import FileReport, FileStatus
 from retrieval.models import match_words, refusal_message
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
 
 
 class UserError(Exception):
     """An error the user can fix; printed without a traceback."""
-
-
-def _show_path(path: str) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return rel if not rel.startswith("..") else path
-
-
-def _fmt_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    m, s = divmod(int(seconds + 0.5), 60)
-    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
 
 
 def _wrap_store_errors(fn):
@@ -84,12 +66,12 @@ def cmd_index(services, args) -> int:
                 completed=p.bytes_done,
                 files=f"{p.files_done}/{p.files_total} files",
                 rate=f"{p.chunks_per_s:.0f} chunks/s",
-                eta=_fmt_eta(p.eta_s),
+                eta=p.eta_text,
                 current=Path(p.current).name[:40] if p.current else "",
             )
             if not live and p.report is not None and p.report.status is not FileStatus.UNCHANGED and not args.json:
                 r = p.report
-                err.print(f"[{p.files_done}/{p.files_total}] {r.status.value}: {escape(_show_path(r.path))}")
+                err.print(f"[{p.files_done}/{p.files_total}] {r.status.value}: {escape(show_path(r.path))}")
     assert final is not None
     reports = final.reports
     if args.json:
@@ -136,7 +118,7 @@ def _print_report(reports: list[FileReport], elapsed: float) -> None:
                 detail += f"  ({'; '.join(r.warnings)})"
         elif r.reason:
             detail = r.reason
-        out.print(f"  [{style[r.status]}]{r.status.value:<9}[/] {escape(_show_path(r.path))}  [dim]{escape(detail)}[/dim]")
+        out.print(f"  [{style[r.status]}]{r.status.value:<9}[/] {escape(show_path(r.path))}  [dim]{escape(detail)}[/dim]")
     if unchanged_shown > 10:
         out.print(f"  [dim]… and {unchanged_shown - 10} more unchanged[/dim]")
 
@@ -232,7 +214,7 @@ def cmd_list(services, args) -> int:
         table.add_column(col, **kw)
     for f in files:
         status = "failed" if f.status == "failed" else ("indexed*" if f.error else "indexed")
-        table.add_row(status, _show_path(f.path), f.kind or "", str(f.pages), str(f.chunks), f.error or "")
+        table.add_row(status, show_path(f.path), f.kind or "", str(f.pages), str(f.chunks), f.error or "")
     out.print(table)
     st = library.stats()
     out.print(f"{st['indexed']} indexed, {st['failed']} failed; {st['chunks']} chunks. [dim]* an older version is kept; the newer one failed[/dim]")
@@ -246,7 +228,7 @@ def cmd_remove(services, args) -> int:
         err.print("Nothing indexed matches: " + ", ".join(args.paths))
         return 1
     for r in reports:
-        out.print(f"removed  {escape(_show_path(r.path))}  [dim]({r.chunks} chunks)[/dim]")
+        out.print(f"removed  {escape(show_path(r.path))}  [dim]({r.chunks} chunks)[/dim]")
     return 0
 
 

@@ -139,7 +139,7 @@ class Library:
     def writing(self):
         """Hold the library's writer lock (no indexing job may run meanwhile)."""
         indexer = self.indexer
-        indexer._acquire()
+        indexer.acquire()
         try:
             yield
         finally:

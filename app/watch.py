@@ -7,11 +7,11 @@ import threading
 
 from rich.markup import escape
 
+from app.console import err, out, show_path
 from indexing.models import FileStatus
 
 
 def cmd_watch(services, args) -> int:
-    from app.commands import _show_path, err, out
     from indexing.progress import LibraryBusyError
     from indexing.store import StoreError
 
@@ -22,11 +22,11 @@ def cmd_watch(services, args) -> int:
         r = p.report
         if r is not None and r.status not in (FileStatus.UNCHANGED, FileStatus.SKIPPED):
             detail = f"  ({r.reason})" if r.reason else (f"  ({r.chunks} chunks)" if r.chunks else "")
-            out.print(f"{r.status.value:<9} {escape(_show_path(r.path))}[dim]{escape(detail)}[/dim]")
+            out.print(f"{r.status.value:<9} {escape(show_path(r.path))}[dim]{escape(detail)}[/dim]")
 
     def removed(reports) -> None:
         for r in reports:
-            out.print(f"removed   {escape(_show_path(r.path))}")
+            out.print(f"removed   {escape(show_path(r.path))}")
 
     try:
         for p in library.add(args.paths, prune=True):

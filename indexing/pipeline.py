@@ -89,7 +89,8 @@ class Indexer:
 
     # -- consistency -------------------------------------------------------------------------
 
-    def _acquire(self) -> None:
+    def acquire(self) -> None:
+        """Take the library's writer lock (LibraryBusyError when another job holds it)."""
         try:
             self.lock.acquire(timeout=self.options.lock_timeout)
         except Timeout:
@@ -290,7 +291,7 @@ class Indexer:
             progress.reports.append(report)
             return copy.copy(progress)  # a snapshot: the consumer may read it on another thread
 
-        self._acquire()
+        self.acquire()
         inflight: deque[tuple[_ToParse, Future]] = deque()
         batch: list[_Prepared] = []
         try:
@@ -396,7 +397,7 @@ class Indexer:
 
     def remove(self, paths: Sequence[str | os.PathLike[str]]) -> list[FileReport]:
         """Drop files (or everything under folders) from the library; the files stay on disk."""
-        self._acquire()
+        self.acquire()
         try:
             self.recover()
             targets: list[str] = []

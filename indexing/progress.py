@@ -45,6 +45,18 @@ class Progress:
             return None
         return max(0.0, (self.bytes_total - self.bytes_done) * self.work_seconds / self.work_bytes)
 
+    @property
+    def eta_text(self) -> str:
+        """The time left in words, as the CLI and the window show it: "2 min 05 s left"."""
+        seconds = self.eta_s
+        if seconds is None:
+            return "estimating…"
+        m, s = divmod(int(seconds + 0.5), 60)
+        h, m = divmod(m, 60)
+        if h:
+            return f"{h} h {m:02d} min left"
+        return f"{m} min {s:02d} s left" if m else f"{s} s left"
+
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for r in self.reports:

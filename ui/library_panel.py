@@ -64,7 +64,7 @@ class FilesModel(QAbstractTableModel):
         self._order = (column, order)
         keys = {
             0: lambda i: self._names[i].casefold(),
-            1: lambda i: self._status(self._rows[i]),
+            1: lambda i: self.status(self._rows[i]),
             2: lambda i: self._rows[i].pages,
             3: lambda i: self._rows[i].chunks,
             4: lambda i: self._rows[i].kind or "",
@@ -94,7 +94,7 @@ class FilesModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
-    def _status(self, rec) -> str:
+    def status(self, rec) -> str:
         if rec.path == self._indexing:
             return "indexing"
         if rec.status == "failed":
@@ -110,7 +110,7 @@ class FilesModel(QAbstractTableModel):
             if col == 0:
                 return self._names[index.row()]
             if col == 1:
-                return self._status(rec)
+                return self.status(rec)
             if col == 2:
                 return rec.pages if rec.kind in ("pdf", "epub", "docx") and rec.pages else ""
             if col == 3:
@@ -125,7 +125,7 @@ class FilesModel(QAbstractTableModel):
                 tip += f"\n{'Failed' if rec.status == 'failed' else 'Newer version failed'}: {rec.error}"
             return tip
         elif role == Qt.ItemDataRole.ForegroundRole and col == 1:
-            status = self._status(rec)
+            status = self.status(rec)
             if status == "failed":
                 return QColor("#c62828")
             if status == "indexing":
@@ -142,13 +142,6 @@ class _FilterProxy(QSortFilterProxyModel):
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
         self.sourceModel().sort(column, order)
-
-
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "estimating…"
-    m, s = divmod(int(seconds + 0.5), 60)
-    return f"{m} min {s:02d} s left" if m else f"{s} s left"
 
 
 class LibraryPanel(QWidget):
@@ -302,7 +295,7 @@ class LibraryPanel(QWidget):
     def _fit_columns(self, records: list) -> None:
         header, metrics = self.table.horizontalHeader(), self.table.fontMetrics()
         widest = {
-            1: {"indexing", "indexed", *{self.model._status(r) for r in records}},
+            1: {"indexing", "indexed", *{self.model.status(r) for r in records}},
             2: {str(max((r.pages for r in records), default=0))},
             3: {str(max((r.chunks for r in records), default=0))},
         }
@@ -351,7 +344,7 @@ class LibraryPanel(QWidget):
         self.progress.setFormat(f"{p.files_done}/{p.files_total} files")
         current = Path(p.current).name if p.current else ""
         rate = f"{p.chunks_per_s:.0f} chunks/s" if p.chunks_done else ""
-        parts = [x for x in (current, rate, _eta(p.eta_s) if p.files_done < p.files_total else "") if x]
+        parts = [x for x in (current, rate, p.eta_text if p.files_done < p.files_total else "") if x]
         self.job_label.setText(" · ".join(parts))
         self.model.set_indexing(p.current)
 
