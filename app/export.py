@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from retrieval.models import citation_location, refusal_message
+from retrieval.models import refusal_message, where
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "json"}
 
@@ -30,15 +30,6 @@ def format_for(path: str | Path) -> str:
     if ext not in FORMATS:
         raise ExportError(f"cannot export to '{ext or Path(path).name}': use .md, .html, .pdf or .json")
     return FORMATS[ext]
-
-
-def location(c: dict, sep: str = ", ") -> str:
-    """Where a serialised citation points: `report.pdf, page 2, § Results`."""
-    return citation_location(c, sep)
-
-
-def _where(c: dict) -> str:
-    return citation_location(c)
 
 
 def _quote(c: dict) -> str:
@@ -93,13 +84,13 @@ def to_markdown(turns: Sequence[dict], *, title: str | None = None, library: str
             if turn.get("closest"):
                 lines += ["", "**Closest passages** (none answers the question):", ""]
                 for i, c in enumerate(turn["closest"], 1):
-                    lines.append(f"{i}. {_md_escape(_where(c))}: “{_md_escape(_quote(c))}”")
+                    lines.append(f"{i}. {_md_escape(where(c))}: “{_md_escape(_quote(c))}”")
             continue
         unsupported = [s for s in turn.get("sentences", []) if not s.get("supported") and len(s.get("text", "").split()) >= 3]
         if turn.get("citations"):
             lines += ["", "**Sources**", ""]
             for c in turn["citations"]:
-                lines.append(f"[{c['n']}] **{_md_escape(_where(c))}**: “{_md_escape(_quote(c))}”  ")
+                lines.append(f"[{c['n']}] **{_md_escape(where(c))}**: “{_md_escape(_quote(c))}”  ")
                 lines.append(f"    {_md_code(c['file'])}, characters {c['start']}–{c['end']}")
         if unsupported:
             lines += ["", f"*{len(unsupported)} sentence(s) are not supported by the cited passages.*"]
@@ -153,7 +144,7 @@ def to_html(turns: Sequence[dict], *, title: str | None = None, library: str | N
             if turn.get("closest"):
                 out.append("<p>Closest passages (none answers the question):</p><ol class=\"sources\">")
                 for c in turn["closest"]:
-                    out.append(f'<li><span class="where">{html.escape(_where(c))}</span><blockquote>{html.escape(_quote(c))}</blockquote></li>')
+                    out.append(f'<li><span class="where">{html.escape(where(c))}</span><blockquote>{html.escape(_quote(c))}</blockquote></li>')
                 out.append("</ol>")
             continue
         out.append(f'<p class="answer">{_html_answer(turn, k)}</p>')
@@ -161,7 +152,7 @@ def to_html(turns: Sequence[dict], *, title: str | None = None, library: str | N
             out.append('<ol class="sources">')
             for c in turn["citations"]:
                 out.append(
-                    f'<li id="t{k}-s{c["n"]}" value="{int(c["n"])}"><span class="where">{html.escape(_where(c))}</span>'
+                    f'<li id="t{k}-s{c["n"]}" value="{int(c["n"])}"><span class="where">{html.escape(where(c))}</span>'
                     f"<blockquote>{html.escape(_quote(c))}</blockquote>"
                     f'<div class="path">{html.escape(c["file"])} · characters {int(c["start"])}–{int(c["end"])}</div></li>'
                 )
@@ -234,7 +225,7 @@ def to_pdf(turns: Sequence[dict], *, title: str | None = None, library: str | No
             para("Sources" if not turn.get("refused") else "Closest passages (none answers the question)", 9.5, 0.5)
             for i, c in enumerate(sources, 1):
                 n = c.get("n", i) if not turn.get("refused") else i
-                para(f"[{n}] {_where(c)}: \u201c{_quote(c)}\u201d", 9, 0.3)
+                para(f"[{n}] {where(c)}: \u201c{_quote(c)}\u201d", 9, 0.3)
                 para(f"     {c['file']}, characters {c['start']}-{c['end']}", 7.5, 1.2)
         pdf.ln(3)
     return bytes(pdf.output())
@@ -269,5 +260,5 @@ def clipboard_text(turn: dict) -> str:
     lines = [turn["answer"]]
     if turn.get("citations"):
         lines.append("")
-        lines.extend(f"[{c['n']}] {_where(c)}: \u201c{_quote(c)}\u201d" for c in turn["citations"])
+        lines.extend(f"[{c['n']}] {where(c)}: \u201c{_quote(c)}\u201d" for c in turn["citations"])
     return "\n".join(lines)

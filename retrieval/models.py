@@ -8,8 +8,19 @@ from pathlib import Path
 from indexing.models import Chunk
 
 
-def describe_location(file_name: str, unit_kind: str, unit: int | None, unit_label: str | None = None,
-                      heading=(), sep: str = ", ") -> str:
+def where(c: "dict | Passage", sep: str = ", ") -> str:
+    """Where a citation points, the one way every view says it: `report.pdf, page 2, § Results` /
+    `book.epub, chapter 3 (Down the Rabbit-Hole)`. `c`: a passage, or a serialised citation
+    (Citation.to_dict())."""
+    if isinstance(c, Passage):
+        k = c.chunk
+        return _describe(c.file_name, k.unit_kind.value, k.unit, k.unit_label, k.heading, sep)
+    name = c.get("file_name") or Path(c.get("file", "")).name
+    return _describe(name, c.get("unit_kind") or "document", c.get("unit"), c.get("unit_label"), c.get("heading") or (), sep)
+
+
+def _describe(file_name: str, unit_kind: str, unit: int | None, unit_label: str | None = None,
+              heading=(), sep: str = ", ") -> str:
     """`report.pdf, page 2` / `book.epub, chapter 3 (Down the Rabbit-Hole)` / `notes.md, § Setup`."""
     parts = [file_name]
     if unit_kind in ("page", "chapter"):
@@ -17,12 +28,6 @@ def describe_location(file_name: str, unit_kind: str, unit: int | None, unit_lab
     if heading and unit_kind != "chapter":
         parts.append("§ " + " › ".join(list(heading)[-2:]))
     return sep.join(parts)
-
-
-def citation_location(c: dict, sep: str = ", ") -> str:
-    """describe_location for a serialised citation (Citation.to_dict())."""
-    name = c.get("file_name") or Path(c.get("file", "")).name
-    return describe_location(name, c.get("unit_kind") or "document", c.get("unit"), c.get("unit_label"), c.get("heading") or (), sep)
 
 
 def refusal_message(turn: dict) -> str:
@@ -58,8 +63,7 @@ class Passage:
         return Path(self.chunk.path).name
 
     def where(self) -> str:
-        c = self.chunk
-        return describe_location(self.file_name, c.unit_kind.value, c.unit, c.unit_label, c.heading)
+        return where(self)
 
 
 @dataclass

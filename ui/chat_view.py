@@ -13,12 +13,8 @@ from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
-from app.export import location
+from app.export import where
 from ui.passages import is_row as _is_row, passage_html
-
-
-def where(c: dict) -> str:
-    return location(c, sep=" · ")
 
 
 class Transcript(QTextBrowser):
@@ -226,7 +222,7 @@ class ChatView(QWidget):
         match = cit.get("match")
         return (
             f"<table width='100%' cellpadding='6' style='background-color:{c['card']};margin:4px 0'><tr><td>"
-            f"<a href='{href}'><b>{html.escape(label)} {html.escape(where(cit))}</b></a>"
+            f"<a href='{href}'><b>{html.escape(label)} {html.escape(where(cit, sep=" · "))}</b></a>"
             + (f" <span style='color:{c['muted']}'>· {html.escape(match)}</span>" if match else "")
             + f"<br>{passage_html(text, quote, cit.get('context') or '', c['mark'])}</td></tr></table>"
         )
