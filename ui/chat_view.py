@@ -222,7 +222,7 @@ class ChatView(QWidget):
         match = cit.get("match")
         return (
             f"<table width='100%' cellpadding='6' style='background-color:{c['card']};margin:4px 0'><tr><td>"
-            f"<a href='{href}'><b>{html.escape(label)} {html.escape(where(cit, sep=" · "))}</b></a>"
+            f"<a href='{href}'><b>{html.escape(label)} {html.escape(where(cit, sep=' · '))}</b></a>"
             + (f" <span style='color:{c['muted']}'>· {html.escape(match)}</span>" if match else "")
             + f"<br>{passage_html(text, quote, cit.get('context') or '', c['mark'])}</td></tr></table>"
         )

@@ -372,3 +372,21 @@ def test_warm_up_makes_the_question_encoder(qtbot, settings, engine, tmp_path):
     assert list((tmp_path / "models").glob("model-fp32-*/model.onnx"))
     win.close()
     win.pool.waitForDone()
+
+
+def test_a_large_drop_does_not_reload_the_list_after_every_file(qtbot, window, tmp_path, monkeypatch):
+    """The window read the whole manifest on the GUI thread after each indexed file: quadratic in
+    a large drop. It now reads it at most about once a second while a job runs, and at the end."""
+    d = tmp_path / "many"
+    d.mkdir()
+    for i in range(40):
+        (d / f"note{i:02d}.txt").write_text(f"Note {i}: the ferry to island {i} leaves at {i % 12 + 1} o'clock.\n",
+                                            encoding="utf-8")
+    reads = []
+    files = window.library.files
+    monkeypatch.setattr(window.library, "files", lambda: reads.append(1) or files())
+    with qtbot.waitSignal(window.index_finished, timeout=LONG) as job:
+        _drop(window, [d])
+    assert job.args[0].counts().get("indexed") == 40
+    assert len(_names(window)) == 40  # every file listed once the job is done
+    assert len(reads) < 20, f"the document list was read {len(reads)} times for 40 files"
