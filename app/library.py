@@ -12,8 +12,8 @@ from indexing.embedder import Embedder
 from indexing.manifest import FileRecord, Manifest
 from indexing.models import DocumentError, FileReport
 from indexing.pipeline import Indexer, IndexOptions, Progress
-from indexing.store import ChunkStore, library_slug as slug
 from indexing.parse_pool import ParseLimits
+from indexing.store import ChunkStore, library_slug as slug
 from retrieval.search import Retriever, SearchSettings
 
 if TYPE_CHECKING:

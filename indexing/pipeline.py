@@ -3,24 +3,23 @@
 `Indexer.index(paths)` is a generator of `Progress`: the caller (CLI, desktop worker, folder
 watcher) shows it and may cancel between files. Files are compared with the manifest by size
 and mtime first, then by content hash; unchanged files cost a `stat`. Changed files are parsed
-and chunked in worker processes (workers.py: a time and memory limit per file) while this
+and chunked in worker processes (parse_pool.py: a time and memory limit per file) while this
 process embeds the chunks of the files before them, in length-sorted batches that span several
 small files, and writes each batch to the store in one call. A file that fails is reported with
 its reason and never stops the job; if an earlier version of it was indexed, that version is
-kept. See manifest.py for how a kill at any moment is recovered.
+kept. See manifest.py and upkeep.py for how a kill at any moment is recovered.
 """
 
 from __future__ import annotations
 
 import copy
-import logging
 import os
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from filelock import FileLock, Timeout
 
@@ -30,11 +29,10 @@ from indexing.embedder import Embedder
 from indexing.manifest import FileRecord, Manifest
 from indexing.models import Chunk, DocumentError, FileReport, FileStatus, ParsedDocument, Unit, UnitKind
 from indexing.normalize import has_words
+from indexing.parse_pool import ParsePool
 from indexing.progress import IndexOptions, LibraryBusyError, Progress
 from indexing.store import ChunkStore
-from indexing.parse_pool import ParsePool
-
-log = logging.getLogger(__name__)
+from indexing.upkeep import Upkeep
 
 __all__ = ["Indexer", "IndexOptions", "LibraryBusyError", "Progress", "discover", "file_hash"]
 
@@ -63,7 +61,7 @@ class _Prepared:
     seconds: float
 
 
-class Indexer:
+class Indexer(Upkeep):
     """Writes one library: its Chroma collection and its manifest."""
 
     def __init__(
@@ -97,26 +95,6 @@ class Indexer:
             raise LibraryBusyError(
                 f"another indexing job is running on library '{self.store.library}'; wait for it to finish"
             ) from None
-
-    def recover(self) -> int:
-        """Settle what a killed run left pending. Returns the number of chunk ids settled."""
-        pending = self.manifest.pending()
-        if not pending:
-            return 0
-        committed: dict[str, set[str]] = {}
-        doomed: list[str] = []
-        for chunk_id, path, op in pending:
-            if op == "add":
-                if path not in committed:
-                    rec = self.manifest.get(path)
-                    committed[path] = set(rec.chunk_ids) if rec else set()
-                if chunk_id in committed[path]:
-                    continue  # the same content committed earlier: keep it
-            doomed.append(chunk_id)
-        self.store.delete(doomed)
-        self.manifest.clear_pending([c for c, _, _ in pending])
-        log.info("recovered %d pending chunk ids (%d deleted)", len(pending), len(doomed))
-        return len(pending)
 
     # -- one file ----------------------------------------------------------------------------
 
@@ -357,7 +335,7 @@ class Indexer:
             if not cancel():
                 yield from flush()
                 if prune:
-                    for report in self._prune(paths, {str(f) for f in files}):
+                    for report in self.prune(paths, {str(f) for f in files}):
                         progress.reports.append(report)
         finally:
             for _, future in inflight:
@@ -368,61 +346,3 @@ class Indexer:
         progress.elapsed = time.perf_counter() - t0
         progress.phase = "cancelled" if cancel() else "done"
         yield progress
-
-    # -- removal -----------------------------------------------------------------------------
-
-    def _prune(self, paths: Sequence[str | os.PathLike[str]], present: set[str]) -> list[FileReport]:
-        gone: list[str] = []
-        for raw in paths:
-            root = str(Path(raw).expanduser().resolve())
-            for rec in self.manifest.files(under=root):
-                if rec.path not in present and not Path(rec.path).exists():
-                    gone.append(rec.path)
-        return self._remove_records(gone)
-
-    def _remove_records(self, paths: Iterable[str]) -> list[FileReport]:
-        reports = []
-        for path in paths:
-            rec = self.manifest.get(path)
-            if rec is None:
-                continue
-            with self.manifest.transaction() as db:
-                self.manifest.mark_pending(rec.chunk_ids, path, "delete", db)
-                self.manifest.drop(path, db)
-                self.manifest.lexical.delete(rec.chunk_ids, db)
-            self.store.delete(rec.chunk_ids)
-            self.manifest.clear_pending(rec.chunk_ids)
-            reports.append(FileReport(path, FileStatus.REMOVED, kind=rec.kind, pages=rec.pages, chunks=rec.chunks))
-        return reports
-
-    def remove(self, paths: Sequence[str | os.PathLike[str]]) -> list[FileReport]:
-        """Drop files (or everything under folders) from the library; the files stay on disk."""
-        self.acquire()
-        try:
-            self.recover()
-            targets: list[str] = []
-            for raw in paths:
-                p = Path(raw).expanduser()
-                key = str(p.resolve()) if p.exists() else str(p.absolute())
-                recs = self.manifest.files(under=key)
-                if not recs and not p.exists():
-                    # a relative path that was indexed from elsewhere: match by resolved absolute path
-                    recs = self.manifest.files(under=os.path.abspath(raw))
-                targets.extend(r.path for r in recs)
-            return self._remove_records(targets)
-        finally:
-            self.lock.release()
-
-    def check(self) -> dict[str, int]:
-        """Compare the store with the manifest: orphans in the store, chunks missing from it."""
-        in_store = set(self.store.all_ids())
-        in_manifest = self.manifest.all_chunk_ids()
-        in_lexical = self.manifest.lexical_ids()
-        return {
-            "store_chunks": len(in_store),
-            "manifest_chunks": len(in_manifest),
-            "orphans": len(in_store - in_manifest),
-            "missing": len(in_manifest - in_store),
-            "pending": len(self.manifest.pending()),
-            "lexical_mismatch": len(in_lexical ^ in_manifest),
-        }
