@@ -275,13 +275,16 @@ def cmd_models(services, args) -> int:
 
 
 def cmd_shell(services, args) -> int:
-    """An interactive loop: questions, and :index PATH, :list, :help, :quit."""
-    library = services.library()
+    """An interactive loop: questions, and :index PATH, :list, :library NAME, :help, :quit."""
+    from app.session import Session, SessionError
+
+    session = Session(services)  # the same session the desktop window keeps
+    library = session.library
     st = library.stats()
     out.print(f"[bold]Citewise[/bold] · library '{escape(library.name)}' · {st['indexed']} documents, {st['chunks']} chunks")
     if not st["indexed"]:
         out.print("The library is empty: type [bold]:index PATH[/bold] (files or folders) to add documents.")
-    out.print("[dim]Ask a question, or :index PATH, :list, :help, :quit[/dim]")
+    out.print("[dim]Ask a question, or :index PATH, :list, :library NAME, :help, :quit[/dim]")
     ns = argparse.Namespace(json=False, prune=False, force=False, failed=False, export=None)
     while True:
         try:
@@ -294,7 +297,8 @@ def cmd_shell(services, args) -> int:
         if line in (":q", ":quit", ":exit", "exit", "quit"):
             return 0
         if line in (":h", ":help", "help"):
-            out.print(":index PATH…  add files or folders\n:list         what is indexed\n:remove PATH  drop a file\n:quit         leave")
+            out.print(":index PATH…  add files or folders\n:list         what is indexed\n:remove PATH  drop a file\n"
+                      ":library NAME switch to (or create) a library; :library alone lists them\n:quit         leave")
             continue
         try:
             if line.startswith(":index "):
@@ -305,10 +309,21 @@ def cmd_shell(services, args) -> int:
                 cmd_remove(services, ns)
             elif line == ":list":
                 cmd_list(services, ns)
+            elif line == ":library":
+                for name in session.library_names():
+                    out.print(("* " if name == session.library_name else "  ") + escape(name))
+            elif line.startswith(":library "):
+                name = line.split(None, 1)[1].strip()
+                if name in session.library_names():
+                    session.switch_library(name)
+                else:
+                    session.create_library(name)
+                st = session.library.stats()
+                out.print(f"library '{escape(session.library_name)}' · {st['indexed']} documents, {st['chunks']} chunks")
             else:
                 ns.question = [line]
                 cmd_ask(services, ns)
-        except UserError as exc:
+        except (UserError, SessionError, ValueError) as exc:
             err.print(f"[red]{escape(str(exc))}[/red]")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import deque
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, QUrl, Signal
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
+from app.session import Session, SessionError
 from ui.chat_view import ChatView
 from ui.conversations_panel import ConversationsPanel
 from ui.library_panel import LibraryPanel
@@ -35,17 +35,13 @@ class MainWindow(QMainWindow):
 
     def __init__(self, services, *, ui_state: Path | None = None, warm_up: bool = True):
         super().__init__()
-        self.services = services
-        self._engine_note: str | None = None  # which engine answers and why, found by warm_up()
+        self.session = Session(services)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(4)
         self.workers: set[GeneratorWorker] = set()
-        self.index_queue: deque[tuple[list[str], bool]] = deque()
         self.index_worker: GeneratorWorker | None = None
         self.ask_worker: GeneratorWorker | None = None
-        self.conversation_id: int | None = None
         self.last_job = None
-        self.watcher = None  # a FolderWatcher while "Watch a folder" is on
         self._ui_state = ui_state
         self._refresh_timer = QTimer(self)  # throttles reading the document list during a job
         self._refresh_timer.setSingleShot(True)
@@ -188,40 +184,41 @@ class MainWindow(QMainWindow):
     def warm_up(self) -> None:
         """Load the embedding model (and start the engine) off the GUI thread."""
         self.engine_label.setText("Loading models…")
-
-        services = self.services
-        self._engine_note = None
-
-        def work(cancelled):
-            # which engine answers and why: probing a vLLM environment runs a subprocess (~1 s),
-            # so it is found here, off the GUI thread, for the settings dialog to show
-            note = services.engine_choice()
-            if services is self.services:
-                self._engine_note = note
-            self.services.embedder.embed(["warm up"])
-            if self.services.embedder.query_encoder_to_make():
-                yield "Preparing the question encoder…"  # made once (~4 s): questions embed ~2x faster
-            self.services.embedder.prepare_query_encoder()
-            self.library.retriever  # opens the store: Chroma loads a large index for seconds
-            engine = self.services.engine()
-            for step in engine.load_steps():  # loading the model, starting or reaching the server
-                if cancelled():
-                    return
-                yield f"Answer engine: {step}"
-            yield f"Ready · {getattr(engine, 'name', '')} · {getattr(engine, 'model', '')}"
-
-        self._run(work, name="loading models", on_progress=self.engine_label.setText,
+        self.session.engine_note = None
+        self._run(self.session.warm_up, name="loading models", on_progress=self.engine_label.setText,
                   on_error=lambda msg, tb: self.engine_label.setText(f"Engine problem: {msg}"))
 
     def show_error(self, title: str, message: str) -> None:
         self.statusBar().showMessage(f"{title}: {message}", 15000)
         log.warning("%s: %s", title, message)
 
-    # -- libraries -------------------------------------------------------------------------
+    # -- the session (Qt-free: app/session.py) -----------------------------------------------
+
+    @property
+    def services(self):
+        return self.session.services
 
     @property
     def library(self):
-        return self.services.library()
+        return self.session.library
+
+    @property
+    def index_queue(self):
+        return self.session.index_queue
+
+    @property
+    def watcher(self):
+        return self.session.watcher
+
+    @property
+    def conversation_id(self) -> int | None:
+        return self.session.conversation_id
+
+    @property
+    def _engine_note(self) -> str | None:
+        return self.session.engine_note
+
+    # -- libraries -------------------------------------------------------------------------
 
     def refresh_libraries(self) -> None:
         self.library_panel.set_libraries(self.services.library_names(), self.services.settings.library)
@@ -241,15 +238,15 @@ class MainWindow(QMainWindow):
             self._refresh_timer.start()
 
     def switch_library(self, name: str) -> None:
-        if name == self.services.settings.library:
+        try:
+            switched = self.session.switch_library(name)
+        except SessionError as exc:
+            self.show_error("Library", str(exc))
+            self.library_panel.set_libraries(self.session.library_names(), self.session.library_name)
             return
-        if self.index_worker is not None:
-            self.show_error("Library", "wait for the indexing job to finish (or cancel it) before switching libraries")
-            self.library_panel.set_libraries(self.services.library_names(), self.services.settings.library)
-            return
-        self.stop_watch()  # a watch feeds the library it was started on
-        self.services.settings.library = name
-        self.refresh_libraries()
+        if switched:
+            self._watch_stopped()
+            self.refresh_libraries()
 
     def new_library_dialog(self) -> None:
         from ui.library_panel import NewLibraryDialog
@@ -260,11 +257,10 @@ class MainWindow(QMainWindow):
 
     def create_library(self, name: str, *, int8: bool = False) -> None:
         try:
-            lib = self.services.create_library(name, int8=int8)
+            self.session.create_library(name, int8=int8)
         except ValueError as exc:
             QMessageBox.warning(self, "New library", str(exc))
             return
-        self.services.settings.library = lib.name
         self.refresh_libraries()
 
     def rename_library_dialog(self) -> None:
@@ -275,11 +271,10 @@ class MainWindow(QMainWindow):
 
     def rename_library(self, old: str, new: str) -> None:
         try:
-            lib = self.services.rename_library(old, new)
+            self.session.rename_library(old, new)
         except Exception as exc:
             QMessageBox.warning(self, "Rename library", str(exc))
             return
-        self.services.settings.library = lib.name
         self.refresh_libraries()
 
     def delete_library_dialog(self) -> None:
@@ -292,12 +287,11 @@ class MainWindow(QMainWindow):
             self.delete_library(name)
 
     def delete_library(self, name: str) -> None:
-        if self.index_worker is not None:
-            self.show_error("Delete library", "an indexing job is running")
+        try:
+            self.session.delete_library(name)
+        except SessionError as exc:
+            self.show_error("Delete library", str(exc))
             return
-        self.services.delete_library(name)
-        remaining = [n for n in self.services.library_names() if n != name]
-        self.services.settings.library = remaining[0] if remaining else "default"
         self.refresh_libraries()
 
     # -- indexing --------------------------------------------------------------------------
@@ -323,17 +317,17 @@ class MainWindow(QMainWindow):
 
     def enqueue_index(self, paths: list[str], force: bool = False) -> None:
         """Queue an indexing job; drops during a running job wait their turn, never lost."""
-        self.index_queue.append(([str(p) for p in paths], force))
-        if self.index_worker is None:
+        if self.session.enqueue(paths, force):
             self._next_index_job()
         else:
             self.library_panel.set_queue(len(self.index_queue))
 
     def _next_index_job(self) -> None:
-        if not self.index_queue:
+        job = self.session.next_job()
+        if job is None:
             return
-        paths, force = self.index_queue.popleft()
-        library = self.library
+        paths, force = job
+        self.session.indexing = True
         self.library_panel.job_started(len(self.index_queue))
         self._last_progress = None
 
@@ -346,6 +340,7 @@ class MainWindow(QMainWindow):
         def on_finished():
             worker = self.index_worker
             self.index_worker = None
+            self.session.indexing = False
             final = self._last_progress
             self.last_job = final
             self.library_panel.job_finished(final, cancelled=worker.cancelled if worker else False)
@@ -360,7 +355,7 @@ class MainWindow(QMainWindow):
                 self._next_index_job()
 
         self.index_worker = self._run(
-            lambda cancelled: library.add(paths, force=force, cancel=cancelled),
+            lambda cancelled: self.session.index(paths, force, cancelled),
             name="indexing", on_progress=on_progress, on_finished=on_finished,
         )
 
@@ -378,28 +373,18 @@ class MainWindow(QMainWindow):
 
     def start_watch(self, folder: str, debounce_s: float = 1.0) -> None:
         """Index `folder`, then follow it: the watcher's thread reports through `watch_changed`."""
-        self.stop_watch()
-
-        def progress(p) -> None:
-            r = p.report
-            if r is not None and r.status.value not in ("unchanged", "skipped"):
-                self.watch_changed.emit(f"{Path(r.path).name}: {r.status.value}" + (f" ({r.reason})" if r.reason else ""))
-
-        def removed(reports) -> None:
-            for r in reports:
-                self.watch_changed.emit(f"{Path(r.path).name}: removed")
-
-        self.watcher = self.library.watcher([folder], debounce_s=debounce_s, on_progress=progress, on_removed=removed).start()
+        self.session.start_watch(folder, self.watch_changed.emit, debounce_s=debounce_s)
         self.watch_action.setChecked(True)
         self.watch_action.setText(f"&Watching {Path(folder).name} (click to stop)")
         self.statusBar().showMessage(f"Watching {folder} for changes", 8000)
         self.enqueue_index([folder])  # what changed while nobody watched
 
     def stop_watch(self) -> None:
-        if self.watcher is not None:
-            self.watcher.stop()
-            self.watcher = None
+        if self.session.stop_watch():
             self.statusBar().showMessage("Stopped watching", 5000)
+        self._watch_stopped()
+
+    def _watch_stopped(self) -> None:
         self.watch_action.setChecked(False)
         self.watch_action.setText("&Watch a folder for changes…")
 
@@ -414,10 +399,11 @@ class MainWindow(QMainWindow):
             self.library_panel.job_label.setText("Cancelling after the current file…")
 
     def remove_documents(self, paths: list[str]) -> None:
-        if self.index_worker is not None:
-            self.show_error("Remove", "wait for the indexing job to finish")
+        try:
+            reports = self.session.remove_documents(paths)
+        except SessionError as exc:
+            self.show_error("Remove", str(exc))
             return
-        reports = self.library.remove(paths)
         self.statusBar().showMessage(f"Removed {len(reports)} document(s) from the library; the files stay on disk.", 8000)
         self.refresh_documents()
 
@@ -469,7 +455,8 @@ class MainWindow(QMainWindow):
             answer = state["answer"]
             self.chat.finish_answer(answer, error=state.get("error"))
             if answer is not None:
-                self._save_turn(answer)
+                self.session.save_turn(answer)
+                self.refresh_conversations()
             self.answer_finished.emit(answer)
 
         self.ask_worker = self._run(lambda cancelled: chat.ask(question, cancel=cancelled), name="answer",
@@ -508,25 +495,16 @@ class MainWindow(QMainWindow):
 
     # -- conversations ---------------------------------------------------------------------
 
-    def _save_turn(self, answer: dict) -> None:
-        store = self.services.conversations
-        if self.conversation_id is None:
-            title = answer["question"][:80]
-            self.conversation_id = store.create(title, self.services.settings.library).id
-        store.add_turn(self.conversation_id, answer)
-        self.refresh_conversations()
-
     def refresh_conversations(self) -> None:
         self.conversations_panel.set_conversations(self.services.conversations.list(), self.conversation_id)
 
     def new_conversation(self) -> None:
-        self.conversation_id = None
+        self.session.new_conversation()
         self.chat.set_turns([])
         self.chat.input.setFocus()
 
     def open_conversation(self, cid: int) -> None:
-        self.conversation_id = cid
-        self.chat.set_turns(self.services.conversations.turns(cid))
+        self.chat.set_turns(self.session.open_conversation(cid))
 
     def rename_conversation_dialog(self, cid: int) -> None:
         conv = self.services.conversations.get(cid)
@@ -536,8 +514,7 @@ class MainWindow(QMainWindow):
             self.refresh_conversations()
 
     def delete_conversation(self, cid: int) -> None:
-        self.services.conversations.delete(cid)
-        if cid == self.conversation_id:
+        if self.session.delete_conversation(cid):
             self.new_conversation()
         self.refresh_conversations()
 
@@ -557,9 +534,9 @@ class MainWindow(QMainWindow):
         from app.export import ExportError, export
 
         turns = self.chat.turns if scope == "conversation" else self.chat.turns[-1:]
-        conv = self.services.conversations.get(self.conversation_id) if self.conversation_id else None
+        title = self.session.conversation_title() if scope == "conversation" else None
         try:
-            written = export(turns, path, title=conv.title if conv and scope == "conversation" else None,
+            written = export(turns, path, title=title,
                              library=self.services.settings.library)
         except (ExportError, OSError) as exc:
             QMessageBox.warning(self, "Export", f"Could not export to {path}: {exc}")
@@ -589,17 +566,9 @@ class MainWindow(QMainWindow):
 
     def apply_settings(self, changes: dict, api_key: str | None = None) -> None:
         """Write what changed, then rebuild the services with the new settings."""
-        from app.secrets import SecretStoreError, set_api_key
-        from app.services import build_services
-        from app.settings import default_config_file, load_settings, update_settings_file
-
         try:
-            if changes:
-                update_settings_file(default_config_file(), changes)
-            url = changes.get("llm.remote_url", self.services.settings.llm.remote_url)
-            if api_key is not None and url:
-                set_api_key(url, api_key)
-        except (ValueError, SecretStoreError, OSError) as exc:
+            self.session.save_settings(changes, api_key)
+        except SessionError as exc:
             QMessageBox.warning(self, "Settings", str(exc))
             return
         if not changes:
@@ -607,11 +576,7 @@ class MainWindow(QMainWindow):
         if self.index_worker is not None or self.ask_worker is not None:
             self.cancel_current()
             self.pool.waitForDone()
-        old = self.services
-        settings = load_settings(data_dir=old.settings.data_dir, library=old.settings.library)
-        keep_embedder = not any(k.startswith("embedding.") for k in changes)
-        self.services = build_services(settings, embedder=old.embedder if keep_embedder else None)
-        old.close()
+        self.session.rebuild_services(changes)
         self.refresh_libraries()
         self.services_changed.emit()
         self.warm_up()
@@ -635,6 +600,6 @@ class MainWindow(QMainWindow):
             worker.cancel()
         self.pool.waitForDone(60000)
         self._save_state()
-        self.services.close()
+        self.session.close()
         event.accept()
 

@@ -108,10 +108,12 @@ def test_shell_answers_and_quits(data_dir, folder):
     exe = Path(sys.executable).parent / "citewise"
     proc = subprocess.run(
         [str(exe), "--data-dir", str(data_dir)],
-        input=f":index {folder / 'guide.md'}\nWhere are the life jackets stored?\n:quit\n",
+        input=f":index {folder / 'guide.md'}\nWhere are the life jackets stored?\n:library Work\n:library\n:quit\n",
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert "library is empty" in proc.stdout
     assert "Indexed 1 file" in proc.stdout
     assert "guide.md" in proc.stdout and "[1]" in proc.stdout
+    # libraries are switched (created) from the shell, through the same session as the window's
+    assert "library 'Work' · 0 documents, 0 chunks" in proc.stdout and "* Work" in proc.stdout

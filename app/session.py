@@ -1,0 +1,206 @@
+"""The desktop session, without Qt: what a user's working session holds beside the windows.
+
+The current library (switching, creating, renaming, deleting it), the queue of indexing jobs (a
+drop during a job waits its turn, never lost), watching a folder, the open conversation and its
+saved turns, applying new settings (rebuilding the services), and warming the models up. The
+desktop window (ui/main_window.py) keeps widgets, menus and dialogs and runs the long parts on its
+worker threads; everything it decides lives here, where it can be used and tested without a display.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Callable, Iterator
+
+
+class SessionError(Exception):
+    """Not now, or not possible: the message says why in words a user can act on."""
+
+
+class Session:
+    def __init__(self, services):
+        self.services = services
+        self.index_queue: deque[tuple[list[str], bool]] = deque()
+        self.indexing = False  # a job runs (whoever runs `index` sets it)
+        self.watcher = None  # a FolderWatcher while a folder is watched
+        self.watched: str | None = None
+        self.conversation_id: int | None = None
+        self.engine_note: str | None = None  # which engine answers and why (found by warm_up)
+
+    # -- libraries -----------------------------------------------------------------------------
+
+    @property
+    def library(self):
+        return self.services.library()
+
+    @property
+    def library_name(self) -> str:
+        return self.services.settings.library
+
+    def library_names(self) -> list[str]:
+        return self.services.library_names()
+
+    def _idle(self, what: str) -> None:
+        if self.indexing:
+            raise SessionError(f"wait for the indexing job to finish (or cancel it) before you {what}")
+
+    def switch_library(self, name: str) -> bool:
+        """Make `name` the current library; False when it is already."""
+        if name == self.library_name:
+            return False
+        self._idle("switch libraries")
+        self.stop_watch()  # a watch feeds the library it was started on
+        self.services.settings.library = name
+        return True
+
+    def create_library(self, name: str, *, int8: bool = False) -> str:
+        lib = self.services.create_library(name, int8=int8)  # ValueError: the name is taken or empty
+        self.services.settings.library = lib.name
+        return lib.name
+
+    def rename_library(self, old: str, new: str) -> str:
+        lib = self.services.rename_library(old, new)
+        self.services.settings.library = lib.name
+        return lib.name
+
+    def delete_library(self, name: str) -> str:
+        """Deletes the library's index (the documents stay); returns the library now current."""
+        self._idle("delete a library")
+        self.services.delete_library(name)
+        remaining = [n for n in self.library_names() if n != name]
+        self.services.settings.library = remaining[0] if remaining else "default"
+        return self.library_name
+
+    # -- indexing ------------------------------------------------------------------------------
+
+    def enqueue(self, paths: list[str], force: bool = False) -> bool:
+        """Queue a job; True when none runs (the caller starts `next_job` now)."""
+        self.index_queue.append(([str(p) for p in paths], force))
+        return not self.indexing
+
+    def next_job(self) -> tuple[list[str], bool] | None:
+        return self.index_queue.popleft() if self.index_queue else None
+
+    def index(self, paths: list[str], force: bool, cancel: Callable[[], bool]):
+        """The job's progress (a generator), into the library current when it starts."""
+        return self.library.add(paths, force=force, cancel=cancel)
+
+    def remove_documents(self, paths: list[str]):
+        self._idle("remove documents")
+        return self.library.remove(paths)
+
+    # -- watching a folder ---------------------------------------------------------------------
+
+    def start_watch(self, folder: str, on_line: Callable[[str], None], *, debounce_s: float = 1.0) -> None:
+        """Follow `folder` (its changes are indexed as they happen, each reported as a line on
+        the watcher's thread); the caller queues `folder` once for what changed meanwhile."""
+        self.stop_watch()
+
+        def progress(p) -> None:
+            r = p.report
+            if r is not None and r.status.value not in ("unchanged", "skipped"):
+                on_line(f"{Path(r.path).name}: {r.status.value}" + (f" ({r.reason})" if r.reason else ""))
+
+        def removed(reports) -> None:
+            for r in reports:
+                on_line(f"{Path(r.path).name}: removed")
+
+        self.watcher = self.library.watcher([folder], debounce_s=debounce_s, on_progress=progress, on_removed=removed).start()
+        self.watched = folder
+
+    def stop_watch(self) -> bool:
+        """False when nothing was watched."""
+        if self.watcher is None:
+            return False
+        self.watcher.stop()
+        self.watcher = None
+        self.watched = None
+        return True
+
+    # -- the conversation ----------------------------------------------------------------------
+
+    @property
+    def conversations(self):
+        return self.services.conversations
+
+    def save_turn(self, answer: dict) -> None:
+        if self.conversation_id is None:
+            self.conversation_id = self.conversations.create(answer["question"][:80], self.library_name).id
+        self.conversations.add_turn(self.conversation_id, answer)
+
+    def new_conversation(self) -> None:
+        self.conversation_id = None
+
+    def open_conversation(self, cid: int) -> list[dict]:
+        self.conversation_id = cid
+        return self.conversations.turns(cid)
+
+    def delete_conversation(self, cid: int) -> bool:
+        """True when it was the open one (then none is open)."""
+        self.conversations.delete(cid)
+        if cid == self.conversation_id:
+            self.conversation_id = None
+            return True
+        return False
+
+    def conversation_title(self) -> str | None:
+        conv = self.conversations.get(self.conversation_id) if self.conversation_id else None
+        return conv.title if conv else None
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def save_settings(self, changes: dict, api_key: str | None = None) -> None:
+        """Write what changed to the settings file (and the API key to the key store).
+        SessionError when either cannot be written."""
+        from app.secrets import SecretStoreError, set_api_key
+        from app.settings import default_config_file, update_settings_file
+
+        try:
+            if changes:
+                update_settings_file(default_config_file(), changes)
+            url = changes.get("llm.remote_url", self.services.settings.llm.remote_url)
+            if api_key is not None and url:
+                set_api_key(url, api_key)
+        except (ValueError, SecretStoreError, OSError) as exc:
+            raise SessionError(str(exc)) from None
+
+    def rebuild_services(self, changes: dict) -> None:
+        """New services from the saved settings (the embedder kept unless its settings changed);
+        no job may run meanwhile."""
+        from app.services import build_services
+        from app.settings import load_settings
+
+        old = self.services
+        settings = load_settings(data_dir=old.settings.data_dir, library=old.settings.library)
+        keep_embedder = not any(k.startswith("embedding.") for k in changes)
+        self.services = build_services(settings, embedder=old.embedder if keep_embedder else None)
+        self.engine_note = None
+        old.close()
+
+    # -- warming up ----------------------------------------------------------------------------
+
+    def warm_up(self, cancelled: Callable[[], bool]) -> Iterator[str]:
+        """Load the embedding model, open the store and get the engine ready, saying what it does."""
+        services = self.services
+        # which engine answers and why: probing a vLLM environment runs a subprocess (~1 s), so it
+        # is found here, off the GUI thread, for the settings dialog to show
+        note = services.engine_choice()
+        if services is self.services:
+            self.engine_note = note
+        services.embedder.embed(["warm up"])
+        if services.embedder.query_encoder_to_make():
+            yield "Preparing the question encoder…"  # made once (~4 s): questions embed ~2x faster
+        services.embedder.prepare_query_encoder()
+        services.library().retriever  # opens the store: Chroma loads a large index for seconds
+        engine = services.engine()
+        for step in engine.load_steps():  # loading the model, starting or reaching the server
+            if cancelled():
+                return
+            yield f"Answer engine: {step}"
+        yield f"Ready · {getattr(engine, 'name', '')} · {getattr(engine, 'model', '')}"
+
+    def close(self) -> None:
+        self.index_queue.clear()
+        self.stop_watch()
+        self.services.close()

@@ -1,0 +1,68 @@
+"""The desktop session without a display (app/session.py): libraries, the job queue, watching,
+the conversation and its saved turns — what the window decides, as a user would notice it."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.session import Session, SessionError
+
+
+def _index(session, folder):
+    assert session.enqueue([str(folder)])  # nothing runs: start now
+    paths, force = session.next_job()
+    session.indexing = True
+    try:
+        *_, done = session.index(paths, force, lambda: False)
+    finally:
+        session.indexing = False
+    return done
+
+
+def test_libraries_switch_and_refuse_to_while_a_job_runs(services, tmp_path):
+    session = Session(services)
+    (tmp_path / "a.txt").write_text("The harbour ferry leaves at noon.\n", encoding="utf-8")
+    assert _index(session, tmp_path / "a.txt").counts() == {"indexed": 1}
+    assert session.create_library("Work") == "Work" and session.library_name == "Work"
+    assert session.library.stats()["chunks"] == 0  # a new, empty library is the current one
+    session.indexing = True
+    with pytest.raises(SessionError, match="wait for the indexing job"):
+        session.switch_library("default")
+    with pytest.raises(SessionError, match="wait for the indexing job"):
+        session.delete_library("Work")
+    session.indexing = False
+    assert session.switch_library("default") and session.library.stats()["chunks"] == 1
+    assert not session.switch_library("default")  # already the current one
+    assert session.delete_library("Work") == "default" and "Work" not in session.library_names()
+
+
+def test_drops_during_a_job_wait_their_turn(services, tmp_path):
+    session = Session(services)
+    session.indexing = True
+    assert not session.enqueue([str(tmp_path / "one")]) and not session.enqueue([str(tmp_path / "two")], force=True)
+    assert session.next_job() == ([str(tmp_path / "one")], False)
+    assert session.next_job() == ([str(tmp_path / "two")], True)
+    assert session.next_job() is None
+
+
+def test_turns_are_saved_in_the_open_conversation(services):
+    session = Session(services)
+    answer = {"question": "When does the ferry leave?", "answer": "At noon.", "citations": [], "refused": False}
+    session.save_turn(answer)
+    first = session.conversation_id
+    session.save_turn({**answer, "question": "And on Sundays?"})
+    assert session.conversation_id == first and [t["question"] for t in session.open_conversation(first)] == [
+        "When does the ferry leave?", "And on Sundays?"]
+    assert session.conversation_title() == "When does the ferry leave?"
+    session.new_conversation()
+    session.save_turn(answer)
+    assert session.conversation_id != first
+    assert session.delete_conversation(session.conversation_id) and session.conversation_id is None
+
+
+def test_watching_follows_a_folder_until_stopped(services, tmp_path):
+    session = Session(services)
+    lines: list[str] = []
+    session.start_watch(str(tmp_path), lines.append, debounce_s=0.2)
+    assert session.watched == str(tmp_path) and session.watcher is not None
+    assert session.stop_watch() and session.watcher is None and not session.stop_watch()
