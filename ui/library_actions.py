@@ -1,0 +1,222 @@
+"""The window's library actions: switching, creating, renaming and deleting libraries, adding
+documents (dialogs, drops), the queue of indexing jobs, watching a folder, removing documents.
+
+A part of MainWindow (ui/main_window.py), which it is mixed into: it uses the window's session,
+panels, status bar and worker pool. What is decided lives in app/session.py; this is the Qt side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+from app.session import SessionError
+
+
+class LibraryActions:
+    # -- libraries -------------------------------------------------------------------------
+
+    def refresh_libraries(self) -> None:
+        self.library_panel.set_libraries(self.services.library_names(), self.services.settings.library)
+        self.refresh_documents()
+        self.setWindowTitle(f"Citewise — {self.services.settings.library}")
+
+    def refresh_documents(self) -> None:
+        self._refresh_timer.stop()
+        records = self.library.files()
+        self.library_panel.set_records(records)
+        # while a job runs, the list is read again at most every 1 s + 0.2 ms a row: reading it after
+        # every indexed file made a large drop quadratic on the GUI thread
+        self._refresh_timer.setInterval(1000 + len(records) // 5)
+
+    def _refresh_soon(self) -> None:
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def switch_library(self, name: str) -> None:
+        try:
+            switched = self.session.switch_library(name)
+        except SessionError as exc:
+            self.show_error("Library", str(exc))
+            self.library_panel.set_libraries(self.session.library_names(), self.session.library_name)
+            return
+        if switched:
+            self._watch_stopped()
+            self.refresh_libraries()
+
+    def new_library_dialog(self) -> None:
+        from ui.library_panel import NewLibraryDialog
+
+        dialog = NewLibraryDialog(self)
+        if dialog.exec() and dialog.name.text().strip():
+            self.create_library(dialog.name.text(), int8=dialog.int8.isChecked())
+
+    def create_library(self, name: str, *, int8: bool = False) -> None:
+        try:
+            self.session.create_library(name, int8=int8)
+        except ValueError as exc:
+            QMessageBox.warning(self, "New library", str(exc))
+            return
+        self.refresh_libraries()
+
+    def rename_library_dialog(self) -> None:
+        old = self.services.settings.library
+        name, ok = QInputDialog.getText(self, "Rename library", f"New name for “{old}”:", text=old)
+        if ok and name.strip() and name.strip() != old:
+            self.rename_library(old, name)
+
+    def rename_library(self, old: str, new: str) -> None:
+        try:
+            self.session.rename_library(old, new)
+        except Exception as exc:
+            QMessageBox.warning(self, "Rename library", str(exc))
+            return
+        self.refresh_libraries()
+
+    def delete_library_dialog(self) -> None:
+        name = self.services.settings.library
+        answer = QMessageBox.question(
+            self, "Delete library",
+            f"Delete the library “{name}”? Its index is deleted; your documents stay where they are.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete_library(name)
+
+    def delete_library(self, name: str) -> None:
+        try:
+            self.session.delete_library(name)
+        except SessionError as exc:
+            self.show_error("Delete library", str(exc))
+            return
+        self.refresh_libraries()
+
+    # -- indexing --------------------------------------------------------------------------
+
+    def add_files_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Add documents", str(Path.home()),
+            "Documents (*.pdf *.docx *.html *.htm *.xhtml *.md *.markdown *.txt *.text *.epub);;All files (*)",
+        )
+        if paths:
+            self.enqueue_index(paths)
+
+    def add_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder", str(Path.home()))
+        if folder:
+            self.enqueue_index([folder])
+
+    def index_samples(self) -> None:
+        from app.samples import sample_files
+
+        self.enqueue_index([str(p) for p in sample_files()])
+        self.chat.input.setPlaceholderText("Try: When does the first ferry leave on weekdays?")
+
+    def enqueue_index(self, paths: list[str], force: bool = False) -> None:
+        """Queue an indexing job; drops during a running job wait their turn, never lost."""
+        if self.session.enqueue(paths, force):
+            self._next_index_job()
+        else:
+            self.library_panel.set_queue(len(self.index_queue))
+
+    def _next_index_job(self) -> None:
+        job = self.session.next_job()
+        if job is None:
+            return
+        paths, force = job
+        self.session.indexing = True
+        self.library_panel.job_started(len(self.index_queue))
+        self._last_progress = None
+
+        def on_progress(p):
+            self._last_progress = p
+            self.library_panel.job_progress(p)
+            if p.report is not None and p.report.status.value == "indexed":
+                self._refresh_soon()
+
+        def on_finished():
+            worker = self.index_worker
+            self.index_worker = None
+            self.session.indexing = False
+            final = self._last_progress
+            self.last_job = final
+            self.library_panel.job_finished(final, cancelled=worker.cancelled if worker else False)
+            self.refresh_documents()
+            if final is not None:
+                counts = final.counts()
+                self.statusBar().showMessage(
+                    "Indexing " + ("cancelled" if final.phase == "cancelled" else "done") + ": "
+                    + ", ".join(f"{v} {k}" for k, v in counts.items()), 10000)
+            self.index_finished.emit(final)
+            if self.index_queue:
+                self._next_index_job()
+
+        self.index_worker = self._run(
+            lambda cancelled: self.session.index(paths, force, cancelled),
+            name="indexing", on_progress=on_progress, on_finished=on_finished,
+        )
+
+    # -- watching a folder ------------------------------------------------------------------
+
+    def toggle_watch_dialog(self, checked: bool) -> None:
+        if not checked:
+            self.stop_watch()
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Watch a folder")
+        if folder:
+            self.start_watch(folder)
+        else:
+            self.watch_action.setChecked(False)
+
+    def start_watch(self, folder: str, debounce_s: float = 1.0) -> None:
+        """Index `folder`, then follow it: the watcher's thread reports through `watch_changed`."""
+        self.session.start_watch(folder, self.watch_changed.emit, debounce_s=debounce_s)
+        self.watch_action.setChecked(True)
+        self.watch_action.setText(f"&Watching {Path(folder).name} (click to stop)")
+        self.statusBar().showMessage(f"Watching {folder} for changes", 8000)
+        self.enqueue_index([folder])  # what changed while nobody watched
+
+    def stop_watch(self) -> None:
+        if self.session.stop_watch():
+            self.statusBar().showMessage("Stopped watching", 5000)
+        self._watch_stopped()
+
+    def _watch_stopped(self) -> None:
+        self.watch_action.setChecked(False)
+        self.watch_action.setText("&Watch a folder for changes…")
+
+    def _on_watch_changed(self, line: str) -> None:
+        self.refresh_documents()
+        self.statusBar().showMessage(f"Watched folder: {line}", 8000)
+
+    def cancel_indexing(self) -> None:
+        self.index_queue.clear()
+        if self.index_worker is not None:
+            self.index_worker.cancel()
+            self.library_panel.job_label.setText("Cancelling after the current file…")
+
+    def remove_documents(self, paths: list[str]) -> None:
+        try:
+            reports = self.session.remove_documents(paths)
+        except SessionError as exc:
+            self.show_error("Remove", str(exc))
+            return
+        self.statusBar().showMessage(f"Removed {len(reports)} document(s) from the library; the files stay on disk.", 8000)
+        self.refresh_documents()
+
+    # drag and drop ----------------------------------------------------------------------
+
+    def dragEnterEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.enqueue_index(paths)
+
