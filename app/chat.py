@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator, Union
 
 from retrieval.abstain import decide
-from retrieval.attribution import AttributionSettings, Attributor, boundary_at, split_sentences, strip_markers
+from retrieval.attribution import AttributionSettings, Attributor
 from retrieval.models import Answer, AnswerSentence, Citation, Passage
 from retrieval.prompts import REFUSAL, build_messages, pack
 from retrieval.quote import best_sentences
+from retrieval.streaming import MarkerFilter, Numbering, SentenceCited, StreamingCiter, Token  # noqa: F401  (events of Chat.ask)
 
 _REFUSAL_TEXT = re.compile(r"(could not|couldn't|cannot|can't|unable to) find|not (mentioned|found|stated) in", re.I)
 
@@ -33,69 +34,11 @@ class Retrieved:
 
 
 @dataclass
-class Token:
-    text: str
-
-
-@dataclass
-class SentenceCited:
-    index: int
-    text: str
-    citations: list[int]  # citation numbers, in the answer's numbering
-    supported: bool
-    claim: bool
-
-
-@dataclass
 class Done:
     answer: Answer
 
 
 ChatEvent = Union[Status, Retrieved, Token, SentenceCited, Done]
-
-
-class MarkerFilter:
-    """Removes the model's [n] markers from a token stream, even when split across tokens."""
-
-    HOLD = 24
-
-    def __init__(self) -> None:
-        self._pending = ""
-        self.numbers: list[int] = []
-
-    def feed(self, text: str) -> str:
-        self._pending += text
-        cut = len(self._pending)
-        for opener in ("[", "【"):
-            i = self._pending.rfind(opener)
-            if i >= 0 and "]" not in self._pending[i:] and "】" not in self._pending[i:] and len(self._pending) - i < self.HOLD:
-                cut = min(cut, i)
-        # keep spaces before a possible marker back too: they go with it (" [1]")
-        while cut > 0 and self._pending[cut - 1] == " ":
-            cut -= 1
-        ready, self._pending = self._pending[:cut], self._pending[cut:]
-        return self._clean(ready)
-
-    def flush(self) -> str:
-        ready, self._pending = self._pending, ""
-        return self._clean(ready)
-
-    def _clean(self, text: str) -> str:
-        clean, numbers = strip_markers(text)
-        self.numbers.extend(numbers)
-        return clean
-
-
-@dataclass
-class _Numbering:
-    """Citation numbers in order of first use: passage index → n."""
-
-    by_passage: dict[int, int] = field(default_factory=dict)
-
-    def number(self, passage_index: int) -> int:
-        if passage_index not in self.by_passage:
-            self.by_passage[passage_index] = len(self.by_passage) + 1
-        return self.by_passage[passage_index]
 
 
 class Chat:
@@ -144,97 +87,29 @@ class Chat:
         budget = engine.context_tokens - llm.max_tokens - 400
         context = pack(passages, budget, getattr(engine, "count_tokens", None))
         messages = build_messages(question, context)
-        attributor = Attributor(context, embed=self.services.embedder.embed, settings=AttributionSettings())
-        numbering = _Numbering()
-        sentences: list[AnswerSentence] = []
-        support_of: dict[int, tuple[float, tuple[int, int] | None]] = {}
+        citer = StreamingCiter(Attributor(context, embed=self.services.embedder.embed, settings=AttributionSettings()))
 
         yield Status("generating")
-        filt = MarkerFilter()
-        text = ""  # the answer so far, markers removed
-        raw = ""  # what the model wrote
-        done_upto = 0  # characters of `text` already attributed
-        marked_at = 0  # filt.numbers consumed
         t_gen = time.perf_counter()
         first_token = None
-
-        seen_sentences: set[str] = set()
-        looping = False
-
-        def cite(sentence_text: str) -> SentenceCited | None:
-            nonlocal marked_at, looping
-            clean = sentence_text.strip()
-            key = " ".join(clean.lower().split())
-            if key in seen_sentences and len(key) > 12:
-                looping = True  # a small model repeating itself: stop, keep what it said once
-                return None
-            seen_sentences.add(key)
-            marked = filt.numbers[marked_at:]
-            marked_at = len(filt.numbers)
-            result = attributor.attribute(clean, marked)
-            numbers = [numbering.number(s.passage_index) for s in result.supports]
-            for s in result.supports:
-                if s.score > support_of.get(s.passage_index, (0.0, None))[0]:
-                    support_of[s.passage_index] = (s.score, s.quote)
-            sentences.append(AnswerSentence(clean, numbers, round(result.best, 4), result.supported))
-            return SentenceCited(len(sentences) - 1, clean, numbers, result.supported, result.claim)
-
-        def complete_sentences(full: str, final: bool) -> tuple[int, list[str]]:
-            """Sentences of full[done_upto:] that are complete, and where the last one ends."""
-            tail = full[done_upto:]
-            spans = split_sentences(tail)
-            if not final and spans and not boundary_at(tail, spans[-1][1]):
-                spans = spans[:-1]  # the last sentence may still be growing
-            if not spans:
-                return done_upto, []
-            return done_upto + spans[-1][1], [tail[a:b] for a, b in spans]
-
         cancelled = False
         for delta in engine.stream_chat(
             messages, max_tokens=llm.max_tokens, temperature=llm.temperature, repetition_penalty=llm.repetition_penalty
         ):
             if first_token is None:
                 first_token = time.perf_counter()
-            raw += delta
-            clean = filt.feed(delta)
-            if clean:
-                # cite a sentence right after its last character, before the text that follows it
-                boundary, done = complete_sentences(text + clean, final=False)
-                split = max(0, boundary - len(text))
-                if done and split:
-                    yield Token(clean[:split])
-                    text += clean[:split]
-                    clean = clean[split:]
-                for sentence in done:
-                    event = cite(sentence)
-                    if event is not None:
-                        yield event
-                done_upto = max(done_upto, boundary)
-                if looping:
-                    break
-                if clean:
-                    text += clean
-                    yield Token(clean)
+            yield from citer.feed(delta)
+            if citer.looping:
+                break
             if cancel():
                 cancelled = True
                 break
-        tail = filt.flush()
-        if tail and not looping:
-            text += tail
-            yield Token(tail)
-        if not looping:
-            boundary, done = complete_sentences(text, final=True)
-            for sentence in done:
-                event = cite(sentence)
-                if event is not None:
-                    yield event
+        yield from citer.finish()
         t_end = time.perf_counter()
+        text, sentences, raw = citer.text, citer.sentences, citer.raw
 
         refused = bool(_REFUSAL_TEXT.search(text)) and not any(s.supported for s in sentences)
-        citations = [
-            Citation(n, context[i], *support_of.get(i, (0.0, None)))
-            for i, n in sorted(numbering.by_passage.items(), key=lambda kv: kv[1])
-        ]
+        citations = citer.citations(context)
         answer = Answer(
             question=question,
             text=render_answer(sentences) if not refused else REFUSAL,
@@ -259,7 +134,7 @@ class Chat:
     def _quote_answer(self, question, passages, timings, t0) -> Iterator[ChatEvent]:
         """Quote mode: the passages' best sentences, verbatim, each cited."""
         quotes = best_sentences(question, passages, self.services.embedder.embed)
-        numbering = _Numbering()
+        numbering = Numbering()
         sentences: list[AnswerSentence] = []
         quote_of: dict[int, tuple[float, tuple[int, int]]] = {}
         for q in quotes:
