@@ -42,9 +42,16 @@ ChatEvent = Union[Status, Retrieved, Token, SentenceCited, Done]
 
 
 class Chat:
-    def __init__(self, services, library):
-        self.services = services
-        self.library = library
+    """Answers questions from one library. Its collaborators are handed in: the library's retriever,
+    the engine (made on first use: loading a model is slow, and quote mode never needs one), the
+    embedder's `embed` (attribution and quotes) and the settings (read at each question, so a
+    change applies to the next one)."""
+
+    def __init__(self, retriever, engine: Callable[[], object], embed: Callable, settings):
+        self.retriever = retriever
+        self.engine = engine
+        self.embed = embed
+        self.settings = settings
 
     def ask(
         self, question: str, *, cancel: Callable[[], bool] | None = None, mode: str | None = None
@@ -53,7 +60,7 @@ class Chat:
         if mode not in (None, "generate", "quote"):
             raise ValueError(f"answer mode must be generate or quote, not {mode!r}")
         cancel = cancel or (lambda: False)
-        settings = self.services.settings
+        settings = self.settings
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         question = question.strip()
@@ -61,7 +68,7 @@ class Chat:
             raise ValueError("the question is empty")
 
         yield Status("searching")
-        retriever = self.library.retriever
+        retriever = self.retriever
         passages = retriever.search(question, k=settings.retrieval.top_k)
         timings["retrieval_s"] = time.perf_counter() - t0
         decision = decide(question, passages, settings.retrieval.strictness, retriever.last_topic, retriever)
@@ -80,14 +87,14 @@ class Chat:
             yield from self._quote_answer(question, passages, timings, t0)
             return
 
-        engine = self.services.engine()
+        engine = self.engine()
         for step in engine.load_steps():  # loading the model, starting or reaching the server
             yield Status(step)
         llm = settings.llm
         budget = engine.context_tokens - llm.max_tokens - 400
         context = pack(passages, budget, getattr(engine, "count_tokens", None))
         messages = build_messages(question, context)
-        citer = StreamingCiter(Attributor(context, embed=self.services.embedder.embed, settings=AttributionSettings()))
+        citer = StreamingCiter(Attributor(context, embed=self.embed, settings=AttributionSettings()))
 
         yield Status("generating")
         t_gen = time.perf_counter()
@@ -133,7 +140,7 @@ class Chat:
 
     def _quote_answer(self, question, passages, timings, t0) -> Iterator[ChatEvent]:
         """Quote mode: the passages' best sentences, verbatim, each cited."""
-        quotes = best_sentences(question, passages, self.services.embedder.embed)
+        quotes = best_sentences(question, passages, self.embed)
         numbering = Numbering()
         sentences: list[AnswerSentence] = []
         quote_of: dict[int, tuple[float, tuple[int, int]]] = {}

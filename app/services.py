@@ -219,7 +219,7 @@ class Services:
     def chat(self, library: str | None = None):
         from app.chat import Chat
 
-        return Chat(self, self.library(library))
+        return Chat(self.library(library).retriever, self.engine, self.embedder.embed, self.settings)
 
     def close(self) -> None:
         with self._lock:

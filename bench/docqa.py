@@ -151,7 +151,7 @@ def citewise_system(folder: Path, work: Path):
         pass
     build_s = time.perf_counter() - t
     failed = [(Path(r.path).name, r.error) for r in library.manifest.files() if r.status == "failed"]
-    chat = Chat(services, library)
+    chat = Chat(library.retriever, services.engine, services.embedder.embed, services.settings)
 
     def ask(question: str) -> dict:
         answer = None
