@@ -7,7 +7,7 @@ import os
 from rich.console import Console
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # a long path stays on its line in a log
 
 
 def show_path(path: str) -> str:

@@ -200,8 +200,9 @@ class ParsePool:
         except MemoryError:
             raise DocumentError("too large to parse within the memory limit", code="too-large") from None
         except Exception as exc:  # a loader bug must not stop the job
-            log.warning("unexpected error parsing: %r", exc)
-            raise DocumentError(f"unexpected error while reading: {type(exc).__name__}: {exc}", code="bug") from None
+            log.info("the reader failed: %r", exc)  # the details, for --verbose
+            raise DocumentError("the reader failed on this file in a way Citewise does not expect (a bug: "
+                                "run with --verbose for the details, and please report it)", code="bug") from None
 
     def close(self) -> None:
         if self._pool is not None:

@@ -6,7 +6,9 @@ when that is a supported format, and refused with what it looks like otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -72,6 +74,16 @@ def describe(mime_or_format: str) -> str:
     return FORMAT_NAMES.get(mime_or_format, mime_or_format)
 
 
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file of Office 97-2003, and of encrypted Office files
+
+
+def _encrypted_package(path: Path) -> bool:
+    """An Office 2007+ document saved with a password is a compound file holding an
+    "EncryptedPackage" stream (its directory entry names it in UTF-16)."""
+    with open(path, "rb") as fh:
+        return "EncryptedPackage".encode("utf-16-le") in fh.read(16 * 2**20)
+
+
 def detect_format(path: Path) -> tuple[str, list[str]]:
     """The loader to use for `path`, and warnings (a mismatched extension, say)."""
     ext_format = EXTENSIONS.get(path.suffix.lower())
@@ -93,6 +105,12 @@ def detect_format(path: Path) -> tuple[str, list[str]]:
             raise DocumentError(f"malformed {name}: the ZIP archive is truncated or damaged", code="malformed")
         part = "word/document.xml" if ext_format == "docx" else "META-INF/container.xml"
         raise DocumentError(f"malformed {name}: the ZIP archive has no {part}", code="malformed")
+    if head.startswith(_OLE) and ext_format == "docx":
+        if _encrypted_package(path):
+            raise DocumentError("a password-protected (encrypted) Word document: save it without a password to index it",
+                                code="encrypted")
+        raise DocumentError("an older Office file (Word 97-2003 or similar), not a .docx: save it as .docx to index it",
+                            code="wrong-format")
     if ext_format in ("pdf", "docx", "epub"):
         looks = f"it looks like {describe(content)}" if content else "its content is not recognised"
         what = {"pdf": "not a PDF: the file has no %PDF header", "docx": "not a Word (.docx) file", "epub": "not an EPUB"}[ext_format]
@@ -123,6 +141,17 @@ def _loader(fmt: str) -> Callable[[Path], ParsedDocument]:
     return fn
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(unit):
+    """A PDF's broken font map can yield lone UTF-16 surrogates, which no tokenizer or database
+    takes: each becomes U+FFFD (one character for one, so every offset stays where it was)."""
+    if not _SURROGATE.search(unit.text):
+        return unit
+    return dataclasses.replace(unit, text=_SURROGATE.sub("\ufffd", unit.text))
+
+
 def load_document(path: str | os.PathLike[str], *, ocr: bool = False) -> ParsedDocument:
     """Parse one file into citable units. Raises DocumentError with a specific reason.
 
@@ -147,6 +176,7 @@ def load_document(path: str | os.PathLike[str], *, ocr: bool = False) -> ParsedD
     except MemoryError:
         raise DocumentError("too large to parse in memory", code="too-large") from None
     doc.warnings[:0] = warnings
+    doc.units = [without_surrogates(u) for u in doc.units]
     if not doc.units and not doc.ocr_pages:
         raise DocumentError("no text found in the file", code="no-text")
     return doc

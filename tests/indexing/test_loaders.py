@@ -159,6 +159,35 @@ def test_what_a_damaged_package_still_holds_is_read_with_a_warning(tmp_path):
     assert "missing (EPUB/audio/track.mp3)" in book.warnings[0]
 
 
+def test_password_protected_and_old_office_files_named_docx_say_so(tmp_path):
+    """An encrypted Word file is a compound (OLE) file: it was refused as "not a Word file (it
+    looks like application/vnd.ms-powerpoint)"."""
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
+    (tmp_path / "locked.docx").write_bytes(ole + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 512)
+    (tmp_path / "old.docx").write_bytes(ole + "WordDocument".encode("utf-16-le") + b"\x00" * 512)
+    with pytest.raises(DocumentError) as info:
+        load_document(tmp_path / "locked.docx")
+    assert info.value.code == "encrypted" and "password-protected" in info.value.reason
+    with pytest.raises(DocumentError) as info:
+        load_document(tmp_path / "old.docx")
+    assert info.value.code == "wrong-format" and "save it as .docx" in info.value.reason
+
+
+def test_lone_surrogates_from_a_broken_font_map_cost_nothing_but_themselves(tmp_path):
+    """A PDF's text held lone UTF-16 surrogates; the tokenizer refused the whole file with a
+    TypeError. Each becomes U+FFFD, one character for one: offsets do not move."""
+    from indexing.chunking import Chunker
+    from indexing.embedder import bundled_embedding_dir
+    from indexing.loaders import without_surrogates
+    from indexing.models import ParsedDocument, Unit
+
+    unit = without_surrogates(Unit(1, "Gothic text: \ud800\udf30\ud800 and more text after it."))
+    assert unit.text == "Gothic text: \ufffd\ufffd\ufffd and more text after it."
+    doc = ParsedDocument(kind="pdf", units=[unit])
+    chunks = Chunker.from_model_dir(bundled_embedding_dir()).chunk_document(doc, path="/d/gothic.pdf", content_hash="h")
+    assert "more text after it" in chunks[0].text
+
+
 def test_pdf_with_empty_user_password_opens(tmp_path):
     from pypdf import PdfReader, PdfWriter
 
