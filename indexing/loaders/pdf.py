@@ -10,6 +10,7 @@ read by PDFium (pypdfium2, installed with the ocr extra) before it is refused.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from pypdf import PasswordType, PdfReader
@@ -29,6 +30,9 @@ _LIMITS = {"array_maximum_element_count": 1_000_000, "dictionary_maximum_element
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
+_INTERNAL = re.compile(r"\b\w+(?:Object|Error|Exception)\b|object has no attribute|NoneType")
+
+
 def _reason(exc: BaseException) -> str:
     msg = str(exc).strip() or type(exc).__name__
     low = msg.lower()
@@ -36,11 +40,12 @@ def _reason(exc: BaseException) -> str:
         return "it uses JBIG2 image compression, which cannot be decoded here"
     if "brotli" in low:
         return "it uses Brotli compression, which pypdf cannot decode"
+    internal = bool(_INTERNAL.search(msg))  # pypdf's own names ("NumberObject") mean nothing to a user
     if "startxref" in low or "trailer" in low or "eof marker" in low:
-        return f"the file is truncated or its cross-reference table is broken ({msg})"
+        return "the file is truncated or its cross-reference table is broken" + (f" ({msg})" if not internal else "")
     if isinstance(exc, RecursionError) or "cyclic" in low:
         return "its page tree refers to itself (cyclic)"
-    if isinstance(exc, (AttributeError, KeyError, TypeError, IndexError, ValueError, AssertionError, NameError)):
+    if internal or isinstance(exc, (AttributeError, KeyError, TypeError, IndexError, ValueError, AssertionError, NameError)):
         # a reader tripping over an object of the wrong kind: Python's words mean nothing to a user
         return "the file is damaged: an object inside it is not what the PDF format requires (re-saving it from a PDF viewer may repair it)"
     return msg[:200]
