@@ -67,7 +67,6 @@ class Decision:
     confidence: float  # probability that the library answers the question
     reason: str | None = None
     features: dict[str, float] | None = None
-    missing: list[FocusTerm] | None = None  # focus terms the best passages do not hold
 
 
 @dataclass
@@ -146,8 +145,8 @@ def decide(question: str, passages: Sequence[Passage], strictness: str = "balanc
     f = features(question, passages, topic, library, focus)
     p = probability(f)
     if p < THRESHOLDS[strictness]:
-        return Decision(True, p, refusal_reason(focus, passages, library, p), f, focus.unmatched)
-    return Decision(False, p, None, f, focus.unmatched)
+        return Decision(True, p, refusal_reason(focus, passages, library, p), f)
+    return Decision(False, p, None, f)
 
 
 def _quoted(terms: Sequence[FocusTerm]) -> str:

@@ -231,11 +231,6 @@ def holder(text: str) -> Holder:
     return Holder({stem(w) for w in words(folded)}, re.sub(r"[\W_]+", "", folded), text.replace(",", ""), initials)
 
 
-def text_words(text: str) -> set[str]:
-    """The folded, stemmed words of `text`."""
-    return {stem(w) for w in words(fold(text))}
-
-
 def focus_terms(question: str) -> list[FocusTerm]:
     """The names (runs of capitalised words: "Bainbridge Island", "Apple's"), years and other
     numbers a question asks about: a passage that holds none of them answers another question."""
