@@ -2,42 +2,42 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
+from indexing.chunking import Chunker
 from indexing.embedder import Embedder
 from indexing.manifest import FileRecord, Manifest
 from indexing.models import DocumentError, FileReport
 from indexing.pipeline import Indexer, IndexOptions, Progress
-from indexing.parse_pool import ParseLimits
-from indexing.store import ChunkStore, library_slug as slug
+from indexing.store import ChunkStore
 from retrieval.search import Retriever, SearchSettings
 
-if TYPE_CHECKING:
-    from app.services import Services
-    from app.settings import Settings
 
+@dataclass(frozen=True)
+class LibraryParts:
+    """What a library is made of, given by the composition root (app.services). The embedder,
+    store and chunker are made on first use: which embedder depends on the vectors the library's
+    collection already holds, and a library that is only listed loads no model."""
 
-def index_options(settings: "Settings") -> IndexOptions:
-    i = settings.indexing
-    workers = i.parse_workers or max(1, min(4, (os.cpu_count() or 2) // 2))
-    return IndexOptions(
-        max_file_bytes=i.max_file_mb * 2**20,
-        flush_chunks=i.batch_chunks,
-        parse=ParseLimits(workers=workers, timeout_s=i.parse_timeout_s, memory_mb=i.parse_memory_mb, ocr=i.ocr != "off"),
-    )
+    state_dir: Path
+    embedder: Callable[[], Embedder]
+    store: Callable[[Embedder], ChunkStore]
+    chunker: Callable[[], Chunker]
+    options: IndexOptions
+    search: SearchSettings
 
 
 class Library:
     """One library (a Chroma collection and its manifest) and the use cases on it."""
 
-    def __init__(self, services: "Services", name: str):
-        self.services = services
+    def __init__(self, name: str, parts: LibraryParts):
         self.name = name
-        self.state_dir = services.state_root / slug(name)
+        self.parts = parts
+        self.state_dir = parts.state_dir
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.manifest = Manifest(self.state_dir / "manifest.sqlite")
         self.manifest.set_meta("name", name)
@@ -50,9 +50,9 @@ class Library:
 
     @property
     def embedder(self) -> Embedder:
-        """What embeds this library's chunks and questions (Services.embedder_for its vectors)."""
+        """What embeds this library's chunks and questions (chosen by the vectors it holds)."""
         if self._embedder is None:
-            self._embedder = self.services.embedder_for(self.services.recorded_variant(self.name))
+            self._embedder = self.parts.embedder()
         return self._embedder
 
     def use_embedder(self, embedder: Embedder) -> None:
@@ -65,38 +65,27 @@ class Library:
     def store(self) -> ChunkStore:
         with self._lock:
             if self._store is None:
-                s = self.services
-                self._store = ChunkStore(
-                    s.client,
-                    self.name,
-                    embed_model=self.embedder.model_id,
-                    dim=self.embedder.dim,
-                    chunker=s.chunking_config.fingerprint,
-                    variant=self.embedder.variant,
-                )
+                self._store = self.parts.store(self.embedder)
             return self._store
 
     @property
     def indexer(self) -> Indexer:
         if self._indexer is None:
-            s = self.services
             self._indexer = Indexer(
                 self.store,
                 self.manifest,
-                s.chunker,
+                self.parts.chunker(),
                 self.embedder,
                 lock_path=self.state_dir / "index.lock",
-                options=index_options(s.settings),
+                options=self.parts.options,
             )
         return self._indexer
 
     @property
     def retriever(self) -> Retriever:
-        r = self.services.settings.retrieval
         self._backfill_lexical()
         return Retriever(
-            self.store, self.embedder,
-            SearchSettings(top_k=r.top_k, candidates=r.candidates), lexical=self.manifest.lexical_search,
+            self.store, self.embedder, self.parts.search, lexical=self.manifest.lexical_search,
             documents=self._documents, frequency=self.manifest.lexical_frequency, size=self.manifest.lexical_count,
         )
 
@@ -165,7 +154,7 @@ class Library:
 
             from indexing.parse_pool import ParsePool
 
-            limits = replace(index_options(self.services.settings).parse, workers=1)
+            limits = replace(self.parts.options.parse, workers=1)
             self._reader_pool = ParsePool(None, None, limits)
         return self._reader_pool
 

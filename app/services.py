@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
-from typing import Iterator, Sequence
 from urllib.parse import urlparse
 
-from app.library import Library, slug
+from app.library import Library, LibraryParts
 from app.settings import Settings
 from indexing.chunking import Chunker, ChunkingConfig
 from indexing.embedder import Embedder, model_max_tokens
 from indexing.manifest import Manifest
-from indexing.store import collection_name, is_missing_collection, open_client
+from indexing.parse_pool import ParseLimits
+from indexing.pipeline import IndexOptions
+from indexing.store import ChunkStore, collection_name, is_missing_collection, library_slug as slug, open_client
+from retrieval.search import SearchSettings
+
+
+def index_options(settings: Settings) -> IndexOptions:
+    i = settings.indexing
+    workers = i.parse_workers or max(1, min(4, (os.cpu_count() or 2) // 2))
+    return IndexOptions(
+        max_file_bytes=i.max_file_mb * 2**20,
+        flush_chunks=i.batch_chunks,
+        parse=ParseLimits(workers=workers, timeout_s=i.parse_timeout_s, memory_mb=i.parse_memory_mb, ocr=i.ocr != "off"),
+    )
 
 
 class Services:
@@ -105,8 +118,25 @@ class Services:
         name = name or self.settings.library
         with self._lock:
             if name not in self._libraries:
-                self._libraries[name] = Library(self, name)
+                self._libraries[name] = Library(name, self._parts(name))
             return self._libraries[name]
+
+    def _parts(self, name: str) -> LibraryParts:
+        def store(embedder: Embedder) -> ChunkStore:
+            return ChunkStore(
+                self.client, name, embed_model=embedder.model_id, dim=embedder.dim,
+                chunker=self.chunking_config.fingerprint, variant=embedder.variant,
+            )
+
+        r = self.settings.retrieval
+        return LibraryParts(
+            state_dir=self.state_root / slug(name),
+            embedder=lambda: self.embedder_for(self.recorded_variant(name)),
+            store=store,
+            chunker=lambda: self.chunker,
+            options=index_options(self.settings),
+            search=SearchSettings(top_k=r.top_k, candidates=r.candidates),
+        )
 
     def library_names(self) -> list[str]:
         names = set()

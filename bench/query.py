@@ -86,7 +86,7 @@ def collect_chunks(work: Path) -> list:
         return pickle.loads(cache.read_bytes())
     import dataclasses
 
-    from app.library import index_options
+    from app.services import index_options
     from app.settings import load_settings
     from indexing.chunking import ChunkingConfig
     from indexing.discover import discover, file_hash
@@ -359,7 +359,7 @@ def start_server(chroma_dir: Path):
 
 
 def measure(data_dir: Path, mode: str, n: int, wait: bool = True) -> dict:
-    from app.library import slug
+    from indexing.store import library_slug as slug
 
     if wait:
         wait_for_quiet()

@@ -59,7 +59,7 @@ def test_folder_is_indexed_recursively_with_a_report(library, folder):
         "lexical_mismatch": 0,
     }
     # provenance reaches the store
-    hits = library.store.query(library.services.embedder.embed_query("sourdough cold fermentation"), 3)
+    hits = library.store.query(library.embedder.embed_query("sourdough cold fermentation"), 3)
     top = hits[0].chunk
     assert top.path.endswith("facts.pdf") and top.page == 3
 
@@ -68,8 +68,8 @@ def test_unchanged_folder_writes_nothing(library, folder, monkeypatch):
     _run(library, [folder])
     before = {f.path: (f.chunk_ids, f.indexed_at) for f in library.files()}
     calls = []
-    real_embed = library.services.embedder.embed
-    monkeypatch.setattr(library.services.embedder, "embed", lambda texts, **kw: calls.append(len(texts)) or real_embed(texts, **kw))
+    real_embed = library.embedder.embed
+    monkeypatch.setattr(library.embedder, "embed", lambda texts, **kw: calls.append(len(texts)) or real_embed(texts, **kw))
     progress = _run(library, [folder])
     assert {r.status for r in progress.reports if r.status is not FileStatus.SKIPPED} == {FileStatus.UNCHANGED}
     assert calls == []  # nothing embedded
@@ -152,7 +152,7 @@ def test_a_killed_run_is_completed_by_the_next_without_orphans(library, folder):
     prepared = indexer._parsed(todo, indexer.pool.submit(todo.path, todo.content_hash))
     ids = [c.id for c in prepared.chunks]
     library.manifest.mark_pending(ids, str(pdf), "add")
-    indexer.store.add(prepared.chunks, library.services.embedder.embed([c.text for c in prepared.chunks]))
+    indexer.store.add(prepared.chunks, library.embedder.embed([c.text for c in prepared.chunks]))
     # ...killed here: chunks in Chroma, manifest does not know them
     assert library.store.count() == len(ids) and library.manifest.get(str(pdf)) is None
     progress = _run(library, [folder])
@@ -185,7 +185,7 @@ def test_second_writer_is_refused_while_one_runs(library, folder):
     gen = library.add([str(folder)])
     next(gen)  # scanning
     next(gen)  # holds the lock now
-    other = library.services.library(library.name).indexer
+    other = library.indexer
     other_lock_owner = type(other)(other.store, other.manifest, other.chunker, other.embedder, lock_path=library.state_dir / "index.lock")
     with pytest.raises(LibraryBusyError):
         list(other_lock_owner.index([str(folder)]))
