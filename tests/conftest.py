@@ -17,6 +17,10 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from ui.none_guard import guard as _guard_none  # noqa: E402
+
+_guard_none()  # one test session makes more Qt calls than PySide6 6.12's None leak allows (ui/none_guard.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 VENV_BIN = Path(sys.executable).parent

@@ -18,16 +18,27 @@ def has_display(*, headless_ok: bool = False) -> bool:
     return True
 
 
-def run(services, *, argv: list[str] | None = None, smoke: bool = False) -> int:
+def application(argv: list[str] | None = None):
+    """The QApplication, made once, with the guard against PySide6's None leak (ui/none_guard.py)."""
     from PySide6.QtCore import Qt
-    from PySide6.QtGui import QGuiApplication, QIcon
+    from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
+
+    from ui.none_guard import guard
+
+    guard()
+    if QApplication.instance() is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    return QApplication.instance() or QApplication(argv or sys.argv)
+
+
+def run(services, *, argv: list[str] | None = None, smoke: bool = False) -> int:
+    from PySide6.QtGui import QIcon
 
     from app.settings import default_config_file
     from ui.main_window import MainWindow
 
-    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-    app = QApplication.instance() or QApplication(argv or sys.argv)
+    app = application(argv)
     app.setApplicationName("Citewise")
     app.setOrganizationName("Citewise")
     app.setDesktopFileName("citewise")
