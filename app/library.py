@@ -161,6 +161,10 @@ class Library:
     def files(self) -> list[FileRecord]:
         return self.manifest.files()
 
+    def file(self, path: str) -> FileRecord | None:
+        """One file's record (None when the library does not hold it)."""
+        return self.manifest.get(path)
+
     def stats(self) -> dict[str, int]:
         return self.manifest.stats()
 

@@ -23,16 +23,7 @@ class LibraryActions:
         self.setWindowTitle(f"Citewise — {self.services.settings.library}")
 
     def refresh_documents(self) -> None:
-        self._refresh_timer.stop()
-        records = self.library.files()
-        self.library_panel.set_records(records)
-        # while a job runs, the list is read again at most every 1 s + 0.2 ms a row: reading it after
-        # every indexed file made a large drop quadratic on the GUI thread
-        self._refresh_timer.setInterval(1000 + len(records) // 5)
-
-    def _refresh_soon(self) -> None:
-        if not self._refresh_timer.isActive():
-            self._refresh_timer.start()
+        self.library_panel.set_records(self.library.files())
 
     def switch_library(self, name: str) -> None:
         try:
@@ -131,8 +122,9 @@ class LibraryActions:
         def on_progress(p):
             self._last_progress = p
             self.library_panel.job_progress(p)
-            if p.report is not None and p.report.status.value == "indexed":
-                self._refresh_soon()
+            if p.report is not None and p.report.status.value in ("indexed", "failed", "removed"):
+                # that file's row alone: reading the whole list after each file was quadratic
+                self.library_panel.update_record(p.report.path, self.library.file(p.report.path))
 
         def on_finished():
             worker = self.index_worker

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QAction, QColor
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -30,118 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-COLUMNS = ("Name", "Status", "Pages", "Chunks", "Type", "Note")
-KIND_NAMES = {"pdf": "PDF", "docx": "Word", "html": "Web page", "markdown": "Markdown", "text": "Text", "epub": "EPUB"}
-
-
-class FilesModel(QAbstractTableModel):
-    """One row per file of the library's manifest; no widget per row, so 10,000 files stay light."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._rows: list = []
-        self._names: list[str] = []  # column 0, computed once
-        self._indexing: str | None = None
-        self._order: tuple[int, Qt.SortOrder] = (0, Qt.SortOrder.AscendingOrder)
-
-    def set_records(self, records: list) -> None:
-        self.beginResetModel()
-        self._rows = list(records)
-        self._names = [os.path.basename(r.path) for r in self._rows]
-        self._sort_rows(*self._order)
-        self.endResetModel()
-
-    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
-        """One Python sort by a key per row: a proxy's sort asks data() twice per comparison,
-        n·log n calls across the Python boundary, seconds for a library of thousands of files."""
-        self.layoutAboutToBeChanged.emit()
-        old = self.persistentIndexList()
-        moved = self._sort_rows(column, order)
-        self.changePersistentIndexList(old, [self.index(moved[i.row()], i.column()) for i in old])
-        self.layoutChanged.emit()
-
-    def _sort_rows(self, column: int, order) -> dict[int, int]:
-        self._order = (column, order)
-        keys = {
-            0: lambda i: self._names[i].casefold(),
-            1: lambda i: self.status(self._rows[i]),
-            2: lambda i: self._rows[i].pages,
-            3: lambda i: self._rows[i].chunks,
-            4: lambda i: self._rows[i].kind or "",
-            5: lambda i: self._rows[i].error or "",
-        }
-        perm = sorted(range(len(self._rows)), key=keys.get(column, keys[0]), reverse=order == Qt.SortOrder.DescendingOrder)
-        self._rows = [self._rows[i] for i in perm]
-        self._names = [self._names[i] for i in perm]
-        return {old: new for new, old in enumerate(perm)}
-
-    def set_indexing(self, path: str | None) -> None:
-        self._indexing = path
-        if self._rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0))
-
-    def record(self, row: int):
-        return self._rows[row]
-
-    def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent=QModelIndex()):
-        return len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def status(self, rec) -> str:
-        if rec.path == self._indexing:
-            return "indexing"
-        if rec.status == "failed":
-            return "failed"
-        return "indexed" if not rec.error else "indexed (old version)"
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        rec = self._rows[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return self._names[index.row()]
-            if col == 1:
-                return self.status(rec)
-            if col == 2:
-                return rec.pages if rec.kind in ("pdf", "epub", "docx") and rec.pages else ""
-            if col == 3:
-                return rec.chunks or ""
-            if col == 4:
-                return KIND_NAMES.get(rec.kind or "", rec.kind or "")
-            if col == 5:
-                return rec.error or ("; ".join(rec.warnings) if rec.warnings else "")
-        elif role == Qt.ItemDataRole.ToolTipRole:
-            tip = rec.path
-            if rec.error:
-                tip += f"\n{'Failed' if rec.status == 'failed' else 'Newer version failed'}: {rec.error}"
-            return tip
-        elif role == Qt.ItemDataRole.ForegroundRole and col == 1:
-            status = self.status(rec)
-            if status == "failed":
-                return QColor("#c62828")
-            if status == "indexing":
-                return QColor("#1565c0")
-        elif role == Qt.ItemDataRole.UserRole:
-            return rec.path
-        elif role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 3):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-
-class _FilterProxy(QSortFilterProxyModel):
-    """Filters by name; sorting is left to the source model (FilesModel.sort)."""
-
-    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
-        self.sourceModel().sort(column, order)
+from ui.files_model import FilesModel, FilterProxy
 
 
 class LibraryPanel(QWidget):
@@ -200,7 +89,7 @@ class LibraryPanel(QWidget):
         self.stack.addWidget(self.empty)
 
         self.model = FilesModel(self)
-        self.proxy = _FilterProxy(self)
+        self.proxy = FilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setFilterKeyColumn(0)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -288,11 +177,23 @@ class LibraryPanel(QWidget):
     # -- documents -------------------------------------------------------------------------
 
     def set_records(self, records: list) -> None:
+        """The whole list read again (a library switched, a job ended): the selected files stay
+        selected and the list keeps its scroll position."""
+        selected, scrolled = self.selected_paths(), self.table.verticalScrollBar().value()
         self.model.set_records(records)
+        self.select_paths(selected)
+        self.table.verticalScrollBar().setValue(scrolled)
         self._fit_columns(records)
         self.stack.setCurrentWidget(self.table if records else self.empty)
 
-    def _fit_columns(self, records: list) -> None:
+    def update_record(self, path: str, rec) -> None:
+        """One file indexed, failed or removed during a job: its row alone changes."""
+        self.model.update(path, rec)
+        if rec is not None:
+            self._fit_columns([rec], grow_only=True)
+        self.stack.setCurrentWidget(self.table if self.model.rowCount() else self.empty)
+
+    def _fit_columns(self, records: list, grow_only: bool = False) -> None:
         header, metrics = self.table.horizontalHeader(), self.table.fontMetrics()
         widest = {
             1: {"indexing", "indexed", *{self.model.status(r) for r in records}},
@@ -302,7 +203,20 @@ class LibraryPanel(QWidget):
         for col, texts in widest.items():
             content = max(metrics.horizontalAdvance(t) for t in texts) + 2 * self.table.style().pixelMetric(
                 QStyle.PixelMetric.PM_FocusFrameHMargin) + 8
-            header.resizeSection(col, max(content, header.sectionSizeFromContents(col).width()))
+            width = max(content, header.sectionSizeFromContents(col).width())
+            if not grow_only or width > header.sectionSize(col):
+                header.resizeSection(col, width)
+
+    def select_paths(self, paths: list[str]) -> None:
+        selection = QItemSelection()
+        for path in paths:
+            row = self.model.row(path)
+            if row is not None:
+                at = self.proxy.mapFromSource(self.model.index(row, 0))
+                if at.isValid():
+                    selection.select(at, at)
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.table.selectionModel().select(selection, flags)
 
     def selected_paths(self) -> list[str]:
         rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}

@@ -36,9 +36,6 @@ class MainWindow(LibraryActions, QMainWindow):
         self.ask_worker: GeneratorWorker | None = None
         self.last_job = None
         self._ui_state = ui_state
-        self._refresh_timer = QTimer(self)  # throttles reading the document list during a job
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.timeout.connect(self.refresh_documents)
 
         self.library_panel = LibraryPanel()
         self.conversations_panel = ConversationsPanel()

@@ -374,19 +374,41 @@ def test_warm_up_makes_the_question_encoder(qtbot, settings, engine, tmp_path):
     win.pool.waitForDone()
 
 
-def test_a_large_drop_does_not_reload_the_list_after_every_file(qtbot, window, tmp_path, monkeypatch):
+def test_a_large_drop_updates_one_row_per_file_and_keeps_the_selection(qtbot, window, tmp_path, monkeypatch):
     """The window read the whole manifest on the GUI thread after each indexed file: quadratic in
-    a large drop. It now reads it at most about once a second while a job runs, and at the end."""
+    a large drop, and the list jumped. Now each indexed file adds its own row as it is done (at its
+    sorted place), the whole list is read only when the job ends, and the file the user selected
+    stays selected throughout."""
+    first = tmp_path / "alpha.txt"
+    first.write_text("The lighthouse keeper logs the weather at dawn.", encoding="utf-8")
+    with qtbot.waitSignal(window.index_finished, timeout=LONG):
+        _drop(window, [first])
+    panel = window.library_panel
+    panel.select_paths([str(first)])
+    assert panel.selected_paths() == [str(first)]
+
     d = tmp_path / "many"
     d.mkdir()
     for i in range(40):
         (d / f"note{i:02d}.txt").write_text(f"Note {i}: the ferry to island {i} leaves at {i % 12 + 1} o'clock.\n",
                                             encoding="utf-8")
-    reads = []
+    reads, rows, selections = [], [], []
     files = window.library.files
     monkeypatch.setattr(window.library, "files", lambda: reads.append(1) or files())
+    update = panel.update_record
+
+    def watched(path, rec):
+        update(path, rec)
+        rows.append(panel.model.rowCount())
+        selections.append(panel.selected_paths())
+
+    monkeypatch.setattr(panel, "update_record", watched)
     with qtbot.waitSignal(window.index_finished, timeout=LONG) as job:
         _drop(window, [d])
     assert job.args[0].counts().get("indexed") == 40
-    assert len(_names(window)) == 40  # every file listed once the job is done
-    assert len(reads) < 20, f"the document list was read {len(reads)} times for 40 files"
+    assert rows == list(range(2, 42)), "each indexed file adds its row while the job runs"
+    assert all(s == [str(first)] for s in selections), "the selection moved while rows were added"
+    assert len(reads) <= 1, f"the whole list was read {len(reads)} times during a 40-file job"
+    names = [os.path.basename(panel.model.record(r).path) for r in range(panel.model.rowCount())]
+    assert names == sorted(names, key=str.casefold), "rows are inserted at their sorted place"
+    assert panel.selected_paths() == [str(first)], "reading the list at the end kept the selection"
