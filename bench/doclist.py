@@ -98,7 +98,8 @@ def main() -> int:
 
     result = {
         "files": args.files,
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                    platform.processor() or platform.machine()),
         "reload_ms_at_size": {n: round(t * 1000, 2) for n, t in per_size.items()},
         "reload_total_s": round(reload_total, 1),
         "reload_longest_stall_ms": round(max(per_size.values()) * 1000, 1),
