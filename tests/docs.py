@@ -177,6 +177,46 @@ def make_docx(path: Path, blocks: list[tuple[str, str]]) -> Path:
     return path
 
 
+def make_docx_alt_chunks(path: Path, before: str, chunks: list[tuple[str, bytes]], after: str) -> Path:
+    """A DOCX whose body imports other parts (w:altChunk), as mail merges and converters write:
+    chunks are (content type, bytes), e.g. ("text/html", b"<p>…</p>") or ("message/rfc822", mht)."""
+    import docx
+    from docx.opc.part import Part
+    from docx.opc.packuri import PackURI
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    document.add_paragraph(before)
+    body = document.element.body
+    for i, (content_type, blob) in enumerate(chunks, start=1):
+        part = Part(PackURI(f"/word/afchunk{i}.bin"), content_type, blob, document.part.package)
+        rid = document.part.relate_to(part, "http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk")
+        body.insert(len(body) - 1, parse_xml(
+            '<w:altChunk xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+            f'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" r:id="{rid}"/>'))
+    document.add_paragraph(after)
+    document.save(str(path))
+    return path
+
+
+def make_wrapped_pdf(path: Path, notice: str, protection: str | None = "MicrosoftIRMServices") -> Path:
+    """A PDF 2.0 "unencrypted wrapper" as Microsoft IRM writes one: a page that says the document
+    is protected, the document itself an encrypted attachment (protection None: a plain attachment)."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject
+
+    make_pdf(path, [notice])
+    writer = PdfWriter(clone_from=str(path))
+    writer.add_attachment("payload.pdf" if protection else "data.csv", b"\x93\x11 not readable without a key")
+    if protection:
+        spec = writer.root_object["/Names"]["/EmbeddedFiles"]["/Names"][1].get_object()
+        spec[NameObject("/AFRelationship")] = NameObject("/EncryptedPayload")
+        spec[NameObject("/EP")] = DictionaryObject(
+            {NameObject("/Type"): NameObject("/EncryptedPayload"), NameObject("/Subtype"): NameObject(f"/{protection}")})
+    writer.write(str(path))
+    return path
+
+
 def make_epub(path: Path, chapters: list[tuple[str, str]], title: str = "Test Book") -> Path:
     from ebooklib import epub
 

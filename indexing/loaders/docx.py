@@ -2,7 +2,9 @@
 
 Paragraphs and tables are read in document order, heading styles give the heading path, and
 the page breaks Word rendered when it last saved the file give page numbers as the user saw
-them in Word. A document without rendered breaks (written by a program) is one unit.
+them in Word. A document without rendered breaks (written by a program) is one unit. Content
+that Word imports from another part when it opens the file ("altChunk": HTML, a web archive,
+plain text; mail merges and converters write whole bodies this way) is read in its place.
 """
 
 from __future__ import annotations
@@ -16,6 +18,38 @@ from indexing.loaders.structured import UnitBuilder
 from indexing.models import DocumentError, ParsedDocument, Unit, UnitKind
 
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _alt_chunk_text(document, element) -> tuple[str | None, str | None]:
+    """The text of the part an altChunk imports, or (None, what it is) when it is not readable here."""
+    import email
+    from email import policy
+
+    part = document.part.related_parts.get(element.get(_R_ID))
+    if part is None:
+        return None, "a missing part"
+    content_type, blob = part.content_type.lower(), part.blob
+    if "html" in content_type and "mime" not in content_type:
+        from indexing.loaders.html import html_to_unit
+
+        return html_to_unit(blob).text, None
+    if content_type in ("message/rfc822", "multipart/related", "application/x-mimearchive") or blob[:200].lower().find(b"mime-version") >= 0:
+        message = email.message_from_bytes(blob, policy=policy.default)
+        for sub in message.walk():
+            if sub.get_content_type() == "text/html":
+                from indexing.loaders.html import html_to_unit
+
+                return html_to_unit(sub.get_content()).text, None
+        return None, "a web archive without HTML"
+    if content_type.startswith("text/plain"):
+        for encoding in ("utf-8-sig", "utf-16", "cp1252"):
+            try:
+                return blob.decode(encoding), None
+            except UnicodeDecodeError:
+                continue
+    return None, content_type
 
 
 def _heading_level(paragraph) -> int | None:
@@ -75,8 +109,18 @@ def load_docx(path: Path) -> ParsedDocument:
         builder.reset_text()
         page += 1
 
+    blocks = document.iter_inner_content()
+    left_out: list[str] = []
     try:
-        for block in document.iter_inner_content():
+        for element in document.element.body.iterchildren(f"{_W}p", f"{_W}tbl", f"{_W}altChunk"):
+            if element.tag == f"{_W}altChunk":
+                text, what = _alt_chunk_text(document, element)
+                if text is None:
+                    left_out.append(what)
+                for line in (text or "").split("\n"):
+                    builder.text(line)
+                continue
+            block = next(blocks)
             if isinstance(block, Table):
                 builder.table([[cell.text for cell in row.cells] for row in block.rows])
                 continue
@@ -121,4 +165,6 @@ def load_docx(path: Path) -> ParsedDocument:
     except Exception:
         pass
     warnings = [f"damaged parts left out ({', '.join(damaged)}); the text was read without them"] if damaged else []
+    if left_out:
+        warnings.append(f"imported content it cannot read left out ({', '.join(sorted(set(left_out)))})")
     return ParsedDocument(kind="docx", units=pages, title=title, page_count=page if saw_breaks else 1, warnings=warnings)

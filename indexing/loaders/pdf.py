@@ -72,6 +72,32 @@ def _open(path: Path) -> PdfReader:
     return reader
 
 
+def _encrypted_payload(reader: PdfReader) -> str | None:
+    """A PDF 2.0 "unencrypted wrapper" (ISO 32000-2, 7.6.7): its pages only say the document is
+    protected (Microsoft IRM and the like), the real one is an encrypted attachment. Returns
+    the protection's name ("MicrosoftIRMServices"), "" when unnamed, None for any other PDF."""
+    try:
+        root = reader.trailer["/Root"].get_object()
+        specs = list(root.get("/AF", None) or [])
+        names = root.get("/Names", None)
+        tree = names.get_object().get("/EmbeddedFiles", None) if names is not None else None
+        pending = [tree.get_object()] if tree is not None else []
+        while pending and len(specs) < 1000:
+            node = pending.pop()
+            items = node.get("/Names", None) or []
+            specs.extend(items[1::2])
+            pending.extend(kid.get_object() for kid in node.get("/Kids", None) or [])
+        for spec in specs:
+            spec = spec.get_object()
+            payload = spec.get("/EP", None)
+            if payload is not None or spec.get("/AFRelationship", None) == "/EncryptedPayload":
+                subtype = payload.get_object().get("/Subtype", "") if payload is not None else ""
+                return str(subtype).lstrip("/")
+    except Exception:  # a damaged catalog: read the pages as usual
+        return None
+    return None
+
+
 def _outline_headings(reader: PdfReader) -> dict[int, tuple[str, ...]]:
     """page index → heading path of the last outline entry starting on that page."""
     found: dict[int, tuple[str, ...]] = {}
@@ -155,6 +181,12 @@ def _load_pdf(path: Path, ocr: bool) -> ParsedDocument:
         raise DocumentError(f"malformed PDF: {_reason(exc)}", code="malformed") from None
     if count == 0:
         raise DocumentError("malformed PDF: it has no pages", code="malformed")
+    protection = _encrypted_payload(reader)
+    if protection is not None:
+        what = {"MicrosoftIRMServices": "Microsoft Information Rights Management (IRM)"}.get(protection, protection or "encryption")
+        raise DocumentError(
+            f"protected with {what}: its pages only say so, the document itself is an encrypted attachment; "
+            "open it in an app that can, then save an unprotected copy", code="encrypted")
 
     try:
         labels = list(reader.page_labels)

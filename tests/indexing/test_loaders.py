@@ -173,6 +173,39 @@ def test_password_protected_and_old_office_files_named_docx_say_so(tmp_path):
     assert info.value.code == "wrong-format" and "save it as .docx" in info.value.reason
 
 
+def test_docx_content_imported_from_other_parts_is_read_in_its_place(tmp_path):
+    """Mail merges and converters put a document's body in parts Word imports on opening
+    (w:altChunk: HTML, a web archive): it was refused as "no text found". Unreadable imports
+    (an RTF chunk here) are named in a warning."""
+    mht = (b"MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=\"B\"\r\n\r\n--B\r\n"
+           b"Content-Type: text/html; charset=\"utf-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+           b"<html><body><p>The ferry to Vard=C3=B8 leaves at noon.</p></body></html>\r\n--B--\r\n")
+    path = docs.make_docx_alt_chunks(tmp_path / "merged.docx", "Before the import.", [
+        ("text/html", b"<html><body><h1>Harbour</h1><p>The harbour master keeps the tide tables.</p></body></html>"),
+        ("message/rfc822", mht),
+        ("application/rtf", b"{\\rtf1 Hidden}"),
+    ], "After the import.")
+    doc = load_document(path)
+    text = doc.units[0].text
+    order = [text.index(s) for s in ("Before the import.", "tide tables", "Vardø leaves at noon", "After the import.")]
+    assert order == sorted(order)
+    assert any("application/rtf" in w for w in doc.warnings)
+
+    only = docs.make_docx_alt_chunks(tmp_path / "only.docx", "", [("text/html", b"<p>Only imported text here.</p>")], "")
+    assert "Only imported text here." in load_document(only).units[0].text
+
+
+def test_an_irm_wrapper_pdf_is_refused_not_indexed_as_its_notice(tmp_path):
+    """A Microsoft IRM-protected PDF (Tika's test file) was indexed as its one-paragraph notice
+    "this document is protected…": every question about it would have cited the notice."""
+    notice = "This document is protected by Microsoft Information Rights Management. Open it in a reader that supports it."
+    with pytest.raises(DocumentError) as info:
+        load_document(docs.make_wrapped_pdf(tmp_path / "irm.pdf", notice))
+    assert info.value.code == "encrypted" and "Information Rights Management" in info.value.reason
+    plain = load_document(docs.make_wrapped_pdf(tmp_path / "attached.pdf", "A report with its data attached.", None))
+    assert "data attached" in plain.units[0].text  # an ordinary attachment changes nothing
+
+
 def test_lone_surrogates_from_a_broken_font_map_cost_nothing_but_themselves(tmp_path):
     """A PDF's text held lone UTF-16 surrogates; the tokenizer refused the whole file with a
     TypeError. Each becomes U+FFFD, one character for one: offsets do not move."""
