@@ -142,8 +142,9 @@ def cmd_ask(services, args) -> int:
     chat = services.chat()
     answer = None
     live = not args.json
+    history = getattr(args, "history", None)  # the shell's conversation so far (a list it keeps)
     try:
-        for event in chat.ask(question):
+        for event in chat.ask(question, history=history):
             if isinstance(event, Status) and live and err.is_terminal:
                 err.print(f"[dim]{event.text}…[/dim]", end="\r")
             elif isinstance(event, Token) and live:
@@ -158,6 +159,10 @@ def cmd_ask(services, args) -> int:
     except EngineError as exc:
         raise UserError(str(exc)) from None
     assert answer is not None
+    if history is not None:
+        from retrieval.followup import Turn
+
+        history.append(Turn(answer.question, answer.retrieved))
     if getattr(args, "export", None):
         from app.export import ExportError, export
 
@@ -275,7 +280,8 @@ def cmd_models(services, args) -> int:
 
 
 def cmd_shell(services, args) -> int:
-    """An interactive loop: questions, and :index PATH, :list, :library NAME, :help, :quit."""
+    """An interactive loop: questions (each read with the earlier ones: follow-ups), and :index PATH,
+    :list, :library NAME, :new, :help, :quit."""
     from app.session import Session, SessionError
 
     session = Session(services)  # the same session the desktop window keeps
@@ -284,8 +290,9 @@ def cmd_shell(services, args) -> int:
     out.print(f"[bold]Citewise[/bold] · library '{escape(library.name)}' · {st['indexed']} documents, {st['chunks']} chunks")
     if not st["indexed"]:
         out.print("The library is empty: type [bold]:index PATH[/bold] (files or folders) to add documents.")
-    out.print("[dim]Ask a question, or :index PATH, :list, :library NAME, :help, :quit[/dim]")
-    ns = argparse.Namespace(json=False, prune=False, force=False, failed=False, export=None)
+    out.print("[dim]Ask a question, or :index PATH, :list, :library NAME, :new, :help, :quit[/dim]")
+    # questions after the first are read with the earlier ones (follow-ups) until :new
+    ns = argparse.Namespace(json=False, prune=False, force=False, failed=False, export=None, history=[])
     while True:
         try:
             line = input("\n? ").strip()
@@ -298,7 +305,12 @@ def cmd_shell(services, args) -> int:
             return 0
         if line in (":h", ":help", "help"):
             out.print(":index PATH…  add files or folders\n:list         what is indexed\n:remove PATH  drop a file\n"
-                      ":library NAME switch to (or create) a library; :library alone lists them\n:quit         leave")
+                      ":library NAME switch to (or create) a library; :library alone lists them\n"
+                      ":new          a new conversation (the next question is not a follow-up)\n:quit         leave")
+            continue
+        if line == ":new":
+            ns.history.clear()
+            out.print("[dim]New conversation.[/dim]")
             continue
         try:
             if line.startswith(":index "):
@@ -318,6 +330,7 @@ def cmd_shell(services, args) -> int:
                     session.switch_library(name)
                 else:
                     session.create_library(name)
+                ns.history.clear()
                 st = session.library.stats()
                 out.print(f"library '{escape(session.library_name)}' · {st['indexed']} documents, {st['chunks']} chunks")
             else:

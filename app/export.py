@@ -25,6 +25,9 @@ class ExportError(ValueError):
     pass
 
 
+# a follow-up question (retrieval/followup.py): what it was searched with, shown under it
+FOLLOW_UP = "Searched as a follow-up of: "
+
 def format_for(path: str | Path) -> str:
     ext = Path(path).suffix.lower()
     if ext not in FORMATS:
@@ -79,6 +82,8 @@ def to_markdown(turns: Sequence[dict], *, title: str | None = None, library: str
     lines.append(f"*Exported {_stamp()}" + (f" from library “{_md_escape(library)}”" if library else "") + " by Citewise.*")
     for turn in turns:
         lines += ["", f"## {_md_escape(turn['question'])}", ""]
+        if turn.get("read_with"):
+            lines += [f"*{_md_escape(FOLLOW_UP + turn['read_with'])}*", ""]
         lines.append(_md_answer(turn) if not turn.get("refused") else f"> {_md_escape(refusal_message(turn))}")
         if turn.get("refused"):
             if turn.get("closest"):
@@ -139,6 +144,8 @@ def to_html(turns: Sequence[dict], *, title: str | None = None, library: str | N
     ]
     for k, turn in enumerate(turns, 1):
         out.append(f"<h2>{html.escape(turn['question'])}</h2>")
+        if turn.get("read_with"):
+            out.append(f'<p class="meta">{html.escape(FOLLOW_UP + turn["read_with"])}</p>')
         if turn.get("refused"):
             out.append(f'<p class="refused">{html.escape(refusal_message(turn))}</p>')
             if turn.get("closest"):
@@ -219,6 +226,8 @@ def to_pdf(turns: Sequence[dict], *, title: str | None = None, library: str | No
     para(f"Exported {_stamp()}" + (f" from library '{library}'" if library else "") + " by Citewise.", 8.5, 4)
     for turn in turns:
         para("Q: " + turn["question"], 12.5, 1.5)
+        if turn.get("read_with"):
+            para(FOLLOW_UP + turn["read_with"], 8.5, 1)
         para(refusal_message(turn) if turn.get("refused") else turn["answer"], 10.5, 2)
         sources = turn.get("citations") if not turn.get("refused") else turn.get("closest")
         if sources:

@@ -132,6 +132,13 @@ class Session:
     def new_conversation(self) -> None:
         self.conversation_id = None
 
+    def history(self) -> list:
+        """The open conversation's turns as retrieval remembers them (the next question may be a
+        follow-up of them: retrieval/followup.py); empty when none is open."""
+        if self.conversation_id is None:
+            return []
+        return history_of(self.conversations.turns(self.conversation_id))
+
     def open_conversation(self, cid: int) -> list[dict]:
         self.conversation_id = cid
         return self.conversations.turns(cid)
@@ -204,3 +211,15 @@ class Session:
         self.index_queue.clear()
         self.stop_watch()
         self.services.close()
+
+
+def history_of(answers: list[dict]) -> list:
+    """Saved answers (Answer.to_dict()) → the Turns a follow-up is read with (answers saved before
+    follow-ups existed give their question alone)."""
+    from retrieval.followup import Turn
+
+    turns = []
+    for a in answers:
+        retrieved = [(r["file"], r["index"]) for r in a.get("retrieved") or []]
+        turns.append(Turn(a.get("question", ""), retrieved))
+    return turns

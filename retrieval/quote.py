@@ -126,13 +126,22 @@ def best_sentences(
     *,
     max_sentences: int = 2,
     keep_ratio: float = 0.9,
+    read_with: str | None = None,
 ) -> list[Quote]:
-    """The sentences that answer `question` best, in reading order within their passage."""
+    """The sentences that answer `question` best, in reading order within their passage. A
+    follow-up (`read_with`: the earlier questions) is quoted from the document retrieval ranked
+    first with the conversation, matched as the question alone and as read with them, half
+    each: "and on weekends?" after a question about the ferry quotes the ferry's Saturday
+    sentence, not the buses' page that has the word "weekends"."""
     q_words = content_words(question)
+    if read_with and passages:
+        passages = [p if p.chunk.path == passages[0].chunk.path else None for p in passages]
     candidates: list[tuple[int, int, int]] = []
     texts: list[str] = []
     headers: list[str] = []
     for i, p in enumerate(passages):
+        if p is None:  # a follow-up's other documents
+            continue
         text = p.chunk.text
         for s, e in quotable_units(text):
             sentence = text[s:e]
@@ -145,9 +154,14 @@ def best_sentences(
             headers.append(header)
     if not candidates:
         return []
-    vectors = embed([question, *texts])
-    qv, sv = vectors[0], vectors[1:]
-    cos = sv @ qv
+    if read_with:
+        vectors = embed([question, f"{read_with} {question}", *texts])
+        sv = vectors[2:]
+        cos = 0.5 * (sv @ vectors[0]) + 0.5 * (sv @ vectors[1])
+    else:
+        vectors = embed([question, *texts])
+        sv = vectors[1:]
+        cos = sv @ vectors[0]
     scores = []
     for (i, s, e), c, text in zip(candidates, cos, texts):
         overlap = len(q_words & content_words(text)) / len(q_words) if q_words else 0.0

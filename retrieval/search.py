@@ -10,6 +10,10 @@ When the question names what some documents are and others are not (a company, a
 quarter, "the latest": retrieval/focus.py), both lists are also searched within the matching
 documents, and their passages get a bonus that ranks them above the others' — a soft
 preference: with too few of them, the rest still fill the list.
+
+A follow-up question comes with its conversation's context (retrieval/followup.py): the question
+read with the earlier ones is searched too (a dense and a lexical list, weighted below the
+question's own), and the previous answer's documents and neighbouring passages get a bonus.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from indexing.embedder import Embedder
 from indexing.store import ChunkStore
 from indexing.words import query_terms
 from retrieval.focus import preferences
+from retrieval.followup import Context
 from retrieval.models import Passage
 
 LexicalSearch = Callable[..., list[tuple[str, float]]]  # (terms, k[, paths]) → [(chunk id, BM25)]
@@ -66,7 +71,7 @@ class Retriever:
         self.last_preferences: dict[str, float] = {}
         self.last_topic: str | None = None  # the question less what picked the documents, if any did
 
-    def search(self, query: str, k: int | None = None) -> list[Passage]:
+    def search(self, query: str, k: int | None = None, *, context: Context | None = None) -> list[Passage]:
         k = k or self.settings.top_k
         s = self.settings
         n = max(k, s.candidates)
@@ -81,9 +86,17 @@ class Retriever:
         # for the question's topic: within Apple's filing, "Apple" and "10-Q" tell nothing
         preferred = sorted(p for p, v in prefs.items() if v >= 1.0)[:200] if prefs else None
         lexical = _Beside(self._lexical, query, n, prefetch, preferred, inside) if self.lexical is not None else None
+        expanded = f"{context.text} {query}" if context is not None and context.text else None
+        lexical_more = _Beside(self._lexical, expanded, n, prefetch) if expanded and self.lexical is not None else None
         vector = self.embedder.embed_query(query)
         dense_hits = self.store.query(vector, n)
         dense_rank = {h.chunk.id: r for r, h in enumerate(dense_hits)}
+        more_rank: dict[str, int] = {}  # the question read with the earlier ones (a follow-up)
+        if expanded:
+            more = self.store.query(self.embedder.embed_query(expanded), n)
+            more_rank = {h.chunk.id: r for r, h in enumerate(more)}
+            seen = {h.chunk.id for h in dense_hits}
+            dense_hits = dense_hits + [h for h in more if h.chunk.id not in seen]
         if preferred:
             # the matching documents' own best passages, ranked among themselves
             topic_vector = self.embedder.embed_query(inside) if inside != query else vector
@@ -98,8 +111,15 @@ class Retriever:
         if lexical is not None:
             lexical_hits, fetched = lexical.result()
         lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical_hits)}
-        path_of = {cid: p.chunk.path for cid, p in by_id.items()}
-        path_of.update({cid: chunk.path for cid, (chunk, _) in fetched.items()})
+        lexical_more_rank: dict[str, int] = {}
+        if lexical_more is not None:
+            more_hits, more_fetched = lexical_more.result()
+            lexical_more_rank = {cid: r for r, (cid, _) in enumerate(more_hits)}
+            fetched = more_fetched | fetched
+            lexical_hits = lexical_hits + [h for h in more_hits if h[0] not in lexical_rank]
+        chunk_of = {cid: p.chunk for cid, p in by_id.items()}
+        chunk_of.update({cid: chunk for cid, (chunk, _) in fetched.items()})
+        w = context.weight if context is not None else 0.0
 
         def fused(cid: str) -> float:
             score = 0.0
@@ -107,16 +127,27 @@ class Retriever:
                 score += s.dense_weight / (s.rrf_k + dense_rank[cid] + 1)
             if cid in lexical_rank:
                 score += s.lexical_weight / (s.rrf_k + lexical_rank[cid] + 1)
-            if prefs:
-                score += s.focus_bonus * prefs.get(path_of.get(cid, ""), 0.0)
+            if cid in more_rank:
+                score += w * s.dense_weight / (s.rrf_k + more_rank[cid] + 1)
+            if cid in lexical_more_rank:
+                score += w * s.lexical_weight / (s.rrf_k + lexical_more_rank[cid] + 1)
+            chunk = chunk_of.get(cid)
+            if prefs and chunk is not None:
+                score += s.focus_bonus * prefs.get(chunk.path, 0.0)
+            if context is not None and chunk is not None:
+                score += context.document_bonus * context.documents.get(chunk.path, 0.0)
+                if any(abs(chunk.index - i) <= context.span for i in context.near.get(chunk.path, ())):
+                    score += context.near_bonus
             return score
 
         # dense hits in their order, then lexical-only ones in theirs; a stable sort by score
-        order = [*dense_rank, *(c for c, _ in lexical_hits if c not in dense_rank)]
-        if prefs:  # a lexical-only hit's document decides its bonus: read them all first
-            missing = [c for c in order if c not in path_of]
+        order = [*dense_rank, *(c for c in more_rank if c not in dense_rank),
+                 *(c for c, _ in lexical_hits if c not in dense_rank and c not in more_rank)]
+        if prefs or (context is not None and context.documents):
+            # a lexical-only hit's document decides its bonus: read them all first
+            missing = [c for c in order if c not in chunk_of]
             fetched.update(self._read(missing))
-            path_of.update({cid: chunk.path for cid, (chunk, _) in fetched.items()})
+            chunk_of.update({cid: chunk for cid, (chunk, _) in fetched.items()})
         order = sorted(order, key=lambda c: -fused(c))
         lexical_score = dict(lexical_hits)
         kept: list[Passage] = []

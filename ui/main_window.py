@@ -244,7 +244,8 @@ class MainWindow(LibraryActions, QMainWindow):
                 self.refresh_conversations()
             self.answer_finished.emit(answer)
 
-        self.ask_worker = self._run(lambda cancelled: chat.ask(question, cancel=cancelled), name="answer",
+        history = self.session.history()  # the open conversation: the question may be a follow-up
+        self.ask_worker = self._run(lambda cancelled: chat.ask(question, cancel=cancelled, history=history), name="answer",
                                     on_progress=on_event, on_error=on_error, on_finished=on_finished)
 
     def stop_answer(self) -> None:

@@ -100,20 +100,39 @@ def test_invalid_setting_is_a_clear_error(data_dir, tmp_path):
     assert proc.returncode == 2 and "invalid settings" in proc.stderr and "top_k" in proc.stderr
 
 
-def test_shell_answers_and_quits(data_dir, folder):
+def _shell(data_dir, *lines: str):
+    """`citewise` with no command (the shell), these lines typed in."""
     import subprocess
     import sys
     from pathlib import Path
 
     exe = Path(sys.executable).parent / "citewise"
-    proc = subprocess.run(
-        [str(exe), "--data-dir", str(data_dir)],
-        input=f":index {folder / 'guide.md'}\nWhere are the life jackets stored?\n:library Work\n:library\n:quit\n",
-        capture_output=True, text=True, timeout=300,
-    )
+    return subprocess.run([str(exe), "--data-dir", str(data_dir)], input="".join(f"{line}\n" for line in lines),
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_shell_answers_and_quits(data_dir, folder):
+    proc = _shell(data_dir, f":index {folder / 'guide.md'}", "Where are the life jackets stored?", ":library Work",
+                  ":library", ":quit")
     assert proc.returncode == 0, proc.stderr
     assert "library is empty" in proc.stdout
     assert "Indexed 1 file" in proc.stdout
     assert "guide.md" in proc.stdout and "[1]" in proc.stdout
     # libraries are switched (created) from the shell, through the same session as the window's
     assert "library 'Work' · 0 documents, 0 chunks" in proc.stdout and "* Work" in proc.stdout
+
+
+def test_shell_reads_a_follow_up_with_the_question_before_until_new(data_dir, tmp_path):
+    from tests.retrieval.test_followup import BUS, FERRY, LIBRARY
+
+    town = tmp_path / "town"
+    town.mkdir()
+    for name, text in (("ferry.md", FERRY), ("bus.md", BUS), ("library.md", LIBRARY)):
+        (town / name).write_text(text, encoding="utf-8")
+    proc = _shell(data_dir, f":index {town}", "When does the ferry to Vardø leave?", "And on weekends?", ":new",
+                  "And on weekends?", ":quit")
+    assert proc.returncode == 0, proc.stderr
+    first, follow_up, fresh = [part for part in proc.stdout.split("\n? ") if "Sources" in part]
+    assert "ferry.md" in first and "Saturdays" not in first
+    assert "Saturdays and Sundays" in follow_up and "ferry.md" in follow_up  # read with the ferry question
+    assert "city buses" in fresh and "Saturdays" not in fresh  # :new forgot it

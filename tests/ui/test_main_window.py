@@ -412,3 +412,27 @@ def test_a_large_drop_updates_one_row_per_file_and_keeps_the_selection(qtbot, wi
     names = [os.path.basename(panel.model.record(r).path) for r in range(panel.model.rowCount())]
     assert names == sorted(names, key=str.casefold), "rows are inserted at their sorted place"
     assert panel.selected_paths() == [str(first)], "reading the list at the end kept the selection"
+
+
+def test_a_follow_up_in_the_window_finds_the_passage_the_question_alone_misses(qtbot, window, tmp_path):
+    """Ask about the ferry, then "And on weekends?": the buses' page holds the word, the ferry's
+    page the answer. The second answer cites the ferry, says what it was read with, and a new
+    conversation forgets it."""
+    from tests.retrieval.test_followup import BUS, FERRY, LIBRARY
+
+    folder = tmp_path / "town"
+    folder.mkdir()
+    for name, text in (("ferry.md", FERRY), ("bus.md", BUS), ("library.md", LIBRARY)):
+        (folder / name).write_text(text, encoding="utf-8")
+    with qtbot.waitSignal(window.index_finished, timeout=LONG):
+        window.enqueue_index([str(folder)])
+    first, _ = _ask(qtbot, window, "When does the ferry to Vardø leave?")
+    assert first["citations"][0]["file_name"] == "ferry.md" and first["read_with"] is None
+    second, _ = _ask(qtbot, window, "And on weekends?")
+    assert not second["refused"]
+    assert "Saturdays" in second["answer"] and second["citations"][0]["file_name"] == "ferry.md"
+    assert second["read_with"] == "When does the ferry to Vardø leave?"
+    assert "follow-up of" in window.chat.view.toPlainText()
+    window.new_conversation()
+    alone, _ = _ask(qtbot, window, "And on weekends?")
+    assert alone["read_with"] is None and alone["citations"][0]["file_name"] == "bus.md"

@@ -1,0 +1,225 @@
+"""Follow-up questions on doc2dial: recall@5 of the gold passage per turn, question alone against
+Citewise's follow-up retrieval (retrieval/followup.py), in one run.
+
+    .venv/bin/python bench/conversation.py                     # all 661 dialogues
+    .venv/bin/python bench/conversation.py --dialogues 150     # a quick look (fixed seed)
+    .venv/bin/python bench/conversation.py --grid               # weights tried on the tuning half
+
+Data: ../shared/data/doc2dial-val (661 real dialogues over 273 US-government service pages, 3,972
+graded user turns, 3,312 of them follow-ups; MANIFEST.md). The 273 documents are written as text
+files and indexed by the app's own pipeline (Services → Library, the bundled MiniLM, embedded
+Chroma, FTS5), once, in the work dir.
+
+A retrieved chunk is a hit when it is from the dialogue's document and its character span overlaps
+the gold passage (located in the text as indexed: the text loader strips leading blank lines). Per turn, each method retrieves 5 passages:
+- alone: the question by itself (what Citewise did before);
+- questions: the earlier questions read with it, nothing else (context weight only);
+- citewise: the default follow-up context (FollowUpSettings): earlier questions, the documents and
+  neighbouring passages of what the previous turn retrieved.
+A method's history is its own: the passages it retrieved at the earlier turns (what the app would
+have cited), never the gold passages, and only the user's questions (the app has no agent).
+Also per turn: whether abstention (balanced) refuses it, judged on the question alone and on the
+question read with its context; every turn has a gold passage, so each refusal is a false one.
+Topic changes: after each dialogue's last turn, the first question of another dialogue (another
+document, drawn with a fixed seed) is asked with this dialogue's context: a follow-up method must
+find its passage as well as the question alone does.
+The dialogues are split by a fixed seed into a tuning half (where --grid tries weights) and a
+held-out half; recall is reported on both. JSON: bench/results/conversation-<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data" / "doc2dial-val" / "doc2dial_val.json"
+K = 5
+
+
+def open_library(work: Path, documents: list[dict]):
+    from app.services import build_services
+    from app.settings import load_settings
+
+    folder = work / "docs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path_of = {}
+    for i, d in enumerate(documents):
+        name = f"{i:03d}-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in d["doc_id"])[:80] + ".txt"
+        p = folder / name
+        if not p.exists() or p.read_text(encoding="utf-8") != d["text"]:
+            p.write_text(d["text"], encoding="utf-8")
+        path_of[d["doc_id"]] = str(p.resolve())
+    settings = load_settings(work / "none.toml", data_dir=work / "data")
+    services = build_services(settings)
+    library = services.library("doc2dial")
+    t = time.perf_counter()
+    *_, last = library.add([str(folder)])
+    return services, library, path_of, round(time.perf_counter() - t, 1), last
+
+
+def indexed_texts(documents: list[dict], path_of: dict[str, str]) -> dict[str, str]:
+    """Each document's text as the app indexed it (one unit: the text loader strips the leading
+    blank lines and more, so chunk offsets are offsets into this, not into the dataset's text)."""
+    from indexing.loaders import load_document
+
+    out = {}
+    for d in documents:
+        units = load_document(Path(path_of[d["doc_id"]])).units
+        assert len(units) == 1, d["doc_id"]
+        out[d["doc_id"]] = units[0].text
+    return out
+
+
+def gold_span(text: str, turn: dict) -> tuple[int, int]:
+    """The gold passage's span in the indexed text: the occurrence of its words nearest to where
+    the dataset puts it (all 3,972 are found verbatim)."""
+    answer = turn["answer_text"].strip()
+    starts, at = [], text.find(answer)
+    while at >= 0:
+        starts.append(at)
+        at = text.find(answer, at + 1)
+    if not starts:
+        raise ValueError(f"gold passage not in the indexed text: {answer[:60]!r}")
+    start = min(starts, key=lambda a: abs(a - turn["answer_start"]))
+    return start, start + len(answer)
+
+
+def hit(passages, path: str, start: int, end: int) -> bool:
+    return any(p.chunk.path == path and p.chunk.start < end and p.chunk.end > start for p in passages)
+
+
+def run_method(retriever, dialogues, path_of, follow, topic_changes, texts) -> list[dict]:
+    """Each dialogue's turns in order, the method's own history; then its topic-change turn."""
+    from retrieval.followup import context_for, turn_of
+
+    rows = []
+    for dial in dialogues:
+        history = []
+        path = path_of[dial["doc_id"]]
+        for i, turn in enumerate(dial["turns"]):
+            context = context_for(history, follow, turn["question"]) if follow is not None else None
+            passages = retriever.search(turn["question"], K, context=context)
+            rows.append({"dial": dial["dial_id"], "kind": "first" if i == 0 else "follow-up",
+                         "hit": hit(passages, path, *gold_span(texts[dial["doc_id"]], turn)),
+                         "doc": any(p.chunk.path == path for p in passages),
+                         **refusals(turn["question"], context, passages, retriever)})
+            history.append(turn_of(turn["question"], passages))
+        other = topic_changes[dial["dial_id"]]
+        context = context_for(history, follow, other["question"]) if follow is not None else None
+        passages = retriever.search(other["question"], K, context=context)
+        rows.append({"dial": dial["dial_id"], "kind": "topic change",
+                     "hit": hit(passages, path_of[other["doc_id"]], *gold_span(texts[other["doc_id"]], other)),
+                     "doc": any(p.chunk.path == path_of[other["doc_id"]] for p in passages),
+                     **refusals(other["question"], context, passages, retriever)})
+    return rows
+
+
+def refusals(question: str, context, passages, retriever) -> dict:
+    """Whether abstention (balanced) refuses the turn, judged on the question alone and on the
+    question read with its context (the gold passage exists for every turn: a refusal is false)."""
+    from retrieval.abstain import decide
+
+    out = {"refused": decide(question, passages, "balanced", retriever.last_topic, retriever).refuse}
+    if context is not None and context.text:
+        out["refused_in_context"] = decide(f"{context.text} {question}", passages, "balanced", retriever.last_topic, retriever).refuse
+    else:
+        out["refused_in_context"] = out["refused"]
+    return out
+
+
+def summary(rows: list[dict], dials: set[str]) -> dict:
+    out = {}
+    for kind in ("first", "follow-up", "topic change"):
+        sel = [r for r in rows if r["kind"] == kind and r["dial"] in dials]
+        if sel:
+            out[kind] = {"n": len(sel), "recall@5": round(100 * sum(r["hit"] for r in sel) / len(sel), 1),
+                         "doc@5": round(100 * sum(r["doc"] for r in sel) / len(sel), 1),
+                         "refused": round(100 * sum(r["refused"] for r in sel) / len(sel), 1),
+                         "refused_in_context": round(100 * sum(r["refused_in_context"] for r in sel) / len(sel), 1)}
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dialogues", type=int, default=0, help="a sample of this many (0: all 661)")
+    ap.add_argument("--grid", action="store_true", help="try weights on the tuning half")
+    ap.add_argument("--variants", action="store_true", help="also the reliance fade's alternatives")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "citewise-bench-conversation")
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if not DATA.exists():
+        print(f"needs {DATA}")
+        return 2
+    from retrieval.followup import FollowUpSettings
+
+    data = json.loads(DATA.read_text(encoding="utf-8"))
+    services, library, path_of, build_s, last = open_library(args.work, data["documents"])
+    texts = indexed_texts(data["documents"], path_of)
+    print(f"library: {library.stats()} (indexed in {build_s} s)")
+
+    rng = random.Random(20261127)
+    dialogues = list(data["conversations"])
+    rng.shuffle(dialogues)
+    if args.dialogues:
+        dialogues = dialogues[: args.dialogues]
+    tuning = {d["dial_id"] for d in dialogues[::2]}
+    held = {d["dial_id"] for d in dialogues[1::2]}
+    topic_changes = {}
+    for d in dialogues:
+        other = rng.choice([o for o in data["conversations"] if o["doc_id"] != d["doc_id"]])
+        topic_changes[d["dial_id"]] = {**other["turns"][0], "doc_id": other["doc_id"]}
+
+    retriever = library.retriever
+    default = FollowUpSettings()
+    methods = {
+        "alone": None,
+        "questions": replace(default, document_bonus=0.0, near_bonus=0.0),
+        "citewise": default,
+    }
+    if args.variants:  # how much a question that says more leans on the conversation
+        methods["no fading"] = replace(default, fade=0.0)
+        methods["fade 1"] = replace(default, fade=1.0)
+        methods["fade 4"] = replace(default, fade=4.0)
+    if args.grid:
+        for weight in (0.5, 0.7, 1.0):
+            for doc in (0.0, 0.5, 1.0, 2.0):
+                for near in (0.0, 0.5, 1.0):
+                    for turns in (1, 2, 3):
+                        methods[f"w{weight}-d{doc}-n{near}-t{turns}"] = replace(
+                            default, weight=weight, document_bonus=doc / 61, near_bonus=near / 61, turns=turns)
+    results = {}
+    for name, follow in methods.items():
+        t = time.perf_counter()
+        subset = dialogues if not args.grid or name in ("alone", "questions", "citewise") else [d for d in dialogues if d["dial_id"] in tuning]
+        rows = run_method(retriever, subset, path_of, follow, topic_changes, texts)
+        results[name] = {"tuning": summary(rows, tuning), "held-out": summary(rows, held),
+                         "settings": None if follow is None else follow.__dict__, "seconds": round(time.perf_counter() - t, 1)}
+        r = results[name]
+        print(f"{name:<24} " + "  ".join(
+            f"{part} {kind} {r[part].get(kind, {}).get('recall@5', '-')}" for part in ("tuning", "held-out")
+            for kind in ("first", "follow-up", "topic change")), flush=True)
+
+    print(f"\n{'method':<24}{'first':>8}{'follow-up':>11}{'topic change':>14}   (recall@5 %, held-out half)")
+    for name, r in results.items():
+        h = r["held-out"]
+        if h:
+            print(f"{name:<24}{h['first']['recall@5']:>8}{h['follow-up']['recall@5']:>11}{h['topic change']['recall@5']:>14}")
+    out = ROOT / "bench" / "results" / f"conversation-{time.strftime('%Y-%m-%d')}{'-grid' if args.grid else ''}.json"
+    out.write_text(json.dumps({"dialogues": len(dialogues), "library": library.stats(), "index_s": build_s,
+                               "k": K, "results": results}, indent=1))
+    print("wrote", out.relative_to(ROOT))
+    services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
