@@ -39,6 +39,15 @@ class Done:
     answer: Answer
 
 
+@dataclass
+class Scope:
+    """A question asked within chosen files or folders: what the user chose, and the indexed
+    files that holds (Library.scope)."""
+
+    chosen: list[str]
+    files: list[str]
+
+
 ChatEvent = Union[Status, Retrieved, Token, SentenceCited, Done]
 
 
@@ -56,11 +65,11 @@ class Chat:
 
     def ask(
         self, question: str, *, cancel: Callable[[], bool] | None = None, mode: str | None = None,
-        history: list[Turn] | None = None,
+        history: list[Turn] | None = None, scope: Scope | None = None,
     ) -> Iterator[ChatEvent]:
         """`mode` ("generate" | "quote") overrides the settings' answer mode for this question.
         `history`: the conversation's earlier turns (oldest first): the question is a follow-up,
-        read with them (retrieval/followup.py)."""
+        read with them (retrieval/followup.py). `scope`: only those files are searched."""
         if mode not in (None, "generate", "quote"):
             raise ValueError(f"answer mode must be generate or quote, not {mode!r}")
         cancel = cancel or (lambda: False)
@@ -74,7 +83,8 @@ class Chat:
         yield Status("searching")
         retriever = self.retriever
         context = context_for(history or [], question=question)
-        passages = retriever.search(question, k=settings.retrieval.top_k, context=context)
+        passages = retriever.search(question, k=settings.retrieval.top_k, context=context,
+                                    within=scope.files if scope is not None else None)
         timings["retrieval_s"] = time.perf_counter() - t0
         # judged on the question itself, with the passages found in context: on doc2dial the question
         # read with the earlier ones was refused more often (follow-ups 12.4 % vs 7.2 %, new topics
@@ -82,7 +92,8 @@ class Chat:
         decision = decide(question, passages, settings.retrieval.strictness, retriever.last_topic, retriever)
         yield Retrieved(passages, decision.refuse)
         followup = {"read_with": context.text if context is not None else None,
-                    "retrieved": turn_of(question, passages).passages}
+                    "retrieved": turn_of(question, passages).passages,
+                    "scope": scope.chosen if scope is not None else None}
         if decision.refuse:
             answer = Answer(
                 question=question, text=REFUSAL, raw="", refused=True,
@@ -96,7 +107,8 @@ class Chat:
         if (mode or answer_mode(settings)) == "quote":
             for event in self._quote_answer(question, passages, timings, t0, followup["read_with"]):
                 if isinstance(event, Done):
-                    event.answer.read_with, event.answer.retrieved = followup["read_with"], followup["retrieved"]
+                    for name, value in followup.items():
+                        setattr(event.answer, name, value)
                 yield event
             return
 
@@ -205,4 +217,4 @@ def render_answer(sentences: list[AnswerSentence]) -> str:
     return text
 
 
-__all__ = ["Chat", "ChatEvent", "Status", "Retrieved", "Token", "SentenceCited", "Done", "render_answer"]
+__all__ = ["Chat", "ChatEvent", "Scope", "Status", "Retrieved", "Token", "SentenceCited", "Done", "render_answer"]

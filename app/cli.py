@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top-k", type=int, help="passages given to the model")
     s.add_argument("--strictness", choices=["lenient", "balanced", "strict"], help="when to say 'not in your documents'")
     s.add_argument("--export", type=Path, metavar="FILE", help="also write the answer with its citations (.md .html .pdf .json)")
+    s.add_argument("--in", dest="within", action="append", metavar="PATH",
+                   help="ask within this indexed file or folder only (repeat for several)")
 
     s = sub.add_parser("list", help="what is indexed")
     s.add_argument("--json", action="store_true")

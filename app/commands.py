@@ -143,8 +143,17 @@ def cmd_ask(services, args) -> int:
     answer = None
     live = not args.json
     history = getattr(args, "history", None)  # the shell's conversation so far (a list it keeps)
+    scope = None
+    if getattr(args, "within", None):
+        from app.chat import Scope
+        from indexing.models import DocumentError
+
+        try:
+            scope = Scope(list(args.within), services.library().scope(args.within))
+        except DocumentError as exc:
+            raise UserError(str(exc)) from None
     try:
-        for event in chat.ask(question, history=history):
+        for event in chat.ask(question, history=history, scope=scope):
             if isinstance(event, Status) and live and err.is_terminal:
                 err.print(f"[dim]{event.text}…[/dim]", end="\r")
             elif isinstance(event, Token) and live:
@@ -290,9 +299,9 @@ def cmd_shell(services, args) -> int:
     out.print(f"[bold]Citewise[/bold] · library '{escape(library.name)}' · {st['indexed']} documents, {st['chunks']} chunks")
     if not st["indexed"]:
         out.print("The library is empty: type [bold]:index PATH[/bold] (files or folders) to add documents.")
-    out.print("[dim]Ask a question, or :index PATH, :list, :library NAME, :new, :help, :quit[/dim]")
+    out.print("[dim]Ask a question, or :index PATH, :list, :library NAME, :new, :in PATH, :help, :quit[/dim]")
     # questions after the first are read with the earlier ones (follow-ups) until :new
-    ns = argparse.Namespace(json=False, prune=False, force=False, failed=False, export=None, history=[])
+    ns = argparse.Namespace(json=False, prune=False, force=False, failed=False, export=None, history=[], within=None)
     while True:
         try:
             line = input("\n? ").strip()
@@ -306,11 +315,26 @@ def cmd_shell(services, args) -> int:
         if line in (":h", ":help", "help"):
             out.print(":index PATH…  add files or folders\n:list         what is indexed\n:remove PATH  drop a file\n"
                       ":library NAME switch to (or create) a library; :library alone lists them\n"
-                      ":new          a new conversation (the next question is not a follow-up)\n:quit         leave")
+                      ":new          a new conversation (the next question is not a follow-up)\n"
+                      ":in PATH…     ask within these indexed files or folders; :in alone: the whole library\n:quit         leave")
             continue
         if line == ":new":
             ns.history.clear()
+            ns.within = None
             out.print("[dim]New conversation.[/dim]")
+            continue
+        if line == ":in" or line.startswith(":in "):
+            ns.within = line.split()[1:] or None
+            if ns.within:
+                try:
+                    names = ", ".join(Path(p).name for p in session.ask_scope(ns.within).files[:5])
+                except SessionError as exc:
+                    err.print(f"[red]{escape(str(exc))}[/red]")
+                    ns.within = None
+                    continue
+                out.print(f"[dim]Asking within {escape(' '.join(ns.within))} ({escape(names)}…); :in alone asks the whole library.[/dim]")
+            else:
+                out.print("[dim]Asking the whole library.[/dim]")
             continue
         try:
             if line.startswith(":index "):
@@ -331,6 +355,7 @@ def cmd_shell(services, args) -> int:
                 else:
                     session.create_library(name)
                 ns.history.clear()
+                ns.within = None
                 st = session.library.stats()
                 out.print(f"library '{escape(session.library_name)}' · {st['indexed']} documents, {st['chunks']} chunks")
             else:

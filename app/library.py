@@ -17,6 +17,9 @@ from indexing.store import ChunkStore
 from retrieval.search import Retriever, SearchSettings
 
 
+MAX_SCOPE = 30_000  # files a question may be asked within (SQLite's limit on one query's values)
+
+
 @dataclass(frozen=True)
 class LibraryParts:
     """What a library is made of, given by the composition root (app.services). The embedder,
@@ -160,6 +163,21 @@ class Library:
 
     def files(self) -> list[FileRecord]:
         return self.manifest.files()
+
+    def scope(self, paths: Sequence[str | Path]) -> list[str]:
+        """The indexed files a question may be asked within: each path is a file or a folder (all
+        indexed files under it). DocumentError naming what holds none, or when there are too many."""
+        chosen: list[str] = []
+        for p in paths:
+            path = str(Path(p).expanduser().resolve())
+            files = [r.path for r in self.manifest.files(under=path) if r.indexed]
+            if not files:
+                raise DocumentError(f"nothing indexed in library '{self.name}' is in {path}")
+            chosen.extend(files)
+        chosen = sorted(set(chosen))
+        if len(chosen) > MAX_SCOPE:
+            raise DocumentError(f"a question can be asked within at most {MAX_SCOPE:,} files, not {len(chosen):,}: choose fewer folders")
+        return chosen
 
     def file(self, path: str) -> FileRecord | None:
         """One file's record (None when the library does not hold it)."""

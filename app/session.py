@@ -26,6 +26,7 @@ class Session:
         self.watcher = None  # a FolderWatcher while a folder is watched
         self.watched: str | None = None
         self.conversation_id: int | None = None
+        self.scope: list[str] | None = None  # files/folders questions are asked within (None: all)
         self.engine_note: str | None = None  # which engine answers and why (found by warm_up)
 
     # -- libraries -----------------------------------------------------------------------------
@@ -52,11 +53,13 @@ class Session:
         self._idle("switch libraries")
         self.stop_watch()  # a watch feeds the library it was started on
         self.services.settings.library = name
+        self.scope = None  # chosen in the other library
         return True
 
     def create_library(self, name: str, *, int8: bool = False) -> str:
         lib = self.services.create_library(name, int8=int8)  # ValueError: the name is taken or empty
         self.services.settings.library = lib.name
+        self.scope = None
         return lib.name
 
     def rename_library(self, old: str, new: str) -> str:
@@ -131,6 +134,27 @@ class Session:
 
     def new_conversation(self) -> None:
         self.conversation_id = None
+        self.scope = None
+
+    def set_scope(self, paths: list[str] | None) -> None:
+        """Ask within these files or folders from now on (None or empty: the whole library).
+        SessionError when the library holds nothing indexed in one of them."""
+        if paths:
+            self.ask_scope(list(paths))  # checked now, not at the next question
+        self.scope = list(paths) if paths else None
+
+    def ask_scope(self, paths: list[str] | None = None):
+        """The Scope a question is asked within (app.chat.Scope), None for the whole library."""
+        from app.chat import Scope
+        from indexing.models import DocumentError
+
+        paths = self.scope if paths is None else paths
+        if not paths:
+            return None
+        try:
+            return Scope(paths, self.library.scope(paths))
+        except DocumentError as exc:
+            raise SessionError(str(exc)) from None
 
     def history(self) -> list:
         """The open conversation's turns as retrieval remembers them (the next question may be a
@@ -140,8 +164,11 @@ class Session:
         return history_of(self.conversations.turns(self.conversation_id))
 
     def open_conversation(self, cid: int) -> list[dict]:
+        """Its turns; the scope of its last question becomes the session's."""
         self.conversation_id = cid
-        return self.conversations.turns(cid)
+        turns = self.conversations.turns(cid)
+        self.scope = (turns[-1].get("scope") or None) if turns else None
+        return turns
 
     def delete_conversation(self, cid: int) -> bool:
         """True when it was the open one (then none is open)."""

@@ -81,7 +81,7 @@ class LexicalIndex:
         if not expression or k <= 0:
             return []
         if paths is not None:
-            paths = list(paths)[:500]
+            paths = list(paths)  # SQLite takes up to 32,766 values; a scope is capped below that (app.library)
             marks = ",".join("?" * len(paths))
             rows = self.db.execute(
                 "SELECT c.chunk_id, bm25(chunk_fts) AS s FROM chunk_fts JOIN chunk_text c ON c.rowid = chunk_fts.rowid "

@@ -131,12 +131,14 @@ class Answer:
     # a follow-up: the earlier questions it was read with (retrieval/followup.py), else None
     read_with: str | None = None
     retrieved: list[tuple[str, int]] = field(default_factory=list)  # (file, chunk position), best first
+    scope: list[str] | None = None  # the files/folders it was asked within (None: the whole library)
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
             "read_with": self.read_with,
             "retrieved": [{"file": f, "index": i} for f, i in self.retrieved],
+            "scope": self.scope,
             "answer": self.text,
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [asdict(s) for s in self.sentences],

@@ -71,29 +71,39 @@ class Retriever:
         self.last_preferences: dict[str, float] = {}
         self.last_topic: str | None = None  # the question less what picked the documents, if any did
 
-    def search(self, query: str, k: int | None = None, *, context: Context | None = None) -> list[Passage]:
+    def search(
+        self, query: str, k: int | None = None, *, context: Context | None = None, within: Sequence[str] | None = None
+    ) -> list[Passage]:
+        """The k best passages. `within`: only these files (a scope the user chose), searched in
+        the stores themselves (Chroma's `where`, FTS5's path filter), not filtered after top-k."""
         k = k or self.settings.top_k
+        where = {"file_path": {"$in": list(within)}} if within is not None else None
         s = self.settings
         n = max(k, s.candidates)
         prefetch = s.lexical_prefetch if s.lexical_prefetch is not None else 2 * k + 2
         # the lexical list needs no vector: it runs beside the question's embedding and the dense
         # search (SQLite, ONNX Runtime/torch and Chroma all release the GIL), which halves the
         # latency of a large library on two cores (bench/query.py)
-        prefs, inside = preferences(query, self.documents()) if self.documents is not None else ({}, query)
+        documents = self.documents() if self.documents is not None else None
+        if documents is not None and within is not None:
+            allowed = set(within)
+            documents = {path: identity for path, identity in documents.items() if path in allowed}
+        prefs, inside = preferences(query, documents) if documents is not None else ({}, query)
         self.last_preferences = prefs
         self.last_topic = inside if prefs else None
         # the best-matching documents are also searched on their own (a few: a filter per query),
         # for the question's topic: within Apple's filing, "Apple" and "10-Q" tell nothing
         preferred = sorted(p for p, v in prefs.items() if v >= 1.0)[:200] if prefs else None
-        lexical = _Beside(self._lexical, query, n, prefetch, preferred, inside) if self.lexical is not None else None
+        lexical = _Beside(self._lexical, query, n, prefetch, preferred, inside, within) if self.lexical is not None else None
         expanded = f"{context.text} {query}" if context is not None and context.text else None
-        lexical_more = _Beside(self._lexical, expanded, n, prefetch) if expanded and self.lexical is not None else None
+        lexical_more = (_Beside(self._lexical, expanded, n, prefetch, None, "", within)
+                        if expanded and self.lexical is not None else None)
         vector = self.embedder.embed_query(query)
-        dense_hits = self.store.query(vector, n)
+        dense_hits = self.store.query(vector, n, where=where)
         dense_rank = {h.chunk.id: r for r, h in enumerate(dense_hits)}
         more_rank: dict[str, int] = {}  # the question read with the earlier ones (a follow-up)
         if expanded:
-            more = self.store.query(self.embedder.embed_query(expanded), n)
+            more = self.store.query(self.embedder.embed_query(expanded), n, where=where)
             more_rank = {h.chunk.id: r for r, h in enumerate(more)}
             seen = {h.chunk.id for h in dense_hits}
             dense_hits = dense_hits + [h for h in more if h.chunk.id not in seen]
@@ -184,13 +194,15 @@ class Retriever:
     def _read(self, ids: Sequence[str]) -> dict:
         return {chunk.id: (chunk, v) for chunk, v in self.store.get_with_vectors(list(ids))} if ids else {}
 
-    def _lexical(self, query: str, n: int, prefetch: int, preferred: list[str] | None = None, inside: str = ""):
+    def _lexical(self, query: str, n: int, prefetch: int, preferred: list[str] | None = None, inside: str = "",
+                 within: Sequence[str] | None = None):
         """BM25 hits, and the chunks and stored vectors of the best `prefetch` of them (one read:
         which of them the dense list lacks is not known yet, and reading a few more costs less
-        than waiting). With `preferred` documents, their own best hits are merged in by rank."""
+        than waiting). With `preferred` documents, their own best hits are merged in by rank;
+        with `within`, only those files are searched."""
         # the words as written: FTS5's porter tokenizer stems them itself
         terms = query_terms(query) or query.split()
-        hits = self.lexical(terms, n)
+        hits = self.lexical(terms, n, within) if within is not None else self.lexical(terms, n)
         if preferred:
             own = self.lexical(query_terms(inside) or terms, n, preferred)
             rank = {cid: r for r, (cid, _) in enumerate(hits)}

@@ -383,3 +383,19 @@ def make_papers(folder: Path, *, broken: bool = False) -> Path:
         make_corrupt_pdf(folder / "corrupt.pdf")
         (folder / "empty.txt").write_bytes(b"")
     return folder
+
+
+# a town's three pages: "and on weekends?" after a ferry question (the buses' page has the word,
+# the ferry's the answer), and a change of topic (the library)
+FERRY = ("# Ferry to Vardø\n\nThe ferry to Vardø leaves the harbour at 9:00 on weekdays and takes forty minutes.\n\n"
+         "On Saturdays and Sundays it sails at 11:30 from pier 4 instead.\n")
+BUS = "# City buses\n\nOn weekends the city buses run every thirty minutes from 7:00 until midnight.\n"
+LIBRARY = "# Public library\n\nA library membership card costs five euros and is renewed every January.\n"
+
+
+def make_town(folder: Path) -> Path:
+    """ferry.md, bus.md and library.md in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in (("ferry.md", FERRY), ("bus.md", BUS), ("library.md", LIBRARY)):
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder

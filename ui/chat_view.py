@@ -11,7 +11,7 @@ import html
 
 from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QTextBrowser, QToolButton, QVBoxLayout, QWidget
 
 from app.export import where
 from ui.passages import is_row as _is_row, passage_html
@@ -27,6 +27,7 @@ class Transcript(QTextBrowser):
 class ChatView(QWidget):
     ask_requested = Signal(str)
     stop_requested = Signal()
+    scope_cleared = Signal()  # the ✕ of the scope chip: ask the whole library again
     citation_activated = Signal(dict)  # a citation dict (file, unit, start, end, quote…)
 
     def __init__(self, parent=None):
@@ -41,6 +42,19 @@ class ChatView(QWidget):
         self.status = QLabel()
         self.status.setVisible(False)
         layout.addWidget(self.status)
+        # the scope chip: "Asking within: a.pdf, b.docx ✕", above the question box while a scope is set
+        self.scope_chip = QWidget()
+        chip = QHBoxLayout(self.scope_chip)
+        chip.setContentsMargins(0, 0, 0, 0)
+        self.scope_label = QLabel()
+        chip.addWidget(self.scope_label, 1)
+        self.scope_clear = QToolButton()
+        self.scope_clear.setText("✕")
+        self.scope_clear.setToolTip("Ask the whole library again")
+        self.scope_clear.clicked.connect(self.scope_cleared.emit)
+        chip.addWidget(self.scope_clear)
+        self.scope_chip.hide()
+        layout.addWidget(self.scope_chip)
         row = QHBoxLayout()
         self.input = QLineEdit()
         self.input.setPlaceholderText("Ask a question about your documents…")
@@ -64,6 +78,14 @@ class ChatView(QWidget):
         self._timer.setInterval(50)  # at most 20 repaints a second while streaming
         self._timer.timeout.connect(self._flush)
         self._render()
+
+    def set_scope(self, names: list[str] | None) -> None:
+        """Show the files/folders questions are asked within (None: the whole library, no chip)."""
+        if names:
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            self.scope_label.setText(f"<b>Asking within:</b> {html.escape(shown)}")
+            self.scope_label.setToolTip("\n".join(names))
+        self.scope_chip.setVisible(bool(names))
 
     # -- asking ----------------------------------------------------------------------------
 

@@ -20,7 +20,21 @@ class LibraryActions:
     def refresh_libraries(self) -> None:
         self.library_panel.set_libraries(self.services.library_names(), self.services.settings.library)
         self.refresh_documents()
+        self.show_scope()
         self.setWindowTitle(f"Citewise — {self.services.settings.library}")
+
+    def ask_within(self, paths: list[str]) -> None:
+        """Questions from now on are asked within these files (empty: the whole library)."""
+        try:
+            self.session.set_scope(paths)
+        except SessionError as exc:
+            self.show_error("Ask about these", str(exc))
+            return
+        self.show_scope()
+        self.chat.input.setFocus()
+
+    def show_scope(self) -> None:
+        self.chat.set_scope([Path(p).name for p in self.session.scope] if self.session.scope else None)
 
     def refresh_documents(self) -> None:
         self.library_panel.set_records(self.library.files())

@@ -43,6 +43,7 @@ class LibraryPanel(QWidget):
     rename_library_requested = Signal()
     delete_library_requested = Signal()
     remove_requested = Signal(list)
+    ask_within_requested = Signal(list)
     reindex_requested = Signal(list)
     open_requested = Signal(str)
 
@@ -230,6 +231,8 @@ class LibraryPanel(QWidget):
         open_action = QAction("Open original", menu)
         open_action.triggered.connect(lambda: self.open_requested.emit(paths[0]))
         menu.addAction(open_action)
+        menu.addAction(f"Ask about {'this' if len(paths) == 1 else f'these {len(paths)}'}",
+                       lambda: self.ask_within_requested.emit(paths))
         menu.addAction("Re-index", lambda: self.reindex_requested.emit(paths))
         menu.addSeparator()
         menu.addAction(f"Remove from library ({len(paths)})", lambda: self.remove_requested.emit(paths))

@@ -78,11 +78,13 @@ class MainWindow(LibraryActions, QMainWindow):
         lp.rename_library_requested.connect(self.rename_library_dialog)
         lp.delete_library_requested.connect(self.delete_library_dialog)
         lp.remove_requested.connect(self.remove_documents)
+        lp.ask_within_requested.connect(self.ask_within)
         lp.reindex_requested.connect(lambda paths: self.enqueue_index(paths, force=True))
         lp.open_requested.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
         self.chat.ask_requested.connect(self.ask)
         self.watch_changed.connect(self._on_watch_changed)  # queued: emitted on the watcher's thread
         self.chat.stop_requested.connect(self.stop_answer)
+        self.chat.scope_cleared.connect(lambda: self.ask_within([]))
         self.chat.citation_activated.connect(self.open_citation)
         self.viewer.close_requested.connect(self.viewer.hide)
         self.viewer.text_requested.connect(self._load_unit_text)
@@ -244,9 +246,13 @@ class MainWindow(LibraryActions, QMainWindow):
                 self.refresh_conversations()
             self.answer_finished.emit(answer)
 
-        history = self.session.history()  # the open conversation: the question may be a follow-up
-        self.ask_worker = self._run(lambda cancelled: chat.ask(question, cancel=cancelled, history=history), name="answer",
-                                    on_progress=on_event, on_error=on_error, on_finished=on_finished)
+        try:  # the open conversation (the question may be a follow-up), the files "Ask about these" chose
+            history, scope = self.session.history(), self.session.ask_scope()
+        except SessionError as exc:  # they were removed from the library since
+            self.chat.finish_answer(None, error=str(exc))
+            return
+        self.ask_worker = self._run(lambda cancelled: chat.ask(question, cancel=cancelled, history=history, scope=scope),
+                                    name="answer", on_progress=on_event, on_error=on_error, on_finished=on_finished)
 
     def stop_answer(self) -> None:
         if self.ask_worker is not None:
@@ -287,10 +293,12 @@ class MainWindow(LibraryActions, QMainWindow):
     def new_conversation(self) -> None:
         self.session.new_conversation()
         self.chat.set_turns([])
+        self.show_scope()
         self.chat.input.setFocus()
 
     def open_conversation(self, cid: int) -> None:
         self.chat.set_turns(self.session.open_conversation(cid))
+        self.show_scope()
 
     def rename_conversation_dialog(self, cid: int) -> None:
         conv = self.services.conversations.get(cid)

@@ -174,3 +174,39 @@ def test_auto_answer_mode_quotes_with_the_bundled_model_and_lets_chosen_models_w
     from app.settings import load_settings
 
     assert answer_mode(load_settings(data_dir=tmp_path, **overrides)) == expected
+
+
+def _scoped_library(library, tmp_path):
+    folder = tmp_path / "scoped"
+    (folder / "notes").mkdir(parents=True)
+    (folder / "timetable.md").write_text(
+        "# Ferry timetable\n\nThe ferry to Bainbridge Island leaves at 9:00 every morning from Pier 52.\n", encoding="utf-8")
+    (folder / "notes" / "diary.md").write_text(
+        "# Diary\n\nOn Monday we took the ferry to Bainbridge Island at 10:15, because we missed the early one. "
+        "The crossing was grey and windy.\n", encoding="utf-8")
+    (folder / "recipes.md").write_text("# Bread\n\nThe rye loaf rests overnight in a cold kitchen.\n", encoding="utf-8")
+    for _ in library.add([str(folder)]):
+        pass
+    return folder
+
+
+def test_a_scoped_question_is_answered_from_the_chosen_files_only(services, library, tmp_path):
+    """The timetable answers best; asked within the diary's folder, the diary answers, and no
+    passage of another file is retrieved (the stores are filtered, not the top 5)."""
+    from app.chat import Scope
+    from indexing.models import DocumentError
+
+    folder = _scoped_library(library, tmp_path)
+    question = "When does the ferry to Bainbridge Island leave?"
+    _, whole = _ask(services, question)
+    assert whole.citations[0].passage.file_name == "timetable.md" and whole.scope is None
+    scope = Scope([str(folder / "notes")], library.scope([folder / "notes"]))
+    assert scope.files == [str((folder / "notes" / "diary.md").resolve())]
+    events = list(services.chat().ask(question, scope=scope))
+    answer = events[-1].answer
+    retrieved = next(e for e in events if isinstance(e, Retrieved)).passages
+    assert retrieved and {p.file_name for p in retrieved} == {"diary.md"}
+    assert not answer.refused and {c.passage.file_name for c in answer.citations} == {"diary.md"}
+    assert "10:15" in answer.text and answer.to_dict()["scope"] == [str(folder / "notes")]
+    with pytest.raises(DocumentError, match="nothing indexed"):
+        library.scope([tmp_path / "elsewhere"])

@@ -123,12 +123,7 @@ def test_shell_answers_and_quits(data_dir, folder):
 
 
 def test_shell_reads_a_follow_up_with_the_question_before_until_new(data_dir, tmp_path):
-    from tests.retrieval.test_followup import BUS, FERRY, LIBRARY
-
-    town = tmp_path / "town"
-    town.mkdir()
-    for name, text in (("ferry.md", FERRY), ("bus.md", BUS), ("library.md", LIBRARY)):
-        (town / name).write_text(text, encoding="utf-8")
+    town = docs.make_town(tmp_path / "town")
     proc = _shell(data_dir, f":index {town}", "When does the ferry to Vardø leave?", "And on weekends?", ":new",
                   "And on weekends?", ":quit")
     assert proc.returncode == 0, proc.stderr
@@ -136,3 +131,18 @@ def test_shell_reads_a_follow_up_with_the_question_before_until_new(data_dir, tm
     assert "ferry.md" in first and "Saturdays" not in first
     assert "Saturdays and Sundays" in follow_up and "ferry.md" in follow_up  # read with the ferry question
     assert "city buses" in fresh and "Saturdays" not in fresh  # :new forgot it
+
+
+def test_ask_in_chosen_files_cites_only_them(data_dir, tmp_path):
+    town = docs.make_town(tmp_path / "town")
+    run_cli("index", str(town), data_dir=data_dir, check_exit=0)
+    question = "What runs on weekends, and when?"
+    whole = json.loads(run_cli("ask", "--json", question, data_dir=data_dir, check_exit=0).stdout)
+    assert whole["citations"][0]["file_name"] == "bus.md"
+    scoped = json.loads(run_cli("ask", "--json", "--in", str(town / "ferry.md"), "--in", str(town / "library.md"),
+                                question, data_dir=data_dir, check_exit=0).stdout)
+    cited = {c["file_name"] for c in scoped["citations"] + scoped["closest"]}
+    assert cited and cited <= {"ferry.md", "library.md"}
+    assert scoped["scope"] == [str(town / "ferry.md"), str(town / "library.md")]
+    missing = run_cli("ask", "--in", str(tmp_path / "nowhere"), question, data_dir=data_dir)
+    assert missing.returncode != 0 and "nothing indexed" in missing.stderr and "nowhere" in missing.stderr

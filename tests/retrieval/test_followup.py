@@ -5,19 +5,13 @@ from __future__ import annotations
 import pytest
 
 from retrieval.followup import FollowUpSettings, Turn, context_for, turn_of
+from tests import docs
 
-FERRY = ("# Ferry to Vardø\n\nThe ferry to Vardø leaves the harbour at 9:00 on weekdays and takes forty minutes.\n\n"
-         "On Saturdays and Sundays it sails at 11:30 from pier 4 instead.\n")
-BUS = "# City buses\n\nOn weekends the city buses run every thirty minutes from 7:00 until midnight.\n"
-LIBRARY = "# Public library\n\nA library membership card costs five euros and is renewed every January.\n"
 
 
 @pytest.fixture
 def town(library, tmp_path):
-    folder = tmp_path / "town"
-    folder.mkdir()
-    for name, text in (("ferry.md", FERRY), ("bus.md", BUS), ("library.md", LIBRARY)):
-        (folder / name).write_text(text, encoding="utf-8")
+    folder = docs.make_town(tmp_path / "town")
     for _ in library.add([str(folder)]):
         pass
     return library

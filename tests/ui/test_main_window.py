@@ -418,12 +418,7 @@ def test_a_follow_up_in_the_window_finds_the_passage_the_question_alone_misses(q
     """Ask about the ferry, then "And on weekends?": the buses' page holds the word, the ferry's
     page the answer. The second answer cites the ferry, says what it was read with, and a new
     conversation forgets it."""
-    from tests.retrieval.test_followup import BUS, FERRY, LIBRARY
-
-    folder = tmp_path / "town"
-    folder.mkdir()
-    for name, text in (("ferry.md", FERRY), ("bus.md", BUS), ("library.md", LIBRARY)):
-        (folder / name).write_text(text, encoding="utf-8")
+    folder = docs.make_town(tmp_path / "town")
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
         window.enqueue_index([str(folder)])
     first, _ = _ask(qtbot, window, "When does the ferry to Vardø leave?")
@@ -436,3 +431,26 @@ def test_a_follow_up_in_the_window_finds_the_passage_the_question_alone_misses(q
     window.new_conversation()
     alone, _ = _ask(qtbot, window, "And on weekends?")
     assert alone["read_with"] is None and alone["citations"][0]["file_name"] == "bus.md"
+
+
+def test_ask_about_these_cites_only_the_chosen_files_until_the_chip_is_closed(qtbot, window, tmp_path):
+    """Select two documents → Ask about these: a chip above the question box names them, the
+    answer cites only them (the buses' page answers best otherwise), the conversation remembers
+    it, and the chip's ✕ asks the whole library again."""
+    folder = docs.make_town(tmp_path / "town")
+    with qtbot.waitSignal(window.index_finished, timeout=LONG):
+        window.enqueue_index([str(folder)])
+    panel = window.library_panel
+    chosen = [str(folder / "ferry.md"), str(folder / "library.md")]
+    panel.select_paths(chosen)
+    assert sorted(panel.selected_paths()) == chosen
+    panel.ask_within_requested.emit(panel.selected_paths())  # the context menu's "Ask about these 2"
+    assert window.chat.scope_chip.isVisible() and "ferry.md" in window.chat.scope_label.text()
+    answer, _ = _ask(qtbot, window, "What runs on weekends, and when?")
+    assert {c["file_name"] for c in answer["citations"] + answer["closest"]} <= {"ferry.md", "library.md"}
+    reopened = window.session.open_conversation(window.session.conversation_id)
+    assert reopened[-1]["scope"] and window.session.scope
+    window.chat.scope_clear.click()
+    assert not window.chat.scope_chip.isVisible() and window.session.scope is None
+    whole, _ = _ask(qtbot, window, "What runs on weekends, and when?")
+    assert whole["citations"][0]["file_name"] == "bus.md"
