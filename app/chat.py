@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Union
 from retrieval.abstain import decide
 from retrieval.attribution import AttributionSettings, Attributor
 from retrieval.followup import Turn, context_for, turn_of
-from retrieval.models import Answer, AnswerSentence, Citation, Passage
+from retrieval.models import Answer, AnswerSentence, Citation, Passage, render_sentences
 from retrieval.prompts import REFUSAL, build_messages, pack
 from retrieval.quote import best_sentences
 from retrieval.streaming import MarkerFilter, Numbering, SentenceCited, StreamingCiter, Token  # noqa: F401  (events of Chat.ask)
@@ -204,17 +204,7 @@ def answer_mode(settings) -> str:
 BUNDLED_ANSWER_MODE = "quote"
 
 
-def render_answer(sentences: list[AnswerSentence]) -> str:
-    """The answer with verified markers after each supported sentence."""
-    text = ""
-    lines_before = False
-    for s in sentences:
-        marks = "".join(f"[{n}]" for n in s.citations)
-        part = f"{s.text} {marks}" if marks else s.text
-        lines = "\n" in s.text or " | " in s.text  # a quoted table row stands on lines of its own
-        text = f"{text}{chr(10) if lines or lines_before else ' '}{part}" if text else part
-        lines_before = lines
-    return text
+render_answer = render_sentences  # the name app/ and its callers know
 
 
 __all__ = ["Chat", "ChatEvent", "Scope", "Status", "Retrieved", "Token", "SentenceCited", "Done", "render_answer"]

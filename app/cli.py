@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--in", dest="within", action="append", metavar="PATH",
                    help="ask within this indexed file or folder only (repeat for several)")
 
+    s = sub.add_parser("summarize", help="a whole indexed document summarised, every bullet cited")
+    s.add_argument("file", type=Path)
+    s.add_argument("--json", action="store_true", help="print the summary as JSON")
+    s.add_argument("--export", type=Path, metavar="FILE", help="also write it with its citations (.md .html .pdf .json)")
+
     s = sub.add_parser("list", help="what is indexed")
     s.add_argument("--json", action="store_true")
     s.add_argument("--failed", action="store_true", help="only files that failed")

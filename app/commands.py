@@ -10,14 +10,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.console import err, out, show_path
+from app.console import UserError, err, export_to, out, show_path, source_line
 from indexing.models import FileReport, FileStatus
 from retrieval.models import match_words, refusal_message
 
 
-
-class UserError(Exception):
-    """An error the user can fix; printed without a traceback."""
 
 
 def _wrap_store_errors(fn):
@@ -126,13 +123,6 @@ def _print_report(reports: list[FileReport], elapsed: float) -> None:
 # -- ask ---------------------------------------------------------------------------------------
 
 
-def _source_line(c) -> str:
-    quote = " ".join(c.quote_text.split())
-    if len(quote) > 240:
-        quote = quote[:237] + "…"
-    return f'[{c.n}] {c.passage.where()}: "{quote}"'
-
-
 @_wrap_store_errors
 def cmd_ask(services, args) -> int:
     from app.chat import Done, SentenceCited, Status, Token
@@ -173,13 +163,7 @@ def cmd_ask(services, args) -> int:
 
         history.append(Turn(answer.question, answer.retrieved))
     if getattr(args, "export", None):
-        from app.export import ExportError, export
-
-        try:
-            written = export([answer.to_dict()], args.export, library=services.library().name)
-        except (ExportError, OSError) as exc:
-            raise UserError(f"cannot export to {args.export}: {exc}") from None
-        err.print(f"[dim]answer and citations written to {escape(str(written))}[/dim]")
+        export_to(answer.to_dict(), args.export, services.library().name)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
@@ -195,7 +179,7 @@ def cmd_ask(services, args) -> int:
     if answer.citations:
         out.print("\n[bold]Sources[/bold]")
         for c in answer.citations:
-            out.print(escape(_source_line(c)))
+            out.print(escape(source_line(c)))
     unsupported = [s for s in answer.sentences if not s.supported and len(s.text.split()) >= 3]
     if unsupported:
         err.print(f"[yellow]{len(unsupported)} sentence{'s' * (len(unsupported) != 1)} marked [?] {'are' if len(unsupported) != 1 else 'is'} not supported by the passages.[/yellow]")
@@ -365,6 +349,7 @@ def cmd_shell(services, args) -> int:
             err.print(f"[red]{escape(str(exc))}[/red]")
 
 
-from app.watch import cmd_watch  # noqa: E402  (the command lives in its own module)
+from app.summaries import cmd_summarize  # noqa: E402  (the commands live in modules of their own)
+from app.watch import cmd_watch  # noqa: E402
 
-__all__ = ["UserError", "cmd_watch", "cmd_index", "cmd_ask", "cmd_list", "cmd_remove", "cmd_doctor", "cmd_models", "cmd_shell"]
+__all__ = ["UserError", "cmd_summarize", "cmd_watch", "cmd_index", "cmd_ask", "cmd_list", "cmd_remove", "cmd_doctor", "cmd_models", "cmd_shell"]

@@ -71,10 +71,12 @@ def _md_answer(turn: dict) -> str:
     sentences = turn.get("sentences") or []
     if not sentences:
         return _md_escape(turn["answer"])
-    return " ".join(
-        _md_escape(s["text"]) + (" " + "".join(f"[{int(n)}]" for n in s["citations"]) if s.get("citations") else "")
-        for s in sentences
-    )
+    parts = []
+    for s in sentences:
+        text = _md_escape(s["text"]) + (" " + "".join(f"[{int(n)}]" for n in s["citations"]) if s.get("citations") else "")
+        role = s.get("role", "claim")
+        parts.append(f"\n\n**{text}**\n" if role == "heading" else f"\n- {text}" if role == "bullet" else f" {text}")
+    return "".join(parts).strip()
 
 
 def to_markdown(turns: Sequence[dict], *, title: str | None = None, library: str | None = None) -> str:
@@ -122,12 +124,16 @@ def _html_answer(turn: dict, k: int) -> str:
     parts = []
     for s in sentences:
         text = html.escape(s["text"])
+        role = s.get("role", "claim")
+        if role == "heading":  # a summary's section
+            parts.append(f"<br><b>{text}</b>")
+            continue
         if s.get("citations"):
             text += "".join(f'<sup><a href="#t{k}-s{n}">[{n}]</a></sup>' for n in s["citations"])
         elif len(s["text"].split()) >= 3:
             text = f'<span class="unsupported" title="not supported by the sources">{text}</span>'
-        parts.append(text)
-    return " ".join(parts)
+        parts.append(f"<br>• {text}" if role == "bullet" else text)
+    return " ".join(parts).removeprefix("<br>")
 
 
 def to_html(turns: Sequence[dict], *, title: str | None = None, library: str | None = None) -> str:

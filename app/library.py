@@ -179,6 +179,23 @@ class Library:
             raise DocumentError(f"a question can be asked within at most {MAX_SCOPE:,} files, not {len(chosen):,}: choose fewer folders")
         return chosen
 
+    def chunks_of(self, path: str | Path) -> list:
+        """The chunks of one indexed file, in reading order. DocumentError when it is not indexed."""
+        path = str(Path(path).expanduser().resolve())
+        record = self.manifest.get(path)
+        if record is None or not record.indexed:
+            raise DocumentError(f"{Path(path).name} is not indexed in library '{self.name}'"
+                                + (f" ({record.error})" if record is not None and record.error else ""))
+        return sorted(self.store.get(record.chunk_ids), key=lambda c: c.index)
+
+    def summarize(self, path: str | Path, *, cancel=None):
+        """A whole document summarised, each bullet cited (retrieval/summary.py): a generator of
+        Progress, then the Answer. DocumentError when the file is not indexed."""
+        from retrieval.summary import summarize
+
+        chunks = self.chunks_of(path)
+        return summarize(str(Path(path).expanduser().resolve()), chunks, self.embedder.embed, cancel=cancel)
+
     def file(self, path: str) -> FileRecord | None:
         """One file's record (None when the library does not hold it)."""
         return self.manifest.get(path)

@@ -156,6 +156,19 @@ class Session:
         except DocumentError as exc:
             raise SessionError(str(exc)) from None
 
+    def summarize(self, path: str, cancel: Callable[[], bool] | None = None) -> Iterator:
+        """Status lines while the document is read, then its summary (Answer.to_dict(): bullets
+        under section headings, each cited). SessionError when the file is not indexed."""
+        from indexing.models import DocumentError
+        from retrieval.summary import Progress
+
+        try:
+            events = self.library.summarize(path, cancel=cancel)
+        except DocumentError as exc:
+            raise SessionError(str(exc)) from None
+        for event in events:
+            yield f"Reading section {event.done} of {event.total}…" if isinstance(event, Progress) else event.to_dict()
+
     def history(self) -> list:
         """The open conversation's turns as retrieval remembers them (the next question may be a
         follow-up of them: retrieval/followup.py); empty when none is open."""

@@ -113,6 +113,7 @@ class AnswerSentence:
     citations: list[int] = field(default_factory=list)  # citation numbers
     support: float = 0.0
     supported: bool = False
+    role: str = "claim"  # "claim" (a sentence of an answer) | "heading" | "bullet" (a summary's)
 
 
 @dataclass
@@ -132,6 +133,7 @@ class Answer:
     read_with: str | None = None
     retrieved: list[tuple[str, int]] = field(default_factory=list)  # (file, chunk position), best first
     scope: list[str] | None = None  # the files/folders it was asked within (None: the whole library)
+    kind: str = "answer"  # or "summary" (retrieval/summary.py: bullets under section headings)
 
     def to_dict(self) -> dict:
         return {
@@ -139,6 +141,7 @@ class Answer:
             "read_with": self.read_with,
             "retrieved": [{"file": f, "index": i} for f, i in self.retrieved],
             "scope": self.scope,
+            "kind": self.kind,
             "answer": self.text,
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [asdict(s) for s in self.sentences],
@@ -149,3 +152,25 @@ class Answer:
             "model": self.model,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+
+
+def render_sentences(sentences: list[AnswerSentence]) -> str:
+    """The answer with verified markers after each supported sentence; a summary's section
+    headings and bullets on lines of their own."""
+    text = ""
+    lines_before = False
+    for s in sentences:
+        marks = "".join(f"[{n}]" for n in s.citations)
+        part = f"{s.text} {marks}" if marks else s.text
+        if s.role == "heading":
+            text = f"{text}\n\n{part}" if text else part
+            lines_before = True
+            continue
+        if s.role == "bullet":
+            text = f"{text}\n• {part}" if text else f"• {part}"
+            lines_before = True
+            continue
+        lines = "\n" in s.text or " | " in s.text  # a quoted table row stands on lines of its own
+        text = f"{text}{chr(10) if lines or lines_before else ' '}{part}" if text else part
+        lines_before = lines
+    return text

@@ -216,6 +216,12 @@ class ChatView(QWidget):
         sentences = turn.get("sentences") or []
         body = []
         for s in sentences:
+            role = s.get("role", "claim")
+            if role == "heading":  # a summary's section
+                body.append(f"<br><b>{html.escape(s['text'])}</b>")
+                continue
+            if role == "bullet":
+                body.append("<br>•&nbsp;")
             if _is_row(s["text"]):  # a quoted table row under its column headings: a small grid
                 text = passage_html(s["text"], None, "", c["mark"])
             else:

@@ -15,6 +15,20 @@ from app.session import SessionError
 
 
 class LibraryActions:
+    def connect_library_panel(self, lp) -> None:
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        lp.library_selected.connect(self.switch_library)
+        lp.new_library_requested.connect(self.new_library_dialog)
+        lp.rename_library_requested.connect(self.rename_library_dialog)
+        lp.delete_library_requested.connect(self.delete_library_dialog)
+        lp.remove_requested.connect(self.remove_documents)
+        lp.ask_within_requested.connect(self.ask_within)
+        lp.summarize_requested.connect(self.summarize)
+        lp.reindex_requested.connect(lambda paths: self.enqueue_index(paths, force=True))
+        lp.open_requested.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
+
     # -- libraries -------------------------------------------------------------------------
 
     def refresh_libraries(self) -> None:
@@ -32,6 +46,33 @@ class LibraryActions:
             return
         self.show_scope()
         self.chat.input.setFocus()
+
+    def summarize(self, path: str) -> None:
+        """Right-click → Summarize: the whole document in cited bullets, shown and saved like an
+        answer (exported with the conversation); Stop (Esc) ends it after the current section."""
+        if self.ask_worker is not None:
+            return
+        self.chat.start_answer(f"Summary of {Path(path).name}")
+        state: dict = {}
+
+        def on_event(event):
+            if isinstance(event, str):
+                self.chat.set_live_status(event)
+            else:
+                state["answer"] = event
+
+        def on_finished():
+            self.ask_worker = None
+            answer = state.get("answer")
+            self.chat.finish_answer(answer, error=state.get("error"))
+            if answer is not None:
+                self.session.save_turn(answer)
+                self.refresh_conversations()
+            self.answer_finished.emit(answer)
+
+        self.ask_worker = self._run(lambda cancelled: self.session.summarize(path, cancel=cancelled), name="summary",
+                                    on_progress=on_event, on_error=lambda msg, tb: state.update(error=msg),
+                                    on_finished=on_finished)
 
     def show_scope(self) -> None:
         self.chat.set_scope([Path(p).name for p in self.session.scope] if self.session.scope else None)

@@ -44,6 +44,7 @@ class LibraryPanel(QWidget):
     delete_library_requested = Signal()
     remove_requested = Signal(list)
     ask_within_requested = Signal(list)
+    summarize_requested = Signal(str)
     reindex_requested = Signal(list)
     open_requested = Signal(str)
 
@@ -233,6 +234,8 @@ class LibraryPanel(QWidget):
         menu.addAction(open_action)
         menu.addAction(f"Ask about {'this' if len(paths) == 1 else f'these {len(paths)}'}",
                        lambda: self.ask_within_requested.emit(paths))
+        if len(paths) == 1:
+            menu.addAction("Summarize", lambda: self.summarize_requested.emit(paths[0]))
         menu.addAction("Re-index", lambda: self.reindex_requested.emit(paths))
         menu.addSeparator()
         menu.addAction(f"Remove from library ({len(paths)})", lambda: self.remove_requested.emit(paths))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget
 
 from app.session import Session, SessionError
@@ -73,14 +73,7 @@ class MainWindow(LibraryActions, QMainWindow):
         lp.add_folder_requested.connect(self.add_folder_dialog)
         lp.samples_requested.connect(self.index_samples)
         lp.cancel_requested.connect(self.cancel_indexing)
-        lp.library_selected.connect(self.switch_library)
-        lp.new_library_requested.connect(self.new_library_dialog)
-        lp.rename_library_requested.connect(self.rename_library_dialog)
-        lp.delete_library_requested.connect(self.delete_library_dialog)
-        lp.remove_requested.connect(self.remove_documents)
-        lp.ask_within_requested.connect(self.ask_within)
-        lp.reindex_requested.connect(lambda paths: self.enqueue_index(paths, force=True))
-        lp.open_requested.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
+        self.connect_library_panel(lp)
         self.chat.ask_requested.connect(self.ask)
         self.watch_changed.connect(self._on_watch_changed)  # queued: emitted on the watcher's thread
         self.chat.stop_requested.connect(self.stop_answer)

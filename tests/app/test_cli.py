@@ -146,3 +146,17 @@ def test_ask_in_chosen_files_cites_only_them(data_dir, tmp_path):
     assert scoped["scope"] == [str(town / "ferry.md"), str(town / "library.md")]
     missing = run_cli("ask", "--in", str(tmp_path / "nowhere"), question, data_dir=data_dir)
     assert missing.returncode != 0 and "nothing indexed" in missing.stderr and "nowhere" in missing.stderr
+
+
+def test_summarize_a_document_from_the_terminal(data_dir, tmp_path):
+    pdf = docs.make_pdf(tmp_path / "facts.pdf", docs.fact_pages())
+    run_cli("index", str(pdf), data_dir=data_dir, check_exit=0)
+    shown = run_cli("summarize", str(pdf), "--export", str(tmp_path / "summary.md"), data_dir=data_dir, check_exit=0)
+    assert "Summary of facts.pdf" in shown.stdout and "Page 2" in shown.stdout
+    assert "• " in shown.stdout and "[1] facts.pdf, page 1:" in shown.stdout
+    exported = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "**Page 3**" in exported and "\n- " in exported and "[1]" in exported
+    as_json = json.loads(run_cli("summarize", "--json", str(pdf), data_dir=data_dir, check_exit=0).stdout)
+    assert as_json["kind"] == "summary" and all(c["page"] for c in as_json["citations"])
+    missing = run_cli("summarize", str(tmp_path / "other.pdf"), data_dir=data_dir)
+    assert missing.returncode != 0 and "other.pdf is not indexed" in missing.stderr

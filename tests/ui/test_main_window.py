@@ -454,3 +454,19 @@ def test_ask_about_these_cites_only_the_chosen_files_until_the_chip_is_closed(qt
     assert not window.chat.scope_chip.isVisible() and window.session.scope is None
     whole, _ = _ask(qtbot, window, "What runs on weekends, and when?")
     assert whole["citations"][0]["file_name"] == "bus.md"
+
+
+def test_summarize_from_the_library_panel_shows_cited_bullets_and_saves_them(qtbot, window, tmp_path):
+    """Right-click a PDF → Summarize: bullets under page headings, each with its citation card,
+    saved in the conversation like an answer."""
+    pdf = docs.make_pdf(tmp_path / "facts.pdf", docs.fact_pages())
+    with qtbot.waitSignal(window.index_finished, timeout=LONG):
+        window.enqueue_index([str(pdf)])
+    with qtbot.waitSignal(window.answer_finished, timeout=LONG) as done:
+        window.library_panel.summarize_requested.emit(str(pdf))  # the context menu's "Summarize"
+    summary = done.args[0]
+    assert summary["kind"] == "summary" and summary["question"] == "Summary of facts.pdf"
+    assert [s["text"] for s in summary["sentences"] if s["role"] == "heading"] == ["Page 1", "Page 2", "Page 3"]
+    shown = window.chat.view.toPlainText()
+    assert "Page 2" in shown and "• " in shown and "[1]" in shown
+    assert window.session.conversations.turns(window.session.conversation_id)[-1]["kind"] == "summary"
