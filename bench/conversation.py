@@ -3,7 +3,7 @@ Citewise's follow-up retrieval (retrieval/followup.py), in one run.
 
     .venv/bin/python bench/conversation.py                     # all 661 dialogues
     .venv/bin/python bench/conversation.py --dialogues 150     # a quick look (fixed seed)
-    .venv/bin/python bench/conversation.py --grid               # weights tried on the tuning half
+    .venv/bin/python bench/conversation.py --grid               # other weights (all methods on the tuning half only)
 
 Data: ../shared/data/doc2dial-val (661 real dialogues over 273 US-government service pages, 3,972
 graded user turns, 3,312 of them follow-ups; MANIFEST.md). The 273 documents are written as text
@@ -189,17 +189,15 @@ def main() -> int:
         methods["no fading"] = replace(default, fade=0.0)
         methods["fade 1"] = replace(default, fade=1.0)
         methods["fade 4"] = replace(default, fade=4.0)
-    if args.grid:
-        for weight in (0.5, 0.7, 1.0):
-            for doc in (0.0, 0.5, 1.0, 2.0):
-                for near in (0.0, 0.5, 1.0):
-                    for turns in (1, 2, 3):
-                        methods[f"w{weight}-d{doc}-n{near}-t{turns}"] = replace(
-                            default, weight=weight, document_bonus=doc / 61, near_bonus=near / 61, turns=turns)
+    if args.grid:  # one change at a time from the default, then together (tuning half only)
+        grid = {"weight 1.0": dict(weight=1.0), "turns 3": dict(turns=3), "document 2": dict(document_bonus=2 / 61),
+                "near 1": dict(near_bonus=1 / 61), "all four": dict(weight=1.0, turns=3, document_bonus=2 / 61, near_bonus=1 / 61)}
+        for name, change in grid.items():
+            methods[name] = replace(default, **change)
     results = {}
     for name, follow in methods.items():
         t = time.perf_counter()
-        subset = dialogues if not args.grid or name in ("alone", "questions", "citewise") else [d for d in dialogues if d["dial_id"] in tuning]
+        subset = [d for d in dialogues if d["dial_id"] in tuning] if args.grid else dialogues
         rows = run_method(retriever, subset, path_of, follow, topic_changes, texts)
         results[name] = {"tuning": summary(rows, tuning), "held-out": summary(rows, held),
                          "settings": None if follow is None else follow.__dict__, "seconds": round(time.perf_counter() - t, 1)}
