@@ -3,7 +3,8 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots.py
 
 Writes docs/library.png (an indexing job running), docs/answer.png (an answer with its
-citations) and docs/viewer.png (the source viewer at the cited page).
+citations), docs/viewer.png (the source viewer at the cited page), docs/followup.png (a
+follow-up question) and docs/summary.png (a document summarised, the scope chip showing).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from indexing.offline import offline_env  # noqa: E402
 offline_env()
 
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.samples import sample_files  # noqa: E402
 from app.services import build_services  # noqa: E402
@@ -51,7 +51,9 @@ def settle(app, seconds=0.6):
 
 
 def main() -> None:
-    app = QApplication.instance() or QApplication(sys.argv)
+    from ui.app import application
+
+    app = application(sys.argv)
     work = Path(tempfile.mkdtemp(prefix="citewise-shots-"))
     docs = work / "Documents"
     docs.mkdir()
@@ -103,9 +105,29 @@ def main() -> None:
         wait(app, lambda: win.viewer.found_on_page is not None, timeout=30)
         settle(app, 1.0)
         win.grab().save(str(OUT / "viewer.png"))
+    win.viewer.hide()
+
+    # 4. a follow-up question, read with the one before
+    win.chat.input.setText("And at weekends?")
+    win.chat.ask_button.click()
+    wait(app, lambda: len(answers) >= 2)
+    settle(app)
+    win.grab().save(str(OUT / "followup.png"))
+
+    # 5. a document summarised (right-click → Summarize), asked within it afterwards
+    win.new_conversation()
+    guide = str(docs / "harbour-ferry-guide.pdf")
+    win.library_panel.select_paths([guide])
+    win.ask_within([guide])
+    win.library_panel.summarize_requested.emit(guide)
+    wait(app, lambda: len(answers) >= 3)
+    settle(app)
+    win.chat.view.verticalScrollBar().setValue(0)  # the bullets, above their cards
+    settle(app, 0.3)
+    win.grab().save(str(OUT / "summary.png"))
     win.close()
     QTimer.singleShot(0, app.quit)
-    print("saved", *(str(OUT / n) for n in ("library.png", "answer.png", "viewer.png")))
+    print("saved", *(str(OUT / n) for n in ("library.png", "answer.png", "viewer.png", "followup.png", "summary.png")))
 
 
 if __name__ == "__main__":
