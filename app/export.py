@@ -28,6 +28,16 @@ class ExportError(ValueError):
 # a follow-up question (retrieval/followup.py): what it was searched with, shown under it
 FOLLOW_UP = "Searched as a follow-up of: "
 
+
+def turn_notes(turn: dict) -> list[str]:
+    """What is said under a question: the files it was asked within, what it was read with."""
+    notes = []
+    if turn.get("scope"):
+        notes.append("Asked within: " + ", ".join(Path(p).name or p for p in turn["scope"]))
+    if turn.get("read_with"):
+        notes.append(FOLLOW_UP + turn["read_with"])
+    return notes
+
 def format_for(path: str | Path) -> str:
     ext = Path(path).suffix.lower()
     if ext not in FORMATS:
@@ -84,8 +94,8 @@ def to_markdown(turns: Sequence[dict], *, title: str | None = None, library: str
     lines.append(f"*Exported {_stamp()}" + (f" from library “{_md_escape(library)}”" if library else "") + " by Citewise.*")
     for turn in turns:
         lines += ["", f"## {_md_escape(turn['question'])}", ""]
-        if turn.get("read_with"):
-            lines += [f"*{_md_escape(FOLLOW_UP + turn['read_with'])}*", ""]
+        for note in turn_notes(turn):
+            lines += [f"*{_md_escape(note)}*", ""]
         lines.append(_md_answer(turn) if not turn.get("refused") else f"> {_md_escape(refusal_message(turn))}")
         if turn.get("refused"):
             if turn.get("closest"):
@@ -150,8 +160,8 @@ def to_html(turns: Sequence[dict], *, title: str | None = None, library: str | N
     ]
     for k, turn in enumerate(turns, 1):
         out.append(f"<h2>{html.escape(turn['question'])}</h2>")
-        if turn.get("read_with"):
-            out.append(f'<p class="meta">{html.escape(FOLLOW_UP + turn["read_with"])}</p>')
+        for note in turn_notes(turn):
+            out.append(f'<p class="meta">{html.escape(note)}</p>')
         if turn.get("refused"):
             out.append(f'<p class="refused">{html.escape(refusal_message(turn))}</p>')
             if turn.get("closest"):
@@ -232,8 +242,8 @@ def to_pdf(turns: Sequence[dict], *, title: str | None = None, library: str | No
     para(f"Exported {_stamp()}" + (f" from library '{library}'" if library else "") + " by Citewise.", 8.5, 4)
     for turn in turns:
         para("Q: " + turn["question"], 12.5, 1.5)
-        if turn.get("read_with"):
-            para(FOLLOW_UP + turn["read_with"], 8.5, 1)
+        for note in turn_notes(turn):
+            para(note, 8.5, 1)
         para(refusal_message(turn) if turn.get("refused") else turn["answer"], 10.5, 2)
         sources = turn.get("citations") if not turn.get("refused") else turn.get("closest")
         if sources:

@@ -197,10 +197,10 @@ class ChatView(QWidget):
 
     def _render_turn(self, turn: dict, k: int, c) -> str:
         out = [self._question(turn["question"])]
-        if turn.get("read_with"):  # a follow-up: say what it was read with
-            from app.export import FOLLOW_UP
+        from app.export import turn_notes
 
-            out.append(f"<p style='color:{c['muted']}'><i>{html.escape(FOLLOW_UP + turn['read_with'])}</i></p>")
+        for note in turn_notes(turn):  # the files it was asked within; what a follow-up was read with
+            out.append(f"<p style='color:{c['muted']}'><i>{html.escape(note)}</i></p>")
         if turn.get("error"):
             out.append(f"<p style='color:{c['warn']}'><b>The answer failed:</b> {html.escape(turn['error'])}</p>")
             return "".join(out)

@@ -140,7 +140,8 @@ def test_ask_in_chosen_files_cites_only_them(data_dir, tmp_path):
     whole = json.loads(run_cli("ask", "--json", question, data_dir=data_dir, check_exit=0).stdout)
     assert whole["citations"][0]["file_name"] == "bus.md"
     scoped = json.loads(run_cli("ask", "--json", "--in", str(town / "ferry.md"), "--in", str(town / "library.md"),
-                                question, data_dir=data_dir, check_exit=0).stdout)
+                                "--export", str(tmp_path / "scoped.md"), question, data_dir=data_dir, check_exit=0).stdout)
+    assert "*Asked within: ferry.md, library.md*" in (tmp_path / "scoped.md").read_text(encoding="utf-8")
     cited = {c["file_name"] for c in scoped["citations"] + scoped["closest"]}
     assert cited and cited <= {"ferry.md", "library.md"}
     assert scoped["scope"] == [str(town / "ferry.md"), str(town / "library.md")]

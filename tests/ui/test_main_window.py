@@ -448,6 +448,7 @@ def test_ask_about_these_cites_only_the_chosen_files_until_the_chip_is_closed(qt
     assert window.chat.scope_chip.isVisible() and "ferry.md" in window.chat.scope_label.text()
     answer, _ = _ask(qtbot, window, "What runs on weekends, and when?")
     assert {c["file_name"] for c in answer["citations"] + answer["closest"]} <= {"ferry.md", "library.md"}
+    assert "Asked within: ferry.md, library.md" in window.chat.view.toPlainText()
     reopened = window.session.open_conversation(window.session.conversation_id)
     assert reopened[-1]["scope"] and window.session.scope
     window.chat.scope_clear.click()
