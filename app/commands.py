@@ -309,6 +309,7 @@ def cmd_shell(services, args) -> int:
             continue
         if line == ":in" or line.startswith(":in "):
             ns.within = line.split()[1:] or None
+            ns.history.clear()  # questions within other files are not follow-ups of these
             if ns.within:
                 try:
                     names = ", ".join(Path(p).name for p in session.ask_scope(ns.within).files[:5])

@@ -171,10 +171,16 @@ class Session:
 
     def history(self) -> list:
         """The open conversation's turns as retrieval remembers them (the next question may be a
-        follow-up of them: retrieval/followup.py); empty when none is open."""
+        follow-up of them: retrieval/followup.py): its last turns asked within the current scope
+        (choosing other files, or the whole library again, starts afresh); empty when none is open."""
         if self.conversation_id is None:
             return []
-        return history_of(self.conversations.turns(self.conversation_id))
+        same: list[dict] = []
+        for answer in reversed(self.conversations.turns(self.conversation_id)):
+            if (answer.get("scope") or None) != (self.scope or None):
+                break
+            same.append(answer)
+        return history_of(same[::-1])
 
     def open_conversation(self, cid: int) -> list[dict]:
         """Its turns; the scope of its last question becomes the session's."""

@@ -4,6 +4,7 @@ Citewise's follow-up retrieval (retrieval/followup.py), in one run.
     .venv/bin/python bench/conversation.py                     # all 661 dialogues
     .venv/bin/python bench/conversation.py --dialogues 150     # a quick look (fixed seed)
     .venv/bin/python bench/conversation.py --grid               # other weights (all methods on the tuning half only)
+    .venv/bin/python bench/conversation.py --methods citewise   # one method (its own JSON)
 
 Data: ../shared/data/doc2dial-val (661 real dialogues over 273 US-government service pages, 3,972
 graded user turns, 3,312 of them follow-ups; MANIFEST.md). The 273 documents are written as text
@@ -153,6 +154,7 @@ def main() -> int:
     ap.add_argument("--dialogues", type=int, default=0, help="a sample of this many (0: all 661)")
     ap.add_argument("--grid", action="store_true", help="try weights on the tuning half")
     ap.add_argument("--variants", action="store_true", help="also the reliance fade's alternatives")
+    ap.add_argument("--methods", help="only these methods, comma-separated (e.g. citewise)")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "citewise-bench-conversation")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -191,9 +193,13 @@ def main() -> int:
         methods["fade 4"] = replace(default, fade=4.0)
     if args.grid:  # one change at a time from the default, then together (tuning half only)
         grid = {"weight 1.0": dict(weight=1.0), "turns 3": dict(turns=3), "document 2": dict(document_bonus=2 / 61),
-                "near 1": dict(near_bonus=1 / 61), "all four": dict(weight=1.0, turns=3, document_bonus=2 / 61, near_bonus=1 / 61)}
+                "near 1": dict(near_bonus=1 / 61), "all four": dict(weight=1.0, turns=3, document_bonus=2 / 61, near_bonus=1 / 61),
+                "turns 3 + document 2": dict(turns=3, document_bonus=2 / 61),
+                "turns 3 + document 2 + near 1": dict(turns=3, document_bonus=2 / 61, near_bonus=1 / 61)}
         for name, change in grid.items():
             methods[name] = replace(default, **change)
+    if args.methods:
+        methods = {name: methods[name] for name in args.methods.split(",")}
     results = {}
     for name, follow in methods.items():
         t = time.perf_counter()
@@ -211,7 +217,8 @@ def main() -> int:
         h = r["held-out"]
         if h:
             print(f"{name:<24}{h['first']['recall@5']:>8}{h['follow-up']['recall@5']:>11}{h['topic change']['recall@5']:>14}")
-    out = ROOT / "bench" / "results" / f"conversation-{time.strftime('%Y-%m-%d')}{'-grid' if args.grid else ''}.json"
+    suffix = "-grid" if args.grid else f"-{args.methods.replace(',', '-')}" if args.methods else ""
+    out = ROOT / "bench" / "results" / f"conversation-{time.strftime('%Y-%m-%d')}{suffix}.json"
     out.write_text(json.dumps({"dialogues": len(dialogues), "library": library.stats(), "index_s": build_s,
                                "k": K, "results": results}, indent=1))
     print("wrote", out.relative_to(ROOT))

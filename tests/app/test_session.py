@@ -66,3 +66,24 @@ def test_watching_follows_a_folder_until_stopped(services, tmp_path):
     session.start_watch(str(tmp_path), lines.append, debounce_s=0.2)
     assert session.watched == str(tmp_path) and session.watcher is not None
     assert session.stop_watch() and session.watcher is None and not session.stop_watch()
+
+
+def test_a_follow_up_is_read_with_the_turns_of_the_same_scope_only(services, tmp_path):
+    from tests import docs
+
+    town = docs.make_town(tmp_path / "town")
+    session = Session(services)
+    _index(session, town)
+    ferry = str(town / "ferry.md")
+    session.save_turn({"question": "When does the ferry leave?", "answer": "", "retrieved": [{"file": ferry, "index": 0}]})
+    session.save_turn({"question": "And on weekends?", "answer": "", "retrieved": [{"file": ferry, "index": 0}]})
+    assert [t.question for t in session.history()] == ["When does the ferry leave?", "And on weekends?"]
+    assert session.history()[-1].passages == [(ferry, 0)]
+    session.set_scope([str(town / "library.md")])
+    assert session.history() == []  # other files chosen: not a follow-up of those turns
+    session.save_turn({"question": "What does a card cost?", "answer": "", "scope": [str(town / "library.md")]})
+    assert [t.question for t in session.history()] == ["What does a card cost?"]
+    with pytest.raises(SessionError, match="nothing indexed"):
+        session.set_scope([str(tmp_path / "elsewhere")])
+    session.new_conversation()
+    assert session.history() == [] and session.scope is None
