@@ -10,9 +10,10 @@ question itself (fused ranks, retrieval/search.py):
   walks through a document: the next answer is usually a little further on).
 All three count less the more the question says on its own: "and on weekends?" (one content word)
 leans on the conversation fully, "how much does a library membership card cost?" (four) little, so
-a change of topic does not inherit the old one. (Also damping the conversation when the question's
-own dense and lexical lists agree on another document was tried: no gain on doc2dial, and it
-undid "and on weekends?" whose own word points at the buses.)
+a change of topic does not inherit the old one; and a question that says that much whose own
+dense and lexical searches both rank first a passage of another document than the previous
+answer's leans on it less still (× 0.3). (Applied to every question, that check undid "and on
+weekends?", whose one word points at the buses' page: short questions are left out of it.)
 Weights were picked on one half of doc2dial's dialogues (bench/conversation.py --grid: three earlier
 questions and a document bonus twice the first rank's score gave 75.3 % on follow-ups there, 76.4 %
 on the other half; a new topic pays for it: 77.9 → 71.8 %).
@@ -43,6 +44,8 @@ class Context:
     document_bonus: float
     near_bonus: float
     span: int  # chunks either side of a cited one that count as near
+    own_words: bool = False  # the question says more than `short` content words on its own
+    new_topic: float = 1.0  # then, if its own lists agree on another document: the weights' factor
 
 
 @dataclass
@@ -57,6 +60,9 @@ class FollowUpSettings:
     # divides the weights by 1 + 1/`fade` more (4 words: by 2 with short 2, fade 2)
     short: int = 2
     fade: float = 2.0
+    # a question of more than `short` content words whose own dense and lexical lists both rank
+    # first a passage of another document than the previous answer's: the weights times this
+    new_topic: float = 0.3
 
 
 def reliance(question: str, s: FollowUpSettings) -> float:
@@ -73,6 +79,7 @@ def context_for(turns: list[Turn], settings: FollowUpSettings | None = None, que
     if not turns or s.turns <= 0:
         return None
     lean = reliance(question, s) if question else 1.0
+    own_words = lean < 1.0
     text = " ".join(t.question.strip() for t in turns[-s.turns:] if t.question.strip())
     documents: dict[str, float] = {}
     near: dict[str, set[int]] = {}
@@ -80,7 +87,8 @@ def context_for(turns: list[Turn], settings: FollowUpSettings | None = None, que
         documents[path] = max(documents.get(path, 0.0), 1.0 / (rank + 1))
         near.setdefault(path, set()).add(index)
     return Context(text=text, documents=documents, near=near, weight=s.weight * lean,
-                   document_bonus=s.document_bonus * lean, near_bonus=s.near_bonus * lean, span=s.span)
+                   document_bonus=s.document_bonus * lean, near_bonus=s.near_bonus * lean, span=s.span,
+                   own_words=own_words, new_topic=s.new_topic)
 
 
 def turn_of(question: str, passages, relevant: float = 0.5) -> Turn:

@@ -129,7 +129,14 @@ class Retriever:
             lexical_hits = lexical_hits + [h for h in more_hits if h[0] not in lexical_rank]
         chunk_of = {cid: p.chunk for cid, p in by_id.items()}
         chunk_of.update({cid: chunk for cid, (chunk, _) in fetched.items()})
-        w = context.weight if context is not None else 0.0
+        lean = 1.0  # how much the conversation counts for this question
+        if context is not None and context.own_words and dense_rank and lexical_rank:
+            # a question that says enough on its own, whose own dense and lexical lists agree on a
+            # passage of another document than the previous answer's, has changed the topic
+            top = next(iter(dense_rank))
+            if lexical_rank.get(top) == 0 and chunk_of.get(top) is not None and chunk_of[top].path not in context.documents:
+                lean = context.new_topic
+        w = context.weight * lean if context is not None else 0.0
 
         def fused(cid: str) -> float:
             score = 0.0
@@ -145,9 +152,9 @@ class Retriever:
             if prefs and chunk is not None:
                 score += s.focus_bonus * prefs.get(chunk.path, 0.0)
             if context is not None and chunk is not None:
-                score += context.document_bonus * context.documents.get(chunk.path, 0.0)
+                score += lean * context.document_bonus * context.documents.get(chunk.path, 0.0)
                 if any(abs(chunk.index - i) <= context.span for i in context.near.get(chunk.path, ())):
-                    score += context.near_bonus
+                    score += lean * context.near_bonus
             return score
 
         # dense hits in their order, then lexical-only ones in theirs; a stable sort by score
