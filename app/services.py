@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -10,12 +11,14 @@ from urllib.parse import urlparse
 from app.library import Library, LibraryParts
 from app.settings import Settings
 from indexing.chunking import Chunker, ChunkingConfig
-from indexing.embedder import Embedder, model_max_tokens
+from indexing.embedder import Embedder, model_max_tokens, pick_device
 from indexing.manifest import Manifest
 from indexing.parse_pool import ParseLimits
 from indexing.pipeline import IndexOptions
 from indexing.store import ChunkStore, collection_name, is_missing_collection, library_slug as slug, open_client
 from retrieval.search import SearchSettings
+
+log = logging.getLogger(__name__)
 
 
 def index_options(settings: Settings) -> IndexOptions:
@@ -43,6 +46,7 @@ class Services:
             self.state_root = self.data_dir / "libraries"
         self._embedder: Embedder | None = embedder
         self._int8_embedder: Embedder | None = None
+        self._int8_default: bool | None = None
         self._chunker: Chunker | None = None
         self._client = None
         self._libraries: dict[str, Library] = {}
@@ -66,23 +70,92 @@ class Services:
             if self._embedder is None:
                 e = self.settings.embedding
                 self._embedder = Embedder(
-                    e.model, e.device, e.batch_size, precision=e.precision, cache_dir=self.data_dir / "models"
+                    e.model, e.device, e.batch_size, precision=e.precision, cache_dir=self.models_dir
                 )
             return self._embedder
 
+    @property
+    def models_dir(self) -> Path:
+        """Where converted copies of the embedding model (ONNX) are made and kept."""
+        return self.settings.embedding.cache_dir or self.data_dir / "models"
+
     def embedder_for(self, variant: str | None) -> Embedder:
         """The embedder for a library that holds `variant` vectors (None: a new library). Under
-        precision auto a library made with `--precision int8` keeps being indexed and searched
-        with the int8 copy; otherwise the configured embedder (the store refuses a mismatch)."""
-        if variant == "int8-onnx" and self.settings.embedding.precision == "auto":  # auto alone makes float
+        precision auto a new library takes the int8 copy where it indexes fastest on this CPU
+        (`int8_by_default`), and a library keeps the vectors it holds; with a precision set, the
+        configured embedder (the store refuses a mismatch)."""
+        auto = self.settings.embedding.precision == "auto"
+        if auto and (variant == "int8-onnx" or (variant is None and self.int8_by_default() and self._int8_ready())):
             return self._int8()
         return self.embedder
+
+    def _int8_ready(self) -> bool:
+        """The int8 copy is made (making it now if need be: ~5-10 s, once; the app's warm-up and
+        `citewise index` do it first, saying so). Where it cannot be made, new libraries take
+        float vectors and the reason is logged: indexing never fails for want of the copy."""
+        try:
+            self._int8().embed(["warm up"])
+            return True
+        except Exception as exc:
+            log.warning("the int8 copy of the embedding model could not be made (%s: %s); new libraries use float vectors",
+                        type(exc).__name__, exc)
+            self._int8_default = False
+            self._int8_embedder = None
+            return False
+
+    def int8_by_default(self) -> bool:
+        """Whether a new library embeds with the int8 copy: precision auto, `int8_can_run`, and
+        the int8 path measured faster on this CPU (indexing/fastest.py; without a measurement, a
+        CPU with int8 dot products)."""
+        if self._int8_default is None:
+            self._int8_default = self._decide_int8()
+        return self._int8_default
+
+    def int8_can_run(self) -> bool:
+        """The int8 copy can index here: no CUDA GPU to embed on, onnxruntime present (and onnx,
+        unless the copy is made), a mean-pooled model."""
+        from indexing import fastest, onnx_models
+
+        e = self.settings.embedding
+        if e.device == "cuda" or not onnx_models.can_run():
+            return False
+        if e.device == "auto" and fastest.cuda_possible() and pick_device("auto") == "cuda":
+            return False
+        model_dir = self.embedder.model_dir
+        if not fastest.mean_pooled(model_dir):
+            return False
+        return onnx_models.cached_model(model_dir, self.models_dir, "int8") is not None or onnx_models.can_export()
+
+    def _decide_int8(self) -> bool:
+        from indexing import fastest
+
+        if self.settings.embedding.precision != "auto" or not self.int8_can_run():
+            return False
+        pick = fastest.measured_pick(self.models_dir)
+        return pick == "int8" if pick else fastest.int8_dot_product() is not None
+
+    def int8_to_prepare(self) -> bool:
+        """True when the next new library's int8 copy must be made first (~5-10 s, once)."""
+        from indexing import onnx_models
+
+        return self.int8_by_default() and onnx_models.cached_model(self.embedder.model_dir, self.models_dir, "int8") is None
+
+    def prepare_int8(self, measure: bool = True) -> dict | None:
+        """Make the int8 copy (once), then, unless done before on this CPU, time the float and
+        int8 paths here and keep the pick (indexing/fastest.py). Returns the measurement made."""
+        from indexing import fastest
+
+        if not self._int8_ready() or not measure or fastest.measured_pick(self.models_dir):
+            return None
+        result = fastest.measure(self.embedder, self._int8(), self.models_dir)
+        self._int8_default = None  # decided again, from the measurement
+        return result
 
     def _int8(self) -> Embedder:
         with self._lock:
             if self._int8_embedder is None:
                 s = self.settings.embedding
-                self._int8_embedder = Embedder(s.model, "cpu", s.batch_size, precision="int8", cache_dir=self.data_dir / "models")
+                self._int8_embedder = Embedder(s.model, "cpu", s.batch_size, precision="int8", cache_dir=self.models_dir)
             return self._int8_embedder
 
     def recorded_variant(self, library: str) -> str | None:
@@ -157,9 +230,10 @@ class Services:
             raise ValueError("a library needs a name of 1 to 120 characters")
         return name
 
-    def create_library(self, name: str, *, int8: bool = False) -> Library:
+    def create_library(self, name: str, *, int8: bool | None = None) -> Library:
         """A new, empty library. `int8`: its vectors come from the int8 ONNX copy of the model
-        (the fastest indexing on a CPU), recorded in its collection from the start."""
+        (the fastest indexing on a CPU), recorded in its collection from the start; False: float
+        vectors; None: what this computer indexes fastest with (`int8_by_default`)."""
         name = self._check_name(name)
         if name in self.library_names() and (self.state_root / slug(name) / "manifest.sqlite").exists():
             raise ValueError(f"a library named '{name}' already exists")
@@ -172,8 +246,8 @@ class Services:
             if not onnx_models.can_export():
                 raise ValueError("an int8 library needs the onnx and onnxruntime packages (pip install onnx onnxruntime)")
         lib = self.library(name)
-        if int8:
-            lib.use_embedder(self._int8())
+        if int8 is not None:
+            lib.use_embedder(self._int8() if int8 else self.embedder)
             lib.store  # noqa: B018 (the collection is made now, with its vector kind recorded)
         return lib
 

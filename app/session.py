@@ -56,7 +56,7 @@ class Session:
         self.scope = None  # chosen in the other library
         return True
 
-    def create_library(self, name: str, *, int8: bool = False) -> str:
+    def create_library(self, name: str, *, int8: bool | None = None) -> str:
         lib = self.services.create_library(name, int8=int8)  # ValueError: the name is taken or empty
         self.services.settings.library = lib.name
         self.scope = None
@@ -241,10 +241,14 @@ class Session:
         note = services.engine_choice()
         if services is self.services:
             self.engine_note = note
-        services.embedder.embed(["warm up"])
-        if services.embedder.query_encoder_to_make():
+        if services.int8_to_prepare():  # new libraries index with the int8 copy: made once (~10 s)
+            yield "Preparing the fast embedder for this CPU (once)…"
+            services.prepare_int8()
+        embedder = services.library().embedder  # int8 or float, as the library holds (or will)
+        embedder.embed(["warm up"])
+        if embedder.query_encoder_to_make():
             yield "Preparing the question encoder…"  # made once (~4 s): questions embed ~2x faster
-        services.embedder.prepare_query_encoder()
+        embedder.prepare_query_encoder()
         services.library().retriever  # opens the store: Chroma loads a large index for seconds
         engine = services.engine()
         for step in engine.load_steps():  # loading the model, starting or reaching the server

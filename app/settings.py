@@ -36,9 +36,13 @@ class EmbeddingSettings(BaseModel):
     # texts per forward pass; 0 = auto: 8 on a CPU (a batch's activations stay in cache: ~10 %
     # faster than 64, bench/embed_batch.py), 256 on CUDA
     batch_size: int = Field(0, ge=0, le=4096)
-    # auto: fp16 on CUDA, bf16 on CPUs with native bf16 (avx512_bf16/AMX), else fp32; int8: an
-    # int8 ONNX copy made once into the data dir (a library never mixes int8 and float vectors)
+    # auto: fp16 on CUDA; on a CPU a new library takes int8 (an ONNX copy made once into the
+    # models dir) where it indexes fastest (indexing/fastest.py), else bf16 on CPUs with native
+    # bf16 (avx512_bf16/AMX) or fp32; a library keeps its kind (never mixes int8 and float vectors)
     precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
+    # where converted copies of the model (ONNX: int8, and fp32 for questions) are kept;
+    # default <data dir>/models
+    cache_dir: Path | None = None
 
 
 class IndexingSettings(BaseModel):

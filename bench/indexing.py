@@ -235,8 +235,10 @@ def run_citewise(folder: Path, work: Path, questions, words: int, precision: str
     res = Result(label)
     services = citewise_services(work, precision, "cw-" + label.replace(" ", "_"), **indexing)
     library = services.library()
+    if precision == "auto":  # the default: what a new library takes on this CPU
+        res.path += f" ({library.embedder.precision})"
     t = time.perf_counter()
-    services.embedder.embed(["warm up"])  # int8: exports the model on first use (timed apart)
+    library.embedder.embed(["warm up"])  # int8: exports the model on first use (timed apart)
     res.load_s = time.perf_counter() - t
     with RssSampler() as rss:
         t = time.perf_counter()
@@ -258,7 +260,8 @@ def run_citewise(folder: Path, work: Path, questions, words: int, precision: str
         return [(Path(p.chunk.path).name, p.chunk.start, p.chunk.end) for p in retriever.search(question, 5)]
 
     res.recall_at_5 = recall_at_5(questions, search)
-    res.notes["precision"] = services.embedder.precision
+    res.notes["precision"] = library.embedder.precision  # auto: what a new library takes on this CPU
+    res.notes["reused_vectors"] = library.indexer.reused  # chunks whose text was embedded before
     if reindex:
         t = time.perf_counter()
         *_, again = library.add([str(folder)])
@@ -308,18 +311,22 @@ def machine() -> dict:
     except OSError:
         pass
     from indexing.embedder import cpu_has_native_bf16
+    from indexing.fastest import int8_dot_product
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "native_bf16": cpu_has_native_bf16(), "python": platform.python_version(),
+    return {"cpu": cpu, "cores": os.cpu_count(), "native_bf16": cpu_has_native_bf16(), "int8_dot_product": int8_dot_product(),
+            "python": platform.python_version(),
             "platform": platform.platform(), "gpu": None}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--paths", default="peer,fp32,bf16,int8", help="comma-separated: peer, fp32, bf16, int8, bf16-noverlap, <precision>-noocr")
+    ap.add_argument("--paths", default="peer,auto,fp32,bf16,int8", help="comma-separated: peer, auto (the default: what a "
+                    "new library takes on this CPU), fp32, bf16 (left out without native bf16), int8, "
+                    "<precision>-overlap<N> (N tokens of overlap), <precision>-noocr")
     ap.add_argument("--covid", type=int, default=None, help="only the first N COVID-QA papers")
     ap.add_argument("--pdfs", type=int, default=None, help="only the first N text PDFs")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    ap.add_argument("--reindex-path", default="bf16", help="the path whose re-index of an unchanged / edited library is timed")
+    ap.add_argument("--reindex-path", default="auto", help="the path whose re-index of an unchanged / edited library is timed")
     args = ap.parse_args()
     if not DATA.is_dir():
         print(f"bench: {DATA} is absent", file=sys.stderr)
@@ -336,12 +343,17 @@ def main() -> int:
         words = corpus_words(folder)
         n_files = len(list(folder.iterdir()))
         print(f"documents: {n_files} files, {words:,} words; {len(questions)} questions", flush=True)
+        from indexing.embedder import cpu_has_native_bf16
+
         for path in args.paths.split(","):
+            if path == "bf16" and args.paths == ap.get_default("paths") and not cpu_has_native_bf16():
+                continue  # emulated bf16 is many times slower than fp32: not a path anyone would take
             gc.collect()
             if path == "peer":
                 r = run_peer(folder, work, questions, words, model_dir)
-            elif path == "bf16-noverlap":
-                r = run_citewise(folder, work, questions, words, "bf16", False, overlap_tokens=0)
+            elif re.fullmatch(r"\w+-overlap\d+", path):  # how much recall the chunks' overlap earns
+                precision, overlap = path.split("-overlap")
+                r = run_citewise(folder, work, questions, words, precision, False, overlap_tokens=int(overlap))
             elif path.endswith("-noocr"):  # the peer's work: no OCR of image-only PDF pages
                 r = run_citewise(folder, work, questions, words, path.removesuffix("-noocr"), False, ocr="off")
             else:

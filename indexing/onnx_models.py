@@ -42,9 +42,19 @@ def can_run() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+@functools.lru_cache(maxsize=1)
 def can_export() -> bool:
-    """onnxruntime and onnx are installed (a copy can be made)."""
-    return can_run() and importlib.util.find_spec("onnx") is not None
+    """onnxruntime, onnx and ONNX Runtime's optimizer and quantizer import (a copy can be made).
+    The optimizer's fusions import each other as top-level modules, which a frozen bundle may
+    lack: then no copy is made there and new libraries keep float vectors."""
+    if not can_run() or importlib.util.find_spec("onnx") is None:
+        return False
+    try:
+        import onnxruntime.transformers.optimizer  # noqa: F401
+        from onnxruntime.quantization import quantize_dynamic  # noqa: F401
+    except Exception:
+        return False
+    return True
 
 
 def cache_key(model_dir: Path, kind: str = "int8") -> str:

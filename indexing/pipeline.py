@@ -15,12 +15,13 @@ from __future__ import annotations
 import copy
 import os
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 from indexing.chunking import Chunker
@@ -35,6 +36,8 @@ from indexing.store import ChunkStore
 from indexing.upkeep import Upkeep
 
 __all__ = ["Indexer", "IndexOptions", "LibraryBusyError", "Progress", "discover", "file_hash"]
+
+RECENT_TEXTS = 4096  # texts embedded lately, kept with their vectors (~12 MB): repeats cost nothing
 
 
 @dataclass
@@ -81,6 +84,8 @@ class Indexer(Upkeep):
         self.lock = FileLock(str(lock_path))
         self.options = options or IndexOptions()
         self.pool = ParsePool(embedder.model_dir, chunker.config, self.options.parse)
+        self.recent: OrderedDict[str, np.ndarray] = OrderedDict()  # text → vector, this indexer's latest
+        self.reused = 0  # chunks that took a vector already made (bench/indexing.py reports it)
 
     def close(self) -> None:
         self.pool.close()
@@ -221,6 +226,39 @@ class Indexer(Upkeep):
             for item in items
         ]
 
+    def _vectors(self, items: list[_Prepared]) -> np.ndarray:
+        """The vectors of the items' chunks, embedding each distinct text once: a text seen
+        earlier in this job (boilerplate repeated across files), or held by the file's
+        indexed version (an edited file: its unchanged pages), takes the vector it got then."""
+        texts = [c.embed_text for item in items for c in item.chunks]
+        if not texts:
+            return self.embedder.embed([])
+        known: dict[str, np.ndarray] = {}
+        old_ids = [cid for item in items if item.old for cid in item.old.chunk_ids]
+        if old_ids:
+            try:
+                known = {c.embed_text: v for c, v in self.store.get_with_vectors(old_ids)}
+            except Exception:  # an unreadable old version: its texts are embedded again
+                known = {}
+        todo: dict[str, int] = {}
+        for text in texts:
+            if text not in known and text not in self.recent:
+                todo.setdefault(text, len(todo))
+        fresh = self.embedder.embed(list(todo)) if todo else np.zeros((0, 0), dtype=np.float32)
+        self.reused += len(texts) - len(todo)
+        out = []
+        for text in texts:
+            vector = fresh[todo[text]] if text in todo else known.get(text)
+            if vector is None:
+                vector = self.recent[text]
+                self.recent.move_to_end(text)
+            else:
+                self.recent[text] = vector
+            out.append(vector)
+        while len(self.recent) > RECENT_TEXTS:
+            self.recent.popitem(last=False)
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+
     # -- a run -------------------------------------------------------------------------------
 
     def index(
@@ -281,7 +319,7 @@ class Indexer(Upkeep):
                     return
                 items, batch = batch, []
                 t = time.perf_counter()
-                vectors = self.embedder.embed([c.embed_text for item in items for c in item.chunks])
+                vectors = self._vectors(items)
                 if cancel():  # cancelled while embedding: the batch is not committed (redone next run)
                     return
                 embed_each = (time.perf_counter() - t) / max(1, sum(len(i.chunks) for i in items))

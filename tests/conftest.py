@@ -43,8 +43,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
 
 
+@pytest.fixture(scope="session")
+def models_cache(tmp_path_factory) -> Path:
+    """Converted copies of the embedding model (ONNX int8 and fp32), made once per test session:
+    new libraries index with the int8 copy on CPUs where it is faster (indexing/fastest.py), and
+    making it costs ~5-10 s. Tests of the making itself pass their own dir."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def isolated_dirs(tmp_path, monkeypatch):
+def isolated_dirs(tmp_path, monkeypatch, models_cache):
     """A developer's own settings and libraries are never read or written by a test."""
     home = tmp_path / "home"
     home.mkdir()
@@ -56,6 +64,7 @@ def isolated_dirs(tmp_path, monkeypatch):
     for key in list(os.environ):
         if key.startswith("CITEWISE_") and key != "CITEWISE_CONFIG":
             monkeypatch.delenv(key)
+    monkeypatch.setenv("CITEWISE_EMBEDDING__CACHE_DIR", str(models_cache))
     # `auto` would start a vLLM server (30-60 s) in every `citewise ask` a test runs: answers come
     # from llama.cpp in process unless a test says otherwise (tests/app/test_vllm.py runs vLLM).
     monkeypatch.setenv("CITEWISE_LLM__ENGINE", "llamacpp")

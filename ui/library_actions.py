@@ -94,11 +94,12 @@ class LibraryActions:
     def new_library_dialog(self) -> None:
         from ui.library_panel import NewLibraryDialog
 
-        dialog = NewLibraryDialog(self)
+        choosable = self.services.settings.embedding.precision == "auto"
+        dialog = NewLibraryDialog(self, fast=choosable and self.services.int8_by_default(), choosable=choosable)
         if dialog.exec() and dialog.name.text().strip():
-            self.create_library(dialog.name.text(), int8=dialog.int8.isChecked())
+            self.create_library(dialog.name.text(), int8=dialog.int8.isChecked() if choosable else None)
 
-    def create_library(self, name: str, *, int8: bool = False) -> None:
+    def create_library(self, name: str, *, int8: bool | None = None) -> None:
         try:
             self.session.create_library(name, int8=int8)
         except ValueError as exc:

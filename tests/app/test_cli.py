@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -54,13 +56,18 @@ def test_index_ask_list_remove_as_a_user_would(data_dir, folder):
 
 
 @pytest.mark.slow
-def test_an_int8_library_keeps_its_precision(data_dir, folder):
-    """`--precision int8` makes an int8 library (the fastest path on a CPU); later commands with
-    the default precision (auto) keep using int8 for it; an explicit float precision is refused
-    with a message naming the flag, and nothing is mixed."""
-    made = run_cli("--precision", "int8", "-l", "fast", "index", str(folder), data_dir=data_dir)
+def test_a_new_library_indexes_with_int8_where_the_cpu_has_int8_dot_products(data_dir, folder):
+    """On a CPU with int8 dot products (x86 AVX2 or VNNI; every CI machine) a new library indexes
+    with the int8 copy of the model by default, the fastest path measured on such CPUs
+    (indexing/fastest.py); later commands keep using int8 for it; an explicit float precision is
+    refused with a message naming the flag, and nothing is mixed."""
+    from indexing import fastest
+
+    if fastest.int8_dot_product() is None:
+        pytest.skip("this CPU has no int8 dot products: new libraries are float here")
+    made = run_cli("-l", "fast", "index", str(folder), data_dir=data_dir)
     assert "Indexed 2 files" in made.stdout, made.stderr
-    assert list((data_dir / "models").glob("*-int8-*/model.onnx"))
+    assert list(Path(os.environ["CITEWISE_EMBEDDING__CACHE_DIR"]).glob("*-int8-*/model.onnx"))
     mixed = run_cli("--precision", "fp32", "-l", "fast", "index", "--force", str(folder), data_dir=data_dir)
     assert mixed.returncode != 0 and "holds int8-onnx vectors" in mixed.stderr and "--precision int8" in mixed.stderr
     (folder / "more.txt").write_text("The harbour café opens at seven and sells rye bread.\n", encoding="utf-8")
@@ -157,3 +164,16 @@ def test_summarize_a_document_from_the_terminal(data_dir, tmp_path):
     assert "**Page 3**" in exported and "\n- " in exported and "[1]" in exported
     missing = run_cli("summarize", str(tmp_path / "other.pdf"), data_dir=data_dir)
     assert missing.returncode != 0 and "other.pdf is not indexed" in missing.stderr
+
+
+def test_shell_paths_keep_spaces_in_names(tmp_path):
+    """`:index`, `:remove` and `:in` take quoted paths, and a path with spaces typed as it is."""
+    from app.commands import shell_paths
+
+    papers = tmp_path / "My Papers"
+    papers.mkdir()
+    assert shell_paths(f" {papers} ") == [str(papers)]
+    assert shell_paths(f'"{papers}" notes.md') == [str(papers), "notes.md"]
+    assert shell_paths("a.pdf b.pdf") == ["a.pdf", "b.pdf"]
+    assert shell_paths('"unclosed name.pdf') == ['"unclosed name.pdf']
+    assert shell_paths("  ") == []

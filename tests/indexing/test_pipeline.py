@@ -225,3 +225,54 @@ def test_every_odd_entry_of_a_folder_is_reported_and_costs_only_itself(library, 
     # the report can be printed and stored: no half-decoded name is left in it
     for r in progress.reports:
         r.path.encode("utf-8")
+
+
+def _counting(library, monkeypatch) -> list[str]:
+    """Every text the library's embedder is asked to embed, in order (the real model embeds them)."""
+    seen: list[str] = []
+    embedder = library.embedder
+    real = embedder.embed
+    monkeypatch.setattr(embedder, "embed", lambda texts, *a, **kw: seen.extend(texts) or real(texts, *a, **kw))
+    return seen
+
+
+def test_a_passage_repeated_across_files_is_embedded_once(library, tmp_path, monkeypatch):
+    """A page that several files repeat word for word (a disclaimer, a standard notice) costs one
+    embedding: each file still holds and finds its own copy, with the same vector."""
+    folder = tmp_path / "memos"
+    folder.mkdir()
+    notice = ("This memo is confidential and intended only for the staff of the northern depot. If you received it "
+              "in error, tell the sender and delete it; do not copy, forward or print it.")
+    for n, topic in enumerate(["The forklift inspection is moved to Thursday.", "Night shifts start at ten from May.",
+                               "The canteen serves lentil soup on Fridays."]):
+        docs.make_pdf(folder / f"memo{n}.pdf", [topic, notice])
+    seen = _counting(library, monkeypatch)
+    assert all(r.status is FileStatus.INDEXED for r in _run(library, [folder]).reports)
+    chunks = [c for r in library.files() for c in library.store.get(r.chunk_ids)]
+    copies = [c for c in chunks if "confidential" in c.text]
+    assert len(copies) == 3 and sum("confidential" in t for t in seen) == 1
+    vectors = [v for _, v in library.store.get_with_vectors([c.id for c in copies])]
+    assert all((v == vectors[0]).all() for v in vectors)
+    found = library.retriever.search("Who may read the depot memo, and what if I got it by mistake?", 5)
+    assert {os.path.basename(p.chunk.path) for p in found if "confidential" in p.chunk.text} == {"memo0.pdf", "memo1.pdf", "memo2.pdf"}
+
+
+def test_an_edited_file_embeds_only_its_changed_passages(library, tmp_path, monkeypatch):
+    """Editing one section of a long document re-embeds the chunks that changed, not the whole
+    document: the others take the vectors their identical text got before."""
+    doc = tmp_path / "manual.md"
+    sections = [f"## Part {n}\n\n" + " ".join(f"Step {n}.{k}: tighten bolt {k} of panel {n} to {k + 10} newton metres."
+                                               for k in range(40)) for n in range(6)]
+    doc.write_text("# Assembly manual\n\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
+    _run(library, [doc])
+    before = library.manifest.get(str(doc.resolve())).chunks
+    seen = _counting(library, monkeypatch)
+    sections[5] = sections[5].replace("tighten bolt 3 of panel 5", "loosen bolt 3 of panel 5")
+    doc.write_text("# Assembly manual\n\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
+    assert _run(library, [doc]).reports[-1].status is FileStatus.INDEXED
+    after = library.manifest.get(str(doc.resolve()))
+    assert after.chunks == before >= 6 and 1 <= len(seen) < before / 3
+    assert any("loosen bolt 3 of panel 5" in t for t in seen)
+    found = library.retriever.search("loosen bolt 3 of panel 5", 5)
+    assert any("loosen bolt 3 of panel 5" in p.chunk.text for p in found)
+    assert library.indexer.check()["orphans"] == 0

@@ -24,9 +24,9 @@ def test_int8_and_float_vectors_are_never_mixed_in_one_library(services):
     """A library written with int8 (ONNX) vectors refuses a float embedder, and the reverse."""
     from indexing.store import ChunkStore
 
-    name = services.library().name
+    name = services.create_library("Floats", int8=False).name
     model = services.embedder.model_id
-    float_store = services.library().store  # created by the float (auto/bf16/fp32) embedder
+    float_store = services.library(name).store  # created by the float (auto/bf16/fp32) embedder
     with pytest.raises(ModelMismatchError) as info:
         ChunkStore(services.client, name, embed_model=model, dim=384, chunker="v1", variant="int8-onnx")
     assert "holds float vectors" in str(info.value) and "not mixed" in str(info.value)

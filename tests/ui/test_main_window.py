@@ -267,26 +267,44 @@ def test_libraries_can_be_created_renamed_and_deleted(qtbot, window, folder):
     assert (folder / "facts.pdf").exists()
 
 
-def test_a_new_library_can_index_with_int8(qtbot, window, folder, monkeypatch):
-    """New library… with "Fast indexing" checked: its collection records int8 vectors from the
-    start, it indexes with the int8 copy, and the other libraries keep their float embedder."""
+def test_a_new_library_offers_int8_where_it_is_faster(qtbot, window, folder, monkeypatch):
+    """New library…: "Fast indexing (int8)" comes checked where int8 is this computer's faster
+    path (indexing/fastest.py); the library records its kind of vectors from the start and indexes
+    with it; unchecked, the library holds float vectors; with a float precision set the box is off."""
     from ui.library_panel import NewLibraryDialog
 
-    def fill(dialog):
-        dialog.name.setText("Fast")
-        dialog.int8.setChecked(True)
-        return 1
+    offered = {}
 
-    monkeypatch.setattr(NewLibraryDialog, "exec", fill)
+    def fill(name, fast):
+        def run(dialog):
+            offered[name] = (dialog.int8.isChecked(), dialog.int8.isEnabled())
+            dialog.name.setText(name)
+            dialog.int8.setChecked(fast)
+            return 1
+
+        return run
+
+    monkeypatch.setattr(NewLibraryDialog, "exec", fill("Fast", True))
     window.new_library_dialog()
+    assert offered["Fast"] == (window.services.int8_by_default(), True)
     assert window.services.settings.library == "Fast"
     assert window.services.recorded_variant("Fast") == "int8-onnx"
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
         window.enqueue_index([str(folder / "facts.pdf")])
     assert "facts.pdf" in _names(window)
     assert window.library.embedder.precision == "int8" and window.library.store.count() > 0
-    assert window.services.library("default").embedder.variant == "float"
+
+    monkeypatch.setattr(NewLibraryDialog, "exec", fill("Exact", False))
+    window.new_library_dialog()
+    assert window.services.recorded_variant("Exact") == "float"
+    with qtbot.waitSignal(window.index_finished, timeout=LONG):
+        window.enqueue_index([str(folder / "facts.pdf")])
+    assert window.library.embedder.variant == "float" and window.library.store.count() > 0
+
     window.services.settings.embedding.precision = "fp32"  # asked for float vectors: no int8 library
+    monkeypatch.setattr(NewLibraryDialog, "exec", fill("Other", False))
+    window.new_library_dialog()
+    assert offered["Other"] == (False, False)
     with pytest.raises(ValueError, match="needs the embedding precision auto or int8"):
         window.services.create_library("Also fast", int8=True)
 
@@ -352,24 +370,59 @@ def test_watched_folder_follows_new_and_deleted_files(qtbot, window, tmp_path):
     assert set(_names(window)) == {"second.txt"}
 
 
-def test_warm_up_makes_the_question_encoder(qtbot, settings, engine, tmp_path):
-    """The background warm-up makes the ONNX copy that embeds questions (once, into the data
-    dir) and says so; the window's questions then go through it."""
-    from app.services import build_services
-    from indexing.embedder import Embedder
+def _warmed_up(qtbot, services, tmp_path):
+    """A window whose background warm-up has run to "Ready", and every status it showed."""
     from ui.main_window import MainWindow
 
-    embedder = Embedder("bundled", "cpu", cache_dir=tmp_path / "models")
-    services = build_services(settings, embedder=embedder, engine=engine)
     seen = []
     win = MainWindow(services, ui_state=tmp_path / "window.ini", warm_up=False)
     qtbot.addWidget(win)
     win.engine_label.setText = lambda text, real=win.engine_label.setText: seen.append(text) or real(text)
     win.warm_up()
-    qtbot.waitUntil(lambda: win.engine_label.text().startswith("Ready"), timeout=120000)
+    qtbot.waitUntil(lambda: win.engine_label.text().startswith("Ready"), timeout=180000)
+    return win, seen
+
+
+def test_warm_up_makes_the_question_encoder(qtbot, settings, engine, tmp_path):
+    """The background warm-up makes the ONNX copy that embeds a float library's questions (once,
+    into the models dir) and says so; the window's questions then go through it."""
+    from app.services import build_services
+    from indexing.embedder import Embedder
+
+    settings.embedding.precision = "fp32"  # a float library (int8 ones embed questions with their own copy)
+    embedder = Embedder("bundled", "cpu", cache_dir=tmp_path / "models")
+    win, seen = _warmed_up(qtbot, build_services(settings, embedder=embedder, engine=engine), tmp_path)
     assert "Preparing the question encoder…" in seen
     assert embedder.query_backend == "onnxruntime-fp32"
     assert list((tmp_path / "models").glob("model-fp32-*/model.onnx"))
+    win.close()
+    win.pool.waitForDone()
+
+
+def test_warm_up_prepares_the_int8_embedder_and_measures_it(qtbot, settings, engine, tmp_path):
+    """On a CPU with int8 dot products, the first launch's warm-up makes the int8 copy in the
+    background and says so, times it against the float path on this CPU and keeps the pick
+    (indexing/fastest.py); the default library then indexes with what was measured faster, and
+    the next launch has nothing to prepare."""
+    import json
+
+    from app.services import build_services
+    from indexing import fastest
+
+    if fastest.int8_dot_product() is None:
+        pytest.skip("this CPU has no int8 dot products: new libraries are float here")
+    settings.embedding.cache_dir = tmp_path / "fresh-models"
+    services = build_services(settings, engine=engine)
+    assert services.int8_to_prepare()
+    win, seen = _warmed_up(qtbot, services, tmp_path)
+    assert "Preparing the fast embedder for this CPU (once)…" in seen
+    assert list((tmp_path / "fresh-models").glob("model-int8-*/model.onnx"))
+    measured = json.loads((tmp_path / "fresh-models" / fastest.PROBE_FILE).read_text())
+    assert measured["int8"]["chunks_per_s"] > 0 and measured["float"]["chunks_per_s"] > 0
+    faster = "int8" if measured["int8"]["seconds"] < measured["float"]["seconds"] else "float"
+    assert measured["pick"] == faster and fastest.measured_pick(tmp_path / "fresh-models") == faster
+    assert win.library.embedder.variant == ("int8-onnx" if faster == "int8" else "float")
+    assert not services.int8_to_prepare()
     win.close()
     win.pool.waitForDone()
 
