@@ -246,6 +246,8 @@ class Session:
             services.prepare_int8()
         embedder = services.library().embedder  # int8 or float, as the library holds (or will)
         embedder.embed(["warm up"])
+        if embedder is not services.embedder:  # answers match sentences to passages with the float model
+            services.embedder.embed(["warm up"])
         if embedder.query_encoder_to_make():
             yield "Preparing the question encoder…"  # made once (~4 s): questions embed ~2x faster
         embedder.prepare_query_encoder()
