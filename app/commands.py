@@ -258,6 +258,20 @@ def cmd_doctor(services, args) -> int:
 
 
 def cmd_models(services, args) -> int:
+    """`models list | info | download | use | remove` (app/models_cli.py), and `models prepare`."""
+    action = args.models_command
+    if action == "worker":
+        from app.hub import worker_main
+
+        return worker_main(args.spec)
+    if action != "prepare":
+        from app import models_cli
+
+        return getattr(models_cli, f"cmd_{action}")(services, args)
+    return _models_prepare(services, args)
+
+
+def _models_prepare(services, args) -> int:
     """`models prepare`: the embedding model's int8 copy made and timed against the float path on
     this CPU (what new libraries use: the faster), and the bundled LLM converted for vLLM, in the
     data dir (each is done on first use too)."""

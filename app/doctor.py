@@ -79,7 +79,24 @@ def engine_checks(s) -> list[Check]:
             checks.append(Check("answer model", True, str(resolve_gguf(s.llm.model))))
         except EngineError as exc:
             checks.append(Check("answer model", False, str(exc), "set llm.model to a .gguf file, or 'bundled'"))
+    checks.append(Check("answers", True, _answer_note(s)))
     return checks
+
+
+def _answer_note(s) -> str:
+    """How answers are made with this model, and what to download for written ones."""
+    from app import catalog
+    from app.chat import answer_mode
+
+    if answer_mode(s) == "generate":
+        idle = s.llm.idle_stop_minutes
+        return ("written by the model, every sentence checked against its citations; the engine starts with the first "
+                "written answer" + (f" and stops after {idle:g} minutes unused" if idle else ""))
+    if s.retrieval.answer_mode == "quote":
+        return "quoted from your passages (retrieval.answer_mode = quote); no engine runs"
+    rec = catalog.recommended("llamacpp", catalog.hardware())
+    hint = f": `citewise models download {rec.id} --use`" if rec else ": `citewise models list`"
+    return f"quoted from your passages: the bundled model is too small to write; for written answers download a model{hint}"
 
 
 def _new_library_path(services) -> str:

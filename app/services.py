@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -46,12 +47,14 @@ class Services:
             self.state_root = self.data_dir / "libraries"
         self._embedder: Embedder | None = embedder
         self._int8_embedder: Embedder | None = None
+        self._other_embedders: dict[tuple[str, str | None], Embedder] = {}  # libraries made with another model
         self._int8_default: bool | None = None
         self._chunker: Chunker | None = None
         self._client = None
         self._libraries: dict[str, Library] = {}
         self._engine = engine
         self._owns_engine = engine is None
+        self._engine_used = time.monotonic()
         self._conversations = None
         self._lock = threading.RLock()
 
@@ -160,13 +163,51 @@ class Services:
 
     def recorded_variant(self, library: str) -> str | None:
         """The kind of vectors a library's collection holds, None when it has no collection yet."""
+        meta = self._recorded(library)
+        return None if meta is None else meta.get("embed_variant", "float")
+
+    def _recorded(self, library: str) -> dict | None:
         try:
             collection = self.client.get_collection(collection_name(library), embedding_function=None)
         except Exception as exc:
             if is_missing_collection(exc):
                 return None
             raise
-        return (collection.metadata or {}).get("embed_variant", "float")
+        return dict(collection.metadata or {})
+
+    def library_embedder(self, library: str) -> Embedder:
+        """The embedder a library's vectors were made with: a library indexed with another model
+        than the configured one (Settings → Models, `citewise models use`) keeps its own, so a new
+        embedding model never mixes vector spaces; new libraries take the configured one."""
+        meta = self._recorded(library)
+        variant = None if meta is None else meta.get("embed_variant", "float")
+        model = None if meta is None else meta.get("embed_model")
+        if model is None or model == self.embedder.model_id:
+            return self.embedder_for(variant)
+        with self._lock:
+            key = (model, variant)
+            if key not in self._other_embedders:
+                e = self.settings.embedding
+                precision = "int8" if variant == "int8-onnx" else ("auto" if e.precision == "int8" else e.precision)
+                try:
+                    self._other_embedders[key] = Embedder(model, "cpu" if precision == "int8" else e.device, e.batch_size,
+                                                          precision=precision, cache_dir=self.models_dir)
+                except FileNotFoundError:
+                    raise FileNotFoundError(
+                        f"library '{library}' was indexed with the embedding model {model}, which is no longer here: "
+                        "download it again (Settings → Models, `citewise models download`), or index into a new library"
+                    ) from None
+            return self._other_embedders[key]
+
+    def chunker_for(self, embedder: Embedder) -> Chunker:
+        """Chunks cut to the library's embedding model (its tokenizer and token limit)."""
+        if embedder.model_dir == self.embedder.model_dir:
+            return self.chunker
+        config = self.chunking_config
+        limit = model_max_tokens(embedder.model_dir) - 2
+        if config.max_tokens > limit:
+            config = ChunkingConfig(max_tokens=limit, overlap_tokens=config.overlap_tokens)
+        return Chunker.from_model_dir(embedder.model_dir, config)
 
     @property
     def chunker(self) -> Chunker:
@@ -204,9 +245,9 @@ class Services:
         r = self.settings.retrieval
         return LibraryParts(
             state_dir=self.state_root / slug(name),
-            embedder=lambda: self.embedder_for(self.recorded_variant(name)),
+            embedder=lambda: self.library_embedder(name),
             store=store,
-            chunker=lambda: self.chunker,
+            chunker=lambda: self.chunker_for(self.library(name).embedder),
             options=index_options(self.settings),
             search=SearchSettings(top_k=r.top_k, candidates=r.candidates),
         )
@@ -302,12 +343,47 @@ class Services:
             return self._conversations
 
     def engine(self):
+        """The answer engine, made on first use (quote mode never makes one). Each call counts as a
+        use for the idle stop."""
         with self._lock:
             if self._engine is None:
                 from app.engines.select import create_engine
 
                 self._engine = create_engine(self.settings)
+            self._engine_used = time.monotonic()
             return self._engine
+
+    def engine_running(self) -> bool:
+        """Whether an engine holds memory now: a model loaded in process, or a server started."""
+        return self.running_engine is not None
+
+    @property
+    def running_engine(self):
+        """The engine when it holds memory now (a model loaded, a server started), else None."""
+        engine = self._engine
+        return engine if engine is not None and getattr(engine, "running", False) else None
+
+    def stop_engine(self) -> bool:
+        """Stops the engine (it starts again with the next written answer); True when one ran."""
+        with self._lock:
+            engine = self._engine if self._owns_engine else None
+            if engine is None:
+                return False
+            self._engine = None
+        was_running = bool(getattr(engine, "running", False))
+        engine.close()
+        return was_running
+
+    def engine_idle(self, now: float | None = None) -> bool:
+        """An engine runs and has not been used for llm.idle_stop_minutes (0: never idle)."""
+        minutes = self.settings.llm.idle_stop_minutes
+        if not minutes or not self.engine_running():
+            return False
+        return (now if now is not None else time.monotonic()) - self._engine_used >= minutes * 60
+
+    def stop_idle_engine(self, now: float | None = None) -> bool:
+        """Stops an idle engine, giving its memory back; True when it did."""
+        return self.engine_idle(now) and self.stop_engine()
 
     def engine_choice(self) -> str:
         """Which engine answers and why, in one line (for the settings and the status bar)."""

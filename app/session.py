@@ -252,12 +252,35 @@ class Session:
             yield "Preparing the question encoder…"  # made once (~4 s): questions embed ~2x faster
         embedder.prepare_query_encoder()
         services.library().retriever  # opens the store: Chroma loads a large index for seconds
+        from app.chat import answer_mode
+
+        if answer_mode(services.settings) == "quote":  # no engine: it starts when an answer is to be written
+            yield f"Ready · {self.engine_status()}"
+            return
         engine = services.engine()
         for step in engine.load_steps():  # loading the model, starting or reaching the server
             if cancelled():
                 return
             yield f"Answer engine: {step}"
-        yield f"Ready · {getattr(engine, 'name', '')} · {getattr(engine, 'model', '')}"
+        yield f"Ready · {self.engine_status()}"
+
+    def engine_status(self) -> str:
+        """Which engine and model will answer, and whether it runs now (for the status bar)."""
+        from app.chat import answer_mode
+
+        services = self.services
+        settings = services.settings
+        if answer_mode(settings) == "quote":
+            if settings.retrieval.answer_mode == "quote":
+                return "answers quote your passages (set in Settings) · no engine running"
+            return "answers quote your passages: the bundled model cannot write (Settings → Models) · no engine running"
+        engine = services.running_engine
+        if engine is not None:
+            return f"{getattr(engine, 'name', '')} · {getattr(engine, 'model', '')} · running"
+        name = (self.engine_note or "").split(":", 1)[0] or settings.llm.engine
+        model = settings.llm.model
+        model = "bundled model" if model == "bundled" else Path(model).name
+        return f"{name} · {model} · starts with the next answer"
 
     def close(self) -> None:
         self.index_queue.clear()

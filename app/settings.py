@@ -82,6 +82,16 @@ class LLMSettings(BaseModel):
     vllm_max_model_len: int = Field(2048, ge=512)
     vllm_startup_timeout_s: float = Field(300.0, gt=0)
     vllm_args: list[str] = []
+    # the engine starts when an answer is to be written (never in quote mode) and stops after this
+    # many minutes without writing, giving its memory back; 0 keeps it running
+    idle_stop_minutes: float = Field(15.0, ge=0)
+
+
+class ModelsSettings(BaseModel):
+    # the model hub downloads come from (`citewise models download`, Settings → Models): a mirror
+    # speaking the Hugging Face hub's API; default HF_ENDPOINT, else https://huggingface.co
+    endpoint: str | None = None
+    timeout_s: float = Field(30.0, gt=0)  # a server silent this long (after retries) fails the download
 
 
 class StoreSettings(BaseModel):
@@ -102,6 +112,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
     store: StoreSettings = StoreSettings()
+    models: ModelsSettings = ModelsSettings()
 
     @field_validator("data_dir", mode="after")
     @classmethod

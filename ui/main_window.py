@@ -64,6 +64,11 @@ class MainWindow(LibraryActions, QMainWindow):
         self.refresh_conversations()
         if warm_up:
             QTimer.singleShot(0, self.warm_up)
+        # an engine idle for llm.idle_stop_minutes stops, giving its memory back
+        self.idle_timer = QTimer(self)
+        self.idle_timer.setInterval(30_000)
+        self.idle_timer.timeout.connect(self.check_idle_engine)
+        self.idle_timer.start()
 
     # -- wiring ----------------------------------------------------------------------------
 
@@ -173,6 +178,28 @@ class MainWindow(LibraryActions, QMainWindow):
         self._run(self.session.warm_up, name="loading models", on_progress=self.engine_label.setText,
                   on_error=lambda msg, tb: self.engine_label.setText(f"Engine problem: {msg}"))
 
+    def refresh_engine_label(self) -> None:
+        self.engine_label.setText(f"Ready · {self.session.engine_status()}")
+
+    def check_idle_engine(self) -> None:
+        """Stops the answer engine (off the GUI thread: a server takes seconds to stop) when it has
+        not written for llm.idle_stop_minutes and no answer is being written."""
+        if self.ask_worker is not None or not self.services.engine_idle():
+            return
+        services = self.services
+
+        def stop(cancelled):
+            if services.stop_engine():
+                yield "stopped"
+
+        def stopped(_):
+            self.refresh_engine_label()
+            minutes = services.settings.llm.idle_stop_minutes
+            self.statusBar().showMessage(f"The answer engine stopped after {minutes:g} minutes unused, "
+                                         "giving its memory back; it starts again with the next answer", 15000)
+
+        self._run(stop, name="stopping the idle engine", on_progress=stopped)
+
     def show_error(self, title: str, message: str) -> None:
         self.statusBar().showMessage(f"{title}: {message}", 15000)
         log.warning("%s: %s", title, message)
@@ -234,6 +261,7 @@ class MainWindow(LibraryActions, QMainWindow):
             self.ask_worker = None
             answer = state["answer"]
             self.chat.finish_answer(answer, error=state.get("error"))
+            self.refresh_engine_label()  # the answer may have started the engine
             if answer is not None:
                 self.session.save_turn(answer)
                 self.refresh_conversations()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +28,13 @@ ENGINES = [
 ]
 STRICTNESS = [("lenient", "Lenient: answer from weaker matches"), ("balanced", "Balanced"), ("strict", "Strict: refuse unless a passage is close")]
 DEVICES = [("auto", "Automatic (GPU when present)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)")]
+
+
+def _get(settings, dotted: str):
+    value = settings
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
 
 
 def _combo(items, current: str) -> QComboBox:
@@ -87,14 +95,36 @@ class SettingsDialog(QDialog):
         self.strictness = _combo(STRICTNESS, settings.retrieval.strictness)
         form.addRow("“Not in your documents”", self.strictness)
 
+        general = QWidget()
+        general.setLayout(form)
+        from ui.models_page import ModelsPage
+
+        self.extra: dict = {}  # changes the Models page chose that have no field here (embedding.model)
+        self.models = ModelsPage(settings, self)
+        self.models.use_requested.connect(self._use_model)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(general, "General")
+        self.tabs.addTab(self.models, "Models")
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.tabs)
         note = QLabel("<small>Only the settings you change are written to your settings file.</small>")
         layout.addWidget(note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def _use_model(self, changes: dict) -> None:
+        """A model chosen on the Models page: its engine and model fill the fields OK applies."""
+        if "llm.engine" in changes:
+            self.engine.setCurrentIndex(max(self.engine.findData(changes["llm.engine"]), 0))
+        if "llm.model" in changes:
+            self.model.setText(changes["llm.model"])
+        self.extra = {k: v for k, v in changes.items() if not k.startswith("llm.")}
+
+    def done(self, result: int) -> None:  # OK, Cancel, Esc or the close button
+        self.models.stop()
+        super().done(result)
 
     def _browse_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a GGUF model", "", "GGUF models (*.gguf);;All files (*)")
@@ -113,6 +143,7 @@ class SettingsDialog(QDialog):
             "retrieval.top_k": (self.top_k.value(), s.retrieval.top_k),
             "retrieval.strictness": (self.strictness.currentData(), s.retrieval.strictness),
         }
+        values.update({key: (new, _get(s, key)) for key, new in self.extra.items()})
         return {key: new for key, (new, old) in values.items() if new != old}
 
     def api_key_changed(self) -> str | None:

@@ -40,7 +40,10 @@ class Engine(Protocol):
 
 
 class EngineBase:
-    """Defaults for the optional parts of the protocol: ready at once; `load` runs `load_steps`."""
+    """Defaults for the optional parts of the protocol: ready at once; `load` runs `load_steps`;
+    `running` (holds memory here: a loaded model, a started server) false, as for a remote server."""
+
+    running = False
 
     def load_steps(self) -> Iterator[str]:
         yield from ()

@@ -74,6 +74,11 @@ class LlamaCppEngine(EngineBase):
                 raise EngineError(f"llama.cpp could not load {self.path}: {exc}") from None
         return self._llm
 
+    @property
+    def running(self) -> bool:
+        """The model is loaded (holds memory)."""
+        return self._llm is not None
+
     def load_steps(self) -> Iterator[str]:
         if self._llm is None:
             yield f"loading {self.path.name}"

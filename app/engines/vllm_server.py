@@ -213,6 +213,12 @@ class VllmServerEngine(EngineBase):
                 self._ready = True
         yield f"{self.name} ready in {time.monotonic() - self._started_at:.0f} s"
 
+    @property
+    def running(self) -> bool:
+        """The server process is up (holds memory), ready or starting."""
+        server = self._server
+        return server is not None and server.alive()
+
     def _stop_server(self) -> None:
         self._ready = False
         server, self._server = self._server, None

@@ -174,3 +174,24 @@ def test_api_key_never_reaches_output_files_or_logs(data_dir, folder, tmp_path):
         assert key not in proc.stdout and key not in proc.stderr
     assert files_holding(tmp_path, key) == []  # data dir, settings, caches, logs
     assert recorded(record) == []  # and the only place it could go is the configured loopback port
+
+
+@pytest.mark.slow
+def test_a_model_download_connects_to_the_configured_hub_and_nowhere_else(tmp_path):
+    """`citewise models download` is the one outbound connection Citewise makes, and only to the
+    hub configured (models.endpoint): the download's child process is guarded too, and every
+    connection it made went to that server."""
+    from app import catalog
+    from app.engines.llamacpp import bundled_gguf
+    from tests.hubserver import HubServer
+
+    entry = catalog.get("qwen2.5-0.5b")
+    record = tmp_path / "net.txt"
+    with HubServer({entry.repo: {entry.files[0]: bundled_gguf()}}) as srv:
+        r = guarded_cli("models", "download", entry.id, data_dir=tmp_path / "data", record=record,
+                        allow_ports={srv.port}, env={"CITEWISE_MODELS__ENDPOINT": srv.url})
+    assert r.returncode == 0, r.stderr
+    assert recorded(record) == []
+    allowed = recorded(Path(f"{record}.allowed"))
+    assert allowed and set(allowed) == {f"127.0.0.1:{srv.port}"}
+    assert any(line.startswith("GET /Qwen/") for line in srv.requests)

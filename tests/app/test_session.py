@@ -87,3 +87,64 @@ def test_a_follow_up_is_read_with_the_turns_of_the_same_scope_only(services, tmp
         session.set_scope([str(tmp_path / "elsewhere")])
     session.new_conversation()
     assert session.history() == [] and session.scope is None
+
+
+def _engine_children() -> list[str]:
+    import psutil
+
+    found = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            cmd = " ".join(p.cmdline())
+        except psutil.Error:
+            continue
+        if "vllm" in cmd or "llama" in cmd:
+            found.append(cmd)
+    return found
+
+
+def test_quote_mode_starts_no_engine_at_launch_nor_to_answer(settings, embedder, tmp_path):
+    """With the bundled model, answers quote the passages: the launch's warm-up starts no engine
+    (on CI, `auto` would start vLLM on the CPU: ~3.7 GB and a minute of two cores), and neither
+    does a question; the status bar says so."""
+    from app.services import build_services
+
+    settings.llm.engine = "auto"
+    services = build_services(settings, embedder=embedder)
+    session = Session(services)
+    (tmp_path / "a.txt").write_text("The harbour ferry leaves Skerry Point at noon every day.\n", encoding="utf-8")
+    _index(session, tmp_path / "a.txt")
+    steps = list(session.warm_up(lambda: False))
+    assert steps[-1] == "Ready · answers quote your passages: the bundled model cannot write (Settings → Models) · no engine running"
+    *_, done = services.chat().ask("When does the ferry leave Skerry Point?")
+    assert done.answer.engine == "quote" and done.answer.citations
+    assert services.running_engine is None and _engine_children() == []
+    services.close()
+
+
+def test_an_idle_engine_stops_and_starts_again_with_the_next_answer(settings, embedder, tmp_path):
+    """Written answers start the engine (llama.cpp here: the model loaded in process); after
+    llm.idle_stop_minutes without writing it stops, giving its memory back, and the next answer
+    starts it again."""
+    import time
+
+    from app.services import build_services
+
+    settings.retrieval.answer_mode = "generate"
+    services = build_services(settings, embedder=embedder)
+    session = Session(services)
+    (tmp_path / "a.txt").write_text("The harbour ferry leaves Skerry Point at noon every day.\n", encoding="utf-8")
+    _index(session, tmp_path / "a.txt")
+    assert session.engine_status() == "llamacpp · bundled model · starts with the next answer"
+    *_, done = services.chat().ask("When does the ferry leave Skerry Point?")
+    assert done.answer.engine == "llama.cpp" and services.engine_running()
+    assert session.engine_status().endswith("· running")
+    now = time.monotonic()
+    assert not services.engine_idle(now + 14 * 60)
+    assert services.stop_idle_engine(now + 16 * 60)
+    assert not services.engine_running() and session.engine_status().endswith("starts with the next answer")
+    *_, done = services.chat().ask("When does the ferry leave Skerry Point?")
+    assert done.answer.engine == "llama.cpp" and services.engine_running()
+    settings.llm.idle_stop_minutes = 0  # never
+    assert not services.engine_idle(now + 10 * 3600)
+    services.close()

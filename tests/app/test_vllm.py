@@ -112,14 +112,24 @@ def test_close_stops_the_server_and_every_process_it_spawned(vllm_engine):
 
 
 def test_cli_answers_with_vllm_by_default_and_leaves_nothing_when_killed(vllm_engine, tmp_path):
-    """`auto` picks vLLM; a user's own model folder is named by path; Citewise killed with SIGKILL
-    (no Python runs, no atexit) still leaves no vLLM process behind: its watchdog stops them."""
+    """`auto` picks vLLM, answering with a model folder downloaded from the catalog (a loopback
+    hub serves the converted bundled model's files as the catalog's vLLM entry); Citewise killed
+    with SIGKILL (no Python runs, no atexit) still leaves no vLLM process behind: its watchdog
+    stops them."""
+    from app import catalog, hub
     from tests import docs as make
+    from tests.hubserver import HubServer
 
+    entry = catalog.get("smollm2-360m-hf")
+    served = {p.name: p for p in Path(vllm_engine.model_arg).iterdir() if p.is_file()}
+    with HubServer({entry.repo: served}) as srv:
+        list(hub.Download(entry, tmp_path / "data", endpoint=srv.url).events())
+    downloaded = catalog.folder(entry, tmp_path / "data")
+    assert (downloaded / "model.safetensors").stat().st_size == (Path(vllm_engine.model_arg) / "model.safetensors").stat().st_size
     folder = tmp_path / "docs"
     folder.mkdir()
     make.make_pdf(folder / "facts.pdf", make.fact_pages())
-    env = {**os.environ, "CITEWISE_LLM__ENGINE": "auto", "CITEWISE_LLM__MODEL": vllm_engine.model_arg,
+    env = {**os.environ, "CITEWISE_LLM__ENGINE": "auto", "CITEWISE_LLM__MODEL": catalog.model_path(entry, tmp_path / "data"),
            "CITEWISE_RETRIEVAL__ANSWER_MODE": "generate", "PYTHONUNBUFFERED": "1"}
     exe = Path(sys.executable).parent / "citewise"
     cli = subprocess.Popen([str(exe), "--data-dir", str(tmp_path / "data")], env=env, text=True,

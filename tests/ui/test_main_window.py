@@ -524,3 +524,95 @@ def test_summarize_from_the_library_panel_shows_cited_bullets_and_saves_them(qtb
     shown = window.chat.view.toPlainText()
     assert "Page 2" in shown and "• " in shown and "[1]" in shown
     assert window.session.conversations.turns(window.session.conversation_id)[-1]["kind"] == "summary"
+
+
+def test_an_idle_engine_stops_and_the_status_bar_says_so(qtbot, settings, embedder, folder, tmp_path):
+    """The engine starts with the first written answer (the status bar then says it runs); once
+    unused for llm.idle_stop_minutes the window stops it off the GUI thread and says which engine
+    will start with the next answer."""
+    from app.services import build_services
+    from ui.main_window import MainWindow
+
+    settings.retrieval.answer_mode = "generate"
+    services = build_services(settings, embedder=embedder)  # the window's own engine: it may stop it
+    win = MainWindow(services, ui_state=tmp_path / "window.ini", warm_up=False)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.index_finished, timeout=LONG):
+        win.enqueue_index([str(folder)])
+    assert win.idle_timer.isActive()
+    answer, _ = _ask(qtbot, win, "How much does the museum night tour cost?")
+    assert answer["engine"] == "llama.cpp"
+    assert win.engine_label.text() == f"Ready · llama.cpp · {answer['model']} · running"
+    win.check_idle_engine()
+    assert services.engine_running()  # used a moment ago
+    settings.llm.idle_stop_minutes = 0.0001
+    qtbot.wait(50)
+    win.check_idle_engine()
+    qtbot.waitUntil(lambda: not services.engine_running() and "starts with the next answer" in win.engine_label.text(), timeout=30000)
+    assert "stopped after" in win.statusBar().currentMessage()
+    win.close()
+    win.pool.waitForDone()
+    services.close()
+
+
+def _hub_for(entry):
+    from app.engines.llamacpp import bundled_gguf
+    from tests.hubserver import HubServer
+
+    return HubServer({entry.repo: {entry.files[0]: bundled_gguf()}})  # the bundled GGUF's bytes, served as the entry
+
+
+def test_settings_models_download_then_the_next_answer_is_written_by_it(qtbot, indexed, monkeypatch):
+    """Settings → Models → a model → Download: progress, then OK, and the next answer is written
+    (not quoted) by the downloaded model through llama.cpp, with citations."""
+    from app import catalog
+    from ui.settings_dialog import SettingsDialog
+
+    entry = catalog.get("qwen2.5-0.5b")
+    monkeypatch.setenv("CITEWISE_LLM__ENGINE", "llamacpp")  # as the window's settings (rebuilt from file and environment)
+    with _hub_for(entry) as srv:
+        monkeypatch.setenv("CITEWISE_MODELS__ENDPOINT", srv.url)
+        indexed.services.settings.models.endpoint = srv.url
+        dialog = SettingsDialog(indexed.services.settings, None)
+        qtbot.addWidget(dialog)
+        page = dialog.models
+        assert "recommended" in page.table.item(page.row_of(catalog.recommended("llamacpp", page.hw).id), 5).text()
+        page.table.selectRow(page.row_of(entry.id))
+        assert page.download_button.isEnabled() and not page.use_button.isEnabled()
+        values = []
+        page.progress.valueChanged.connect(values.append)
+        page.download_button.click()
+        assert page.cancel_button.isEnabled() and not page.download_button.isEnabled()
+        qtbot.waitUntil(lambda: page.worker is None, timeout=60000)
+    assert values and page.status.text() == f"Downloaded {entry.id}. Answers will come from {entry.id} once you click OK."
+    assert "chosen: click OK" in page.table.item(page.row_of(entry.id), 5).text()
+    changes = dialog.changes()  # the tests' engine is llama.cpp already: only the model changes
+    assert changes == {"llm.model": catalog.model_path(entry, indexed.services.data_dir)}
+    assert dialog.engine.currentData() == "llamacpp"
+    dialog.accept()
+    indexed.apply_settings(changes)
+    answer, tokens = _ask(qtbot, indexed, "How much does the museum night tour cost?")
+    assert answer["engine"] == "llama.cpp" and answer["model"] == entry.files[0] and len(tokens) > 3
+    indexed.pool.waitForDone()
+
+
+def test_settings_models_cancel_keeps_the_partial_download_to_resume(qtbot, settings, monkeypatch):
+    from app import catalog, hub
+    from ui.settings_dialog import SettingsDialog
+
+    entry = catalog.get("qwen2.5-0.5b")
+    with _hub_for(entry) as srv:
+        srv.faults.rate = 8e6
+        settings.models.endpoint = srv.url
+        dialog = SettingsDialog(settings, None)
+        qtbot.addWidget(dialog)
+        page = dialog.models
+        page.table.selectRow(page.row_of(entry.id))
+        page.download_button.click()
+        qtbot.waitUntil(lambda: page.progress.value() > 60, timeout=30000)  # 6 %: ~6 MB
+        assert "MB of" in page.status.text()
+        page.cancel_button.click()
+        qtbot.waitUntil(lambda: page.worker is None, timeout=30000)
+    assert "cancelled" in page.status.text() and page.download_button.text() == "Resume download"
+    assert hub.partial_bytes(entry, settings.data_dir) > 5e6 and dialog.changes() == {}
+    dialog.reject()
