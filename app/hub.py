@@ -133,6 +133,7 @@ class Download:
         self.timeout_s = timeout_s
         self.cancelled = False
         self._proc: subprocess.Popen | None = None
+        self._stderr = None
         self._lock = threading.Lock()
 
     @property
@@ -164,14 +165,18 @@ class Download:
             with self._lock:
                 if self.cancelled:
                     return
+                # stderr to a file: a pipe nobody reads while the download runs could fill and stall it
+                self._stderr = tempfile.TemporaryFile("w+")
                 self._proc = subprocess.Popen(
                     _worker_command(spec_path), env=self._env(), stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                    stdout=subprocess.PIPE, stderr=self._stderr, text=True, start_new_session=True,
                 )
             yield from self._read(self._proc)
         finally:
             spec_path.unlink(missing_ok=True)
             self._stop()
+            if self._stderr is not None:
+                self._stderr.close()
 
     def _read(self, proc: subprocess.Popen) -> Iterator[Progress]:
         window: deque[tuple[float, int]] = deque()
@@ -207,8 +212,14 @@ class Download:
         if self.cancelled:
             raise DownloadCancelled(f"download of {self.entry.id} cancelled; what was fetched is kept to resume")
         if error or rc != 0:
-            detail = error or (proc.stderr.read()[-800:].strip() if proc.stderr else "") or f"exit status {rc}"
+            detail = error or self._stderr_tail() or f"exit status {rc}"
             raise DownloadError(f"{self.entry.id}: {detail}")
+
+    def _stderr_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read()[-800:].strip()
 
     def cancel(self) -> None:
         with self._lock:
@@ -445,9 +456,17 @@ def _worker(spec: dict) -> None:
 
 
 def worker_main(spec_path: str) -> int:
+    from filelock import FileLock, Timeout
+
     try:
         spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-        _worker(spec)
+        staging = Path(spec["staging"])
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        try:  # two downloads appending to one partial file would corrupt it
+            with FileLock(str(staging) + ".lock", timeout=0):
+                _worker(spec)
+        except Timeout:
+            raise DownloadError(f"{spec['entry']['id']} is being downloaded already (another window or terminal)") from None
         return 0
     except DownloadError as exc:
         _emit(event="error", message=str(exc))

@@ -5,6 +5,11 @@
 Writes docs/library.png (an indexing job running), docs/answer.png (an answer with its
 citations), docs/viewer.png (the source viewer at the cited page), docs/followup.png (a
 follow-up question) and docs/summary.png (a document summarised, the scope chip showing).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots.py --models
+
+Writes docs/models.png: Settings ▸ Models with a download running (from a loopback hub serving
+the bundled GGUF as the catalog entry: tests/hubserver.py; no model hub is reachable here).
 """
 
 from __future__ import annotations
@@ -130,5 +135,36 @@ def main() -> None:
     print("saved", *(str(OUT / n) for n in ("library.png", "answer.png", "viewer.png", "followup.png", "summary.png")))
 
 
+def models_page() -> None:
+    from app import catalog
+    from app.engines.llamacpp import bundled_gguf
+    from tests.hubserver import Faults, HubServer
+    from ui.app import application
+    from ui.settings_dialog import SettingsDialog
+
+    app = application(sys.argv)
+    work = Path(tempfile.mkdtemp(prefix="citewise-shots-"))
+    settings = load_settings(data_dir=work / "data")
+    entry = catalog.get("qwen2.5-0.5b")
+    with HubServer({entry.repo: {entry.files[0]: bundled_gguf()}}, Faults(rate=6e6)) as srv:
+        settings.models.endpoint = "https://huggingface.co"  # what the page names; the download below goes to the loopback hub
+        dialog = SettingsDialog(settings, None)
+        dialog.resize(900, 620)
+        dialog.tabs.setCurrentWidget(dialog.models)
+        dialog.show()
+        page = dialog.models
+        page.table.selectRow(page.row_of(entry.id))
+        settings.models.endpoint = srv.url
+        page.download_button.click()
+        wait(app, lambda: page.progress.value() > 380, timeout=120)
+        settle(app, 0.2)
+        dialog.grab().save(str(OUT / "models.png"))
+        page.cancel_download()
+        wait(app, lambda: page.worker is None, timeout=60)
+        dialog.reject()
+    shutil.rmtree(work, ignore_errors=True)
+    print("saved", OUT / "models.png")
+
+
 if __name__ == "__main__":
-    main()
+    models_page() if "--models" in sys.argv else main()

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from app import catalog, hub
 from ui.workers import GeneratorWorker
 
-COLUMNS = ["Model", "Engine", "Download", "Needs", "Licence", ""]
+COLUMNS = ["Model", "Engine", "Download", "Needs", "Licence", "Status"]
 
 
 class ModelsPage(QWidget):

@@ -253,3 +253,17 @@ def test_a_new_embedding_model_makes_new_libraries_and_old_ones_keep_theirs(tmp_
     assert new.embedder.model_id == str(catalog.folder(entry, data).resolve())
     assert new.retriever.search("When does the ferry leave?", k=1)[0].file_name == "ferry.txt"
     after.close()
+
+
+def test_a_second_download_of_the_same_model_waits_for_none_and_says_why(tmp_path):
+    entry = catalog.get(GGUF_ENTRY)
+    with HubServer(_gguf_repo(entry), Faults(rate=10e6)) as srv:
+        first = hub.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10)
+        events = first.events()
+        while next(events).done < 2e6:
+            pass
+        with pytest.raises(hub.DownloadError, match="is being downloaded already"):
+            _run(hub.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
+        srv.faults.rate = None
+        list(events)
+    assert (catalog.folder(entry, tmp_path) / entry.files[0]).read_bytes() == _gguf().read_bytes()

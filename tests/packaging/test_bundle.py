@@ -86,6 +86,28 @@ def test_bundle_reports_a_broken_file_by_name(bundle, tmp_path):
     assert reports["broken.pdf"]["status"] == "failed" and "PDF" in reports["broken.pdf"]["reason"]
 
 
+def test_bundle_downloads_a_catalog_model(bundle, tmp_path):
+    """The bundle carries the catalog and runs the download's child process (itself, frozen):
+    `citewise models download` from a loopback hub, then `models list` says it is installed."""
+    import json
+
+    from app import catalog
+    from app.engines.llamacpp import bundled_gguf
+    from tests.hubserver import HubServer
+
+    entry = catalog.get("qwen2.5-0.5b")
+    env = _bare_env(tmp_path)
+    base = [str(bundle / "citewise"), "--data-dir", str(tmp_path / "data")]
+    with HubServer({entry.repo: {entry.files[0]: bundled_gguf()}}) as srv:
+        proc = subprocess.run([*base, "models", "download", entry.id], capture_output=True, text=True,
+                              env=env | {"CITEWISE_MODELS__ENDPOINT": srv.url}, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert (tmp_path / "data" / "models" / entry.id / entry.files[0]).read_bytes() == bundled_gguf().read_bytes()
+    listed = subprocess.run([*base, "models", "list", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    models = {m["id"]: m for m in json.loads(listed.stdout)["models"]}
+    assert models[entry.id]["installed"] and models["smollm2-135m"]["in_use"]
+
+
 def test_desktop_entry_installs_with_the_bundle_path(bundle, tmp_path):
     env = _bare_env(tmp_path) | {"XDG_DATA_HOME": str(tmp_path / "share")}
     proc = subprocess.run(["bash", str(bundle / "install-desktop-entry.sh")], capture_output=True, text=True, env=env)
