@@ -116,11 +116,9 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 def cpu_has_native_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+    from indexing.fastest import cpu_flags
+
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def variant_of(precision: str) -> str:

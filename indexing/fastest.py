@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 PROBE_FILE = "fastest-path.json"
-# ~250 word-pieces of ordinary prose: a chunk as the chunker makes them
+# ordinary prose; doubled, a probe chunk is ~138 word-pieces (the measurement's chunks)
 _PROBE_TEXT = (
     "The committee reviewed the quarterly figures and found that revenue from services rose while "
     "product sales fell slightly, mainly because of lower volumes in the second half of the period. "
