@@ -45,6 +45,17 @@ class Entry:
         return len(self.files) == 1 and not any(c in self.files[0] for c in "*?[")
 
     @property
+    def size_text(self) -> str:
+        """The download size as the catalog lists it ("bundled" when it ships with Citewise)."""
+        if self.bundled:
+            return "bundled"
+        return f"{self.size_mb / 1024:.1f} GB" if self.size_mb >= 1024 else f"{self.size_mb} MB"
+
+    @property
+    def needs_text(self) -> str:
+        return f"{self.ram_gb:g} GB" + (f", GPU {self.vram_gb:g} GB" if self.vram_gb else "")
+
+    @property
     def commercial_use(self) -> bool:
         return "non-commercial" not in self.licence.lower()
 

@@ -50,8 +50,7 @@ def cmd_list(services, args) -> int:
     for col in ("engine", "size", "needs", "licence", "here"):
         table.add_column(col)
     for r in listed:
-        size = "bundled" if r["bundled"] else (f"{r['size_mb'] / 1024:.1f} GB" if r["size_mb"] >= 1024 else f"{r['size_mb']} MB")
-        needs = f"{r['ram_gb']:g} GB" + (f" / GPU {r['vram_gb']:g}" if r["vram_gb"] else "")
+        e = catalog.get(r["id"])
         here = []
         if r["in_use"]:
             here.append("[bold green]in use[/bold green]")
@@ -64,7 +63,7 @@ def cmd_list(services, args) -> int:
         if not r["fits"]:
             here.append("[dim]does not fit[/dim]")
         licence = r["licence"].replace(" Community Licence", "").replace(" Licence", "").replace("(non-commercial)", "non-commercial")
-        table.add_row(escape(r["id"]), r["engine"], size, needs, escape(licence), " ".join(here))
+        table.add_row(escape(r["id"]), r["engine"], e.size_text, e.needs_text, escape(licence), " ".join(here))
     if out.is_terminal:
         out.print(table)
     else:  # a pipe or a file: one model per line, not wrapped at 80 columns

@@ -203,22 +203,20 @@ class Services:
         """Chunks cut to the library's embedding model (its tokenizer and token limit)."""
         if embedder.model_dir == self.embedder.model_dir:
             return self.chunker
+        return self._chunker_of(embedder.model_dir)
+
+    def _chunker_of(self, model_dir: Path) -> Chunker:
         config = self.chunking_config
-        limit = model_max_tokens(embedder.model_dir) - 2
+        limit = model_max_tokens(model_dir) - 2  # [CLS] and [SEP]
         if config.max_tokens > limit:
             config = ChunkingConfig(max_tokens=limit, overlap_tokens=config.overlap_tokens)
-        return Chunker.from_model_dir(embedder.model_dir, config)
+        return Chunker.from_model_dir(model_dir, config)
 
     @property
     def chunker(self) -> Chunker:
         with self._lock:
             if self._chunker is None:
-                embedder = self.embedder
-                config = self.chunking_config
-                limit = model_max_tokens(embedder.model_dir) - 2  # [CLS] and [SEP]
-                if config.max_tokens > limit:
-                    config = ChunkingConfig(max_tokens=limit, overlap_tokens=config.overlap_tokens)
-                self._chunker = Chunker.from_model_dir(embedder.model_dir, config)
+                self._chunker = self._chunker_of(self.embedder.model_dir)
             return self._chunker
 
     @property

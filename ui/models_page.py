@@ -118,12 +118,10 @@ class ModelsPage(QWidget):
     def refresh(self) -> None:
         for i, e in enumerate(self.entries):
             fit = catalog.fit(e, self.hw)
-            size = "bundled" if e.bundled else (f"{e.size_mb / 1024:.1f} GB" if e.size_mb >= 1024 else f"{e.size_mb} MB")
-            needs = f"{e.ram_gb:g} GB" + (f", GPU {e.vram_gb:g} GB" if e.vram_gb else "")
             here = [s for s in (self.state_of(e), "recommended" if e.id in self.recommended else "",
                                 "" if fit.fits else "does not fit") if s]
             engine = {"llamacpp": "llama.cpp", "vllm": "vLLM", "embedding": "embeddings"}[e.engine]
-            for col, text in enumerate((e.id, engine, size, needs, e.licence, " · ".join(here))):
+            for col, text in enumerate((e.id, engine, e.size_text, e.needs_text, e.licence, " · ".join(here))):
                 item = QTableWidgetItem(text)
                 item.setToolTip(f"{e.good_for}\n{'Fits' if fit.fits else 'Does not fit'}: {fit.why}")
                 if not fit.fits:
