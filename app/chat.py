@@ -1,6 +1,7 @@
 """Ask: question → passages → streamed answer → per-sentence citations. A Qt-free generator.
 
-Events, in order: Status("searching"), Retrieved, then either Done (refused before the LLM
+Events, in order: (a follow-up a writing model rewrites: the engine's loading Status and
+Status("rewriting the question")), Status("searching"), Retrieved, then either Done (refused before the LLM
 when retrieval found nothing close) or Status("generating"), Token…, SentenceCited… and Done.
 The caller may cancel between tokens; the answer so far is still attributed and returned.
 """
@@ -14,6 +15,8 @@ from typing import Callable, Iterator, Union
 
 from retrieval.abstain import decide
 from retrieval.attribution import AttributionSettings, Attributor
+from retrieval.condense import MAX_TOKENS as CONDENSE_TOKENS
+from retrieval.condense import Exchange, accept, condense_messages
 from retrieval.followup import Turn, context_for, turn_of
 from retrieval.models import Answer, AnswerSentence, Citation, Passage, render_sentences
 from retrieval.prompts import REFUSAL, build_messages, pack
@@ -32,6 +35,7 @@ class Status:
 class Retrieved:
     passages: list[Passage]
     refused: bool
+    rewritten: str | None = None  # the standalone question searched instead (a follow-up rewritten)
 
 
 @dataclass
@@ -69,7 +73,8 @@ class Chat:
     ) -> Iterator[ChatEvent]:
         """`mode` ("generate" | "quote") overrides the settings' answer mode for this question.
         `history`: the conversation's earlier turns (oldest first): the question is a follow-up,
-        read with them (retrieval/followup.py). `scope`: only those files are searched."""
+        read with them (retrieval/followup.py), after the answering model rewrote it as a standalone
+        question where it writes the answer (retrieval/condense.py). `scope`: only those files are searched."""
         if mode not in (None, "generate", "quote"):
             raise ValueError(f"answer mode must be generate or quote, not {mode!r}")
         cancel = cancel or (lambda: False)
@@ -80,18 +85,26 @@ class Chat:
         if not question:
             raise ValueError("the question is empty")
 
+        mode = mode or answer_mode(settings)
+        rewritten = None
+        if history and condenses(settings, mode):
+            rewritten = yield from self._condense(question, history, timings)
+        query = rewritten or question  # what is searched, judged and answered
+
         yield Status("searching")
+        t_search = time.perf_counter()
         retriever = self.retriever
-        context = context_for(history or [], question=question)
-        passages = retriever.search(question, k=settings.retrieval.top_k, context=context,
+        context = context_for(history or [], question=query)
+        passages = retriever.search(query, k=settings.retrieval.top_k, context=context,
                                     within=scope.files if scope is not None else None)
-        timings["retrieval_s"] = time.perf_counter() - t0
-        # judged on the question itself, with the passages found in context: on doc2dial the question
-        # read with the earlier ones was refused more often (follow-ups 12.4 % vs 7.2 %, new topics
-        # 22.5 % vs 0 %: bench/conversation.py)
-        decision = decide(question, passages, settings.retrieval.strictness, retriever.last_topic, retriever)
-        yield Retrieved(passages, decision.refuse)
+        timings["retrieval_s"] = time.perf_counter() - t_search
+        # judged on the question itself (a rewrite stands alone too), with the passages found in
+        # context: on doc2dial the question read with the earlier ones was refused more often
+        # (follow-ups 12.4 % vs 7.2 %, new topics 22.5 % vs 0 %: bench/conversation.py)
+        decision = decide(query, passages, settings.retrieval.strictness, retriever.last_topic, retriever)
+        yield Retrieved(passages, decision.refuse, rewritten)
         followup = {"read_with": context.text if context is not None else None,
+                    "rewritten": rewritten,
                     "retrieved": turn_of(question, passages).passages,
                     "scope": scope.chosen if scope is not None else None}
         if decision.refuse:
@@ -104,9 +117,11 @@ class Chat:
             yield Done(answer)
             return
 
-        if (mode or answer_mode(settings)) == "quote":
-            for event in self._quote_answer(question, passages, timings, t0, followup["read_with"]):
+        if mode == "quote":
+            read_with = None if rewritten else followup["read_with"]
+            for event in self._quote_answer(query, passages, timings, t0, read_with):
                 if isinstance(event, Done):
+                    event.answer.question = question  # the user's words; the rewrite is `rewritten`
                     for name, value in followup.items():
                         setattr(event.answer, name, value)
                 yield event
@@ -118,7 +133,7 @@ class Chat:
         llm = settings.llm
         budget = engine.context_tokens - llm.max_tokens - 400
         context = pack(passages, budget, getattr(engine, "count_tokens", None))
-        messages = build_messages(question, context)
+        messages = build_messages(query, context)
         citer = StreamingCiter(Attributor(context, embed=self.embed, settings=AttributionSettings()))
 
         yield Status("generating")
@@ -164,6 +179,22 @@ class Chat:
         yield Done(answer)
 
 
+    def _condense(self, question: str, history: list[Turn], timings: dict) -> Iterator[ChatEvent]:
+        """The answering model rewrites the follow-up as a standalone question (retrieval/condense.py);
+        returns the rewrite, or None when its reply is not a usable one (then the question is read
+        with the conversation, as the bundled path does)."""
+        engine = self.engine()
+        for step in engine.load_steps():
+            yield Status(step)
+        yield Status("rewriting the question")
+        t = time.perf_counter()
+        earlier = [Exchange(turn.question, turn.answer) for turn in history]
+        llm = self.settings.llm
+        reply = "".join(engine.stream_chat(condense_messages(question, earlier), max_tokens=CONDENSE_TOKENS,
+                                           temperature=0.0, repetition_penalty=llm.repetition_penalty))
+        timings["condense_s"] = time.perf_counter() - t
+        return accept(question, reply, earlier)
+
     def _quote_answer(self, question, passages, timings, t0, read_with=None) -> Iterator[ChatEvent]:
         """Quote mode: the passages' best sentences, verbatim, each cited."""
         quotes = best_sentences(question, passages, self.embed, read_with=read_with)
@@ -198,6 +229,14 @@ def answer_mode(settings) -> str:
         return mode
     bundled = settings.llm.model in ("", "bundled") and settings.llm.engine != "remote"
     return BUNDLED_ANSWER_MODE if bundled else "generate"
+
+
+def condenses(settings, mode: str) -> bool:
+    """Whether a follow-up is rewritten by the model before the search: `auto` when the model
+    writes the answer (the bundled one, which quotes, cannot rewrite either; and quote mode
+    starts no engine), `on` always, `off` never."""
+    choice = settings.retrieval.condense
+    return choice == "on" or (choice == "auto" and mode == "generate")
 
 
 # what bench/retrieval.py measured as better on SQuAD with the bundled model (see README)

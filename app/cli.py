@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", type=Path)
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.add_argument("--export", type=Path, metavar="FILE", help="also write it with its citations (.md .html .pdf .json)")
+    s.add_argument("--extractive", action="store_true",
+                   help="quote each section's central sentences even where a model writes answers (no model is run)")
 
     s = sub.add_parser("list", help="what is indexed")
     s.add_argument("--json", action="store_true")

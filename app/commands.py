@@ -129,8 +129,9 @@ def _print_report(reports: list[FileReport], elapsed: float) -> None:
 
 @_wrap_store_errors
 def cmd_ask(services, args) -> int:
-    from app.chat import Done, SentenceCited, Status, Token
+    from app.chat import Done, Retrieved, SentenceCited, Status, Token
     from app.engines.base import EngineError
+    from app.export import REWRITTEN
 
     question = " ".join(args.question)
     chat = services.chat()
@@ -150,6 +151,8 @@ def cmd_ask(services, args) -> int:
         for event in chat.ask(question, history=history, scope=scope):
             if isinstance(event, Status) and live and err.is_terminal:
                 err.print(f"[dim]{event.text}…[/dim]", end="\r")
+            elif isinstance(event, Retrieved) and event.rewritten and live:  # a follow-up, rewritten
+                out.print(f"[dim]{escape(REWRITTEN + event.rewritten)}[/dim]")
             elif isinstance(event, Token) and live:
                 out.print(escape(event.text), end="")
             elif isinstance(event, SentenceCited) and live:
@@ -165,7 +168,7 @@ def cmd_ask(services, args) -> int:
     if history is not None:
         from retrieval.followup import Turn
 
-        history.append(Turn(answer.question, answer.retrieved))
+        history.append(Turn(answer.question, answer.retrieved, "" if answer.refused else answer.text))
     if getattr(args, "export", None):
         export_to(answer.to_dict(), args.export, services.library().name)
     if args.json:

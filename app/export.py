@@ -27,6 +27,7 @@ class ExportError(ValueError):
 
 # a follow-up question (retrieval/followup.py): what it was searched with, shown under it
 FOLLOW_UP = "Searched as a follow-up of: "
+REWRITTEN = "Searched as: "  # a follow-up the answering model rewrote (retrieval/condense.py)
 
 
 def turn_notes(turn: dict) -> list[str]:
@@ -34,7 +35,9 @@ def turn_notes(turn: dict) -> list[str]:
     notes = []
     if turn.get("scope"):
         notes.append("Asked within: " + ", ".join(Path(p).name or p for p in turn["scope"]))
-    if turn.get("read_with"):
+    if turn.get("rewritten"):
+        notes.append(REWRITTEN + turn["rewritten"])
+    elif turn.get("read_with"):
         notes.append(FOLLOW_UP + turn["read_with"])
     return notes
 

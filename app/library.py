@@ -188,13 +188,20 @@ class Library:
                                 + (f" ({record.error})" if record is not None and record.error else ""))
         return sorted(self.store.get(record.chunk_ids), key=lambda c: c.index)
 
-    def summarize(self, path: str | Path, *, cancel=None):
-        """A whole document summarised, each bullet cited (retrieval/summary.py): a generator of
-        Progress, then the Answer. DocumentError when the file is not indexed."""
+    def summarize(self, path: str | Path, *, cancel=None, engine=None, llm=None, embed=None):
+        """A whole document summarised, each bullet cited: a generator of Progress (and, with an
+        engine, its loading Status), then the Answer. Extractive (retrieval/summary.py), or written
+        by `engine` map-reduce with `llm` settings, its bullets checked with `embed`
+        (app/written_summary.py). DocumentError when the file is not indexed."""
         from retrieval.summary import summarize
 
         chunks = self.chunks_of(path)
-        return summarize(str(Path(path).expanduser().resolve()), chunks, self.embedder.embed, cancel=cancel)
+        path = str(Path(path).expanduser().resolve())
+        if engine is not None:
+            from app.written_summary import written_summary
+
+            return written_summary(path, chunks, engine, embed or self.embedder.embed, llm, cancel=cancel)
+        return summarize(path, chunks, self.embedder.embed, cancel=cancel)
 
     def file(self, path: str) -> FileRecord | None:
         """One file's record (None when the library does not hold it)."""

@@ -399,6 +399,17 @@ class Services:
 
         return Chat(self.library(library).retriever, self.engine, self.embedder.embed, self.settings)
 
+    def summarize(self, path, *, cancel=None, mode: str | None = None):
+        """The current library's document summarised (Library.summarize): written map-reduce by the
+        answer engine when answers are written (`mode` or the settings' answer mode), else extractive."""
+        from app.chat import answer_mode
+
+        library = self.library()
+        if (mode or answer_mode(self.settings)) == "generate":
+            return library.summarize(path, cancel=cancel, engine=self.engine(), llm=self.settings.llm,
+                                     embed=self.embedder.embed)
+        return library.summarize(path, cancel=cancel)
+
     def close(self) -> None:
         with self._lock:
             if self._engine is not None and self._owns_engine:

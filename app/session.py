@@ -159,15 +159,21 @@ class Session:
     def summarize(self, path: str, cancel: Callable[[], bool] | None = None) -> Iterator:
         """Status lines while the document is read, then its summary (Answer.to_dict(): bullets
         under section headings, each cited). SessionError when the file is not indexed."""
+        from app.chat import Status
         from indexing.models import DocumentError
         from retrieval.summary import Progress
 
         try:
-            events = self.library.summarize(path, cancel=cancel)
+            events = self.services.summarize(path, cancel=cancel)
         except DocumentError as exc:
             raise SessionError(str(exc)) from None
         for event in events:
-            yield f"Reading section {event.done} of {event.total}…" if isinstance(event, Progress) else event.to_dict()
+            if isinstance(event, Status):
+                yield f"Answer engine: {event.text}"
+            elif isinstance(event, Progress):
+                yield f"Reading section {event.done} of {event.total}…"
+            else:
+                yield event.to_dict()
 
     def history(self) -> list:
         """The open conversation's turns as retrieval remembers them (the next question may be a
@@ -296,5 +302,5 @@ def history_of(answers: list[dict]) -> list:
     turns = []
     for a in answers:
         retrieved = [(r["file"], r["index"]) for r in a.get("retrieved") or []]
-        turns.append(Turn(a.get("question", ""), retrieved))
+        turns.append(Turn(a.get("question", ""), retrieved, "" if a.get("refused") else a.get("answer") or ""))
     return turns

@@ -61,6 +61,9 @@ class RetrievalSettings(BaseModel):
     candidates: int = Field(30, ge=1, le=500)
     strictness: Literal["lenient", "balanced", "strict"] = "balanced"
     answer_mode: Literal["auto", "generate", "quote"] = "auto"  # quote: the passages' own sentences
+    # a follow-up rewritten by the answering model as a standalone question before the search
+    # (retrieval/condense.py): auto = when the model writes the answer (never with the bundled one)
+    condense: Literal["auto", "on", "off"] = "auto"
 
 
 class LLMSettings(BaseModel):

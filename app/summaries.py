@@ -10,19 +10,24 @@ from app.console import UserError, err, export_to, out, source_line
 
 
 def cmd_summarize(services, args) -> int:
+    from app.chat import Status
+    from app.engines.base import EngineError
     from indexing.models import DocumentError
     from retrieval.summary import Progress
 
     library = services.library()
     answer = None
     try:
-        for event in library.summarize(args.file):
-            if isinstance(event, Progress):
+        for event in services.summarize(args.file, mode="quote" if getattr(args, "extractive", False) else None):
+            if isinstance(event, Status):
+                if err.is_terminal:
+                    err.print(f"[dim]{escape(event.text)}…[/dim]", end="\r")
+            elif isinstance(event, Progress):
                 if err.is_terminal and event.total:
                     err.print(f"[dim]reading section {event.done}/{event.total}…[/dim]", end="\r")
             else:
                 answer = event
-    except DocumentError as exc:
+    except (DocumentError, EngineError) as exc:
         raise UserError(str(exc)) from None
     if getattr(args, "export", None):
         export_to(answer.to_dict(), args.export, library.name, "summary")

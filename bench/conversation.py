@@ -16,7 +16,12 @@ the gold passage (located in the text as indexed: the text loader strips leading
 - alone: the question by itself (what Citewise did before);
 - questions: the earlier questions read with it, nothing else (context weight only);
 - citewise: the default follow-up context (FollowUpSettings): earlier questions, the documents and
-  neighbouring passages of what the previous turn retrieved.
+  neighbouring passages of what the previous turn retrieved;
+- condense (with --condense GGUF|bundled): a model rewrites each follow-up as a standalone question
+  (retrieval/condense.py; llama.cpp), searched with the citewise context when the rewrite is
+  accepted, the question read with the context otherwise (as the app does). The model is shown
+  the earlier questions and, as each one's answer, the first 400 characters of the passage the
+  method retrieved first (the app shows it its answers). Reported: the share of rewrites accepted.
 A method's history is its own: the passages it retrieved at the earlier turns (what the app would
 have cited), never the gold passages, and only the user's questions (the app has no agent).
 Also per turn: whether abstention (balanced) refuses it, judged on the question alone and on the
@@ -98,30 +103,50 @@ def hit(passages, path: str, start: int, end: int) -> bool:
     return any(p.chunk.path == path and p.chunk.start < end and p.chunk.end > start for p in passages)
 
 
-def run_method(retriever, dialogues, path_of, follow, topic_changes, texts) -> list[dict]:
-    """Each dialogue's turns in order, the method's own history; then its topic-change turn."""
+def run_method(retriever, dialogues, path_of, follow, topic_changes, texts, engine=None) -> list[dict]:
+    """Each dialogue's turns in order, the method's own history; then its topic-change turn.
+    With `engine`, follow-ups (and the topic change) are first rewritten by it (condense)."""
     from retrieval.followup import context_for, turn_of
+
+    def ask(question, history):
+        query, accepted = question, None
+        if engine is not None and history:
+            query = condensed(engine, question, history) or question
+            accepted = query != question
+        context = context_for(history, follow, query) if follow is not None else None
+        passages = retriever.search(query, K, context=context)
+        return query, context, passages, {} if accepted is None else {"rewritten": accepted, "query": query}
 
     rows = []
     for dial in dialogues:
         history = []
         path = path_of[dial["doc_id"]]
         for i, turn in enumerate(dial["turns"]):
-            context = context_for(history, follow, turn["question"]) if follow is not None else None
-            passages = retriever.search(turn["question"], K, context=context)
+            query, context, passages, extra = ask(turn["question"], history)
             rows.append({"dial": dial["dial_id"], "kind": "first" if i == 0 else "follow-up",
                          "hit": hit(passages, path, *gold_span(texts[dial["doc_id"]], turn)),
                          "doc": any(p.chunk.path == path for p in passages),
-                         **refusals(turn["question"], context, passages, retriever)})
+                         **refusals(query, context, passages, retriever), **extra})
             history.append(turn_of(turn["question"], passages))
+            if passages:
+                history[-1].answer = " ".join(passages[0].chunk.text.split())[:400]
         other = topic_changes[dial["dial_id"]]
-        context = context_for(history, follow, other["question"]) if follow is not None else None
-        passages = retriever.search(other["question"], K, context=context)
+        query, context, passages, extra = ask(other["question"], history)
         rows.append({"dial": dial["dial_id"], "kind": "topic change",
                      "hit": hit(passages, path_of[other["doc_id"]], *gold_span(texts[other["doc_id"]], other)),
                      "doc": any(p.chunk.path == path_of[other["doc_id"]] for p in passages),
-                     **refusals(other["question"], context, passages, retriever)})
+                     **refusals(query, context, passages, retriever), **extra})
     return rows
+
+
+def condensed(engine, question: str, history) -> str | None:
+    """The engine's standalone rewrite of `question`, when retrieval/condense.py accepts it."""
+    from retrieval.condense import MAX_TOKENS, Exchange, accept, condense_messages
+
+    earlier = [Exchange(t.question, t.answer) for t in history]
+    reply = "".join(engine.stream_chat(condense_messages(question, earlier), max_tokens=MAX_TOKENS,
+                                       temperature=0.0, repetition_penalty=1.15))
+    return accept(question, reply, earlier)
 
 
 def refusals(question: str, context, passages, retriever) -> dict:
@@ -146,6 +171,9 @@ def summary(rows: list[dict], dials: set[str]) -> dict:
                          "doc@5": round(100 * sum(r["doc"] for r in sel) / len(sel), 1),
                          "refused": round(100 * sum(r["refused"] for r in sel) / len(sel), 1),
                          "refused_in_context": round(100 * sum(r["refused_in_context"] for r in sel) / len(sel), 1)}
+            asked = [r for r in sel if "rewritten" in r]
+            if asked:
+                out[kind]["rewrites_accepted"] = round(100 * sum(r["rewritten"] for r in asked) / len(asked), 1)
     return out
 
 
@@ -155,6 +183,8 @@ def main() -> int:
     ap.add_argument("--grid", action="store_true", help="try weights on the tuning half")
     ap.add_argument("--variants", action="store_true", help="also the reliance fade's alternatives")
     ap.add_argument("--methods", help="only these methods, comma-separated (e.g. citewise)")
+    ap.add_argument("--condense", metavar="GGUF", help="also the condense method, rewrites by this GGUF model "
+                    "through llama.cpp ('bundled': SmolLM2-135M)")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "citewise-bench-conversation")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -198,16 +228,26 @@ def main() -> int:
                 "turns 3 + document 2 + near 1": dict(turns=3, document_bonus=2 / 61, near_bonus=1 / 61)}
         for name, change in grid.items():
             methods[name] = replace(default, **change)
+    engine = None
+    if args.condense:
+        from app.engines.llamacpp import LlamaCppEngine
+
+        engine = LlamaCppEngine(args.condense, context_tokens=4096)
+        methods["condense"] = default
     if args.methods:
         methods = {name: methods[name] for name in args.methods.split(",")}
     results = {}
     for name, follow in methods.items():
         t = time.perf_counter()
         subset = [d for d in dialogues if d["dial_id"] in tuning] if args.grid else dialogues
-        rows = run_method(retriever, subset, path_of, follow, topic_changes, texts)
+        rows = run_method(retriever, subset, path_of, follow, topic_changes, texts,
+                          engine if name == "condense" else None)
         results[name] = {"tuning": summary(rows, tuning), "held-out": summary(rows, held),
                          "settings": None if follow is None else follow.__dict__, "seconds": round(time.perf_counter() - t, 1)}
         r = results[name]
+        if name == "condense":  # what the model wrote: the first 40 searched
+            r["model"] = args.condense
+            r["samples"] = [{k: row[k] for k in ("kind", "query", "hit")} for row in rows if "query" in row][:40]
         print(f"{name:<24} " + "  ".join(
             f"{part} {kind} {r[part].get(kind, {}).get('recall@5', '-')}" for part in ("tuning", "held-out")
             for kind in ("first", "follow-up", "topic change")), flush=True)
@@ -216,8 +256,10 @@ def main() -> int:
     for name, r in results.items():
         h = r["held-out"]
         if h:
-            print(f"{name:<24}{h['first']['recall@5']:>8}{h['follow-up']['recall@5']:>11}{h['topic change']['recall@5']:>14}")
-    suffix = "-grid" if args.grid else f"-{args.methods.replace(',', '-')}" if args.methods else ""
+            accepted = h["follow-up"].get("rewrites_accepted")
+            print(f"{name:<24}{h['first']['recall@5']:>8}{h['follow-up']['recall@5']:>11}{h['topic change']['recall@5']:>14}"
+                  + (f"   rewrites accepted: {accepted} % of follow-ups" if accepted is not None else ""))
+    suffix = "-grid" if args.grid else f"-{args.methods.replace(',', '-')}" if args.methods else "-condense" if engine else ""
     out = ROOT / "bench" / "results" / f"conversation-{time.strftime('%Y-%m-%d')}{suffix}.json"
     out.write_text(json.dumps({"dialogues": len(dialogues), "library": library.stats(), "index_s": build_s,
                                "k": K, "results": results}, indent=1))

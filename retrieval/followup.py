@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 @dataclass
 class Turn:
     """What retrieval keeps of an earlier turn: its question and the passages it answered from,
-    best first, as (file path, chunk position in the file)."""
+    best first, as (file path, chunk position in the file); its answer's text (what a capable
+    model reads when it rewrites a follow-up: retrieval/condense.py), empty when it refused."""
 
     question: str
     passages: list[tuple[str, int]] = field(default_factory=list)
+    answer: str = ""
 
 
 @dataclass

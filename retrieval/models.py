@@ -131,6 +131,9 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     # a follow-up: the earlier questions it was read with (retrieval/followup.py), else None
     read_with: str | None = None
+    # a follow-up rewritten by the answering model as a question that stands alone
+    # (retrieval/condense.py): what was searched and answered instead of `question`, else None
+    rewritten: str | None = None
     retrieved: list[tuple[str, int]] = field(default_factory=list)  # (file, chunk position), best first
     scope: list[str] | None = None  # the files/folders it was asked within (None: the whole library)
     kind: str = "answer"  # or "summary" (retrieval/summary.py: bullets under section headings)
@@ -139,6 +142,7 @@ class Answer:
         return {
             "question": self.question,
             "read_with": self.read_with,
+            "rewritten": self.rewritten,
             "retrieved": [{"file": f, "index": i} for f, i in self.retrieved],
             "scope": self.scope,
             "kind": self.kind,

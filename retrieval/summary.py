@@ -151,6 +151,16 @@ def bullets_for(section: Section) -> int:
     return 1 if n < 4 else 2 if n < 20 else 3
 
 
+def extractive_bullets(section: Section, embed: Callable[[list[str]], np.ndarray]) -> list[tuple[Chunk, tuple[int, int]]]:
+    """The section's most central sentences, in reading order: (chunk, (start, end)) of each."""
+    found = section.sentences[:SENTENCES_PER_SECTION]
+    if not found:
+        return []
+    vectors = np.asarray(embed([c.text[s:e] for c, s, e in found]), dtype=np.float32)
+    picked = sorted(_central(vectors, bullets_for(section)), key=lambda i: (found[i][0].index, found[i][1]))
+    return [(found[i][0], (found[i][1], found[i][2])) for i in picked]
+
+
 def summarize(
     path: str, chunks: Sequence[Chunk], embed: Callable[[list[str]], np.ndarray], *,
     cancel: Callable[[], bool] | None = None,
@@ -162,13 +172,10 @@ def summarize(
     citations: list[Citation] = []
     yield Progress(0, len(parts))
     for done, section in enumerate(parts, start=1):
-        found = section.sentences[:SENTENCES_PER_SECTION]
-        if found:
-            vectors = np.asarray(embed([c.text[s:e] for c, s, e in found]), dtype=np.float32)
-            picked = sorted(_central(vectors, bullets_for(section)), key=lambda i: (found[i][0].index, found[i][1]))
+        picked = extractive_bullets(section, embed)
+        if picked:
             sentences.append(AnswerSentence(section.title, [], 0.0, True, role="heading"))
-            for i in picked:
-                chunk, s, e = found[i]
+            for chunk, (s, e) in picked:
                 n = len(citations) + 1
                 citations.append(Citation(n, Passage(chunk=chunk, score=1.0), 1.0, (s, e)))
                 sentences.append(AnswerSentence(" ".join(chunk.text[s:e].split()), [n], 1.0, True, role="bullet"))
@@ -179,4 +186,4 @@ def summarize(
                  sentences=sentences, citations=citations, engine="summary", kind="summary")
 
 
-__all__ = ["Progress", "Section", "sections", "summarize"]
+__all__ = ["Progress", "Section", "bullets_for", "extractive_bullets", "sections", "summarize"]

@@ -248,9 +248,12 @@ class MainWindow(LibraryActions, QMainWindow):
                 self.chat.add_sentence_marks(e.citations, e.supported, e.claim)
             elif isinstance(e, Status):
                 self.chat.set_live_status({"searching": "Searching your documents…", "loading model": "Loading the model…",
-                                           "generating": "Writing the answer…"}.get(e.text, e.text))
+                                           "generating": "Writing the answer…",
+                                           "rewriting the question": "Reading your question with the conversation…"}.get(e.text, e.text))
             elif isinstance(e, Retrieved) and e.refused:
                 self.chat.set_live_status("Nothing in your documents is close to this question.")
+            elif isinstance(e, Retrieved) and e.rewritten:
+                self.chat.set_live_status(f"Searched as: {e.rewritten}")
             elif isinstance(e, Done):
                 state["answer"] = e.answer.to_dict()
 

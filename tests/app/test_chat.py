@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.chat import Done, MarkerFilter, Retrieved, SentenceCited, Status, Token
+from retrieval.followup import Turn
 from app.services import build_services
 from tests import docs
 
@@ -210,3 +211,99 @@ def test_a_scoped_question_is_answered_from_the_chosen_files_only(services, libr
     assert "10:15" in answer.text and answer.to_dict()["scope"] == [str(folder / "notes")]
     with pytest.raises(DocumentError, match="nothing indexed"):
         library.scope([tmp_path / "elsewhere"])
+
+
+class ScriptedModel:
+    """A capable model's replies, scripted: no model that can rewrite a question runs on CI's CPU
+    (the bundled 135M cannot; catalog models need the hub), so this engine stands for one in the
+    tests of what Citewise does with its rewrite. It writes answers by copying the first source's
+    last sentence, as a capable model would, and records every prompt it was given."""
+
+    name, model, context_tokens = "scripted", "capable-model", 4096
+    running = False
+
+    def __init__(self, rewrite: str):
+        self.rewrite = rewrite
+        self.prompts: list[str] = []
+
+    def stream_chat(self, messages, **params):
+        prompt = messages[-1]["content"]
+        self.prompts.append(prompt)
+        if "<Standalone question>" in prompt:
+            yield from self.rewrite.split(" ")[:1]
+            yield from (" " + w for w in self.rewrite.split(" ")[1:])
+            return
+        source = prompt.split('<source id="1"', 1)[1].split(">", 1)[1].split("</source>", 1)[0]
+        yield source.strip().split("\n")[-1].strip().rstrip(".") + " [1]."
+
+    def load_steps(self):
+        yield from ()
+
+    def close(self):
+        pass
+
+
+def _conversation(services, tmp_path, rewrite: str):
+    """The town's library; "When does the ferry to Vardø leave?" then "And on weekends?", answered
+    by a scripted capable model that rewrites the follow-up as `rewrite`."""
+    folder = docs.make_town(tmp_path / "town")
+    model = ScriptedModel(rewrite)
+    s = build_services(services.settings, embedder=services.embedder, engine=model)
+    s.settings.retrieval.answer_mode = "generate"
+    for _ in s.library().add([str(folder)]):
+        pass
+    chat = s.chat()
+    first = list(chat.ask("When does the ferry to Vardø leave?"))[-1].answer
+    assert first.rewritten is None and len(model.prompts) == 1  # a first question is not rewritten
+    history = [Turn(first.question, first.retrieved, first.text)]
+    events = list(chat.ask("And on weekends?", history=history))
+    s.close()
+    return model, events, events[-1].answer
+
+
+def test_a_capable_model_rewrites_a_follow_up_which_is_searched_and_answered(services, tmp_path):
+    """The rewrite is what is searched (the ferry's weekend page, not the buses' — "weekends" alone
+    is their word), what the model answers, and what the answer says it searched."""
+    from app.export import to_markdown
+
+    model, events, answer = _conversation(services, tmp_path, "When does the ferry to Vardø leave on weekends?")
+    shown = model.prompts[1]  # the conversation, its questions and answers, then the follow-up
+    assert "user: When does the ferry to Vardø leave?\nassistant: " in shown and "And on weekends?" in shown
+    assert answer.question == "And on weekends?" and answer.rewritten == "When does the ferry to Vardø leave on weekends?"
+    statuses = [e.text for e in events if isinstance(e, Status)]
+    assert statuses.index("rewriting the question") < statuses.index("searching")
+    assert next(e for e in events if isinstance(e, Retrieved)).rewritten == answer.rewritten
+    assert "Question: When does the ferry to Vardø leave on weekends?" in model.prompts[2]
+    assert answer.citations[0].passage.file_name == "ferry.md" and "11:30" in answer.text
+    assert answer.timings["condense_s"] >= 0 and answer.to_dict()["rewritten"] == answer.rewritten
+    assert "Searched as: When does the ferry to Vardø leave on weekends?" in to_markdown([answer.to_dict()])
+
+
+def test_a_rewrite_that_answers_instead_is_not_followed(services, tmp_path):
+    """A reply that is an answer (or drops the user's words) is ignored: the follow-up is read with
+    the conversation, as with the bundled model, and still finds the ferry's weekend sailing."""
+    model, events, answer = _conversation(services, tmp_path, "The buses run every thirty minutes on weekends.")
+    assert answer.rewritten is None and answer.read_with == "When does the ferry to Vardø leave?"
+    assert "Question: And on weekends?" in model.prompts[2]
+    assert answer.citations[0].passage.file_name == "ferry.md" and "11:30" in answer.text
+
+
+def test_the_bundled_model_quotes_and_rewrites_nothing_but_can_be_asked_to(services, tmp_path):
+    """Quote mode (the bundled model's default) starts no engine for a follow-up; with condense on,
+    the real bundled model is asked for a rewrite, which is followed only if it is a usable one."""
+    from retrieval.condense import Exchange, accept
+
+    folder = docs.make_town(tmp_path / "town")
+    for _ in services.library().add([str(folder)]):
+        pass
+    chat = services.chat()
+    first = list(chat.ask("When does the ferry to Vardø leave?"))[-1].answer
+    history = [Turn(first.question, first.retrieved, first.text)]
+    quoted = list(chat.ask("And on weekends?", history=history))[-1].answer
+    assert quoted.rewritten is None and "condense_s" not in quoted.timings
+    services.settings.retrieval.condense = "on"
+    answer = list(chat.ask("And on weekends?", history=history))[-1].answer
+    assert "condense_s" in answer.timings  # the 135M model was asked
+    if answer.rewritten is not None:
+        assert accept("And on weekends?", answer.rewritten, [Exchange(first.question, first.text)]) == answer.rewritten
+    assert answer.citations[0].passage.file_name == "ferry.md" and "11:30" in answer.text

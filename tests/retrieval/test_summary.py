@@ -21,6 +21,16 @@ SECTIONS = {
 }
 
 
+def index_trip(library, folder):
+    """trip.md (SECTIONS under their headings) in `folder`, indexed."""
+    text = "# Travel notes\n\n" + "\n\n".join(f"## {title}\n\n" + " ".join(lines) for title, lines in SECTIONS.items())
+    path = folder / "trip.md"
+    path.write_text(text + "\n", encoding="utf-8")
+    for _ in library.add([str(path)]):
+        pass
+    return path
+
+
 def _summary(library, path):
     events = list(library.summarize(path))
     assert all(isinstance(e, Progress) for e in events[:-1])
@@ -29,11 +39,7 @@ def _summary(library, path):
 
 
 def test_a_sectioned_document_gets_cited_bullets_for_every_section(library, tmp_path):
-    text = "# Travel notes\n\n" + "\n\n".join(f"## {title}\n\n" + " ".join(lines) for title, lines in SECTIONS.items())
-    path = tmp_path / "trip.md"
-    path.write_text(text + "\n", encoding="utf-8")
-    for _ in library.add([str(path)]):
-        pass
+    path = index_trip(library, tmp_path)
     summary = _summary(library, path)
     headings = [s.text for s in summary.sentences if s.role == "heading"]
     assert [h.rsplit(" › ", 1)[-1] for h in headings] == list(SECTIONS)

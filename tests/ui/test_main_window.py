@@ -616,3 +616,31 @@ def test_settings_models_cancel_keeps_the_partial_download_to_resume(qtbot, sett
     assert "cancelled" in page.status.text() and page.download_button.text() == "Resume download"
     assert hub.partial_bytes(entry, settings.data_dir) > 5e6 and dialog.changes() == {}
     dialog.reject()
+
+
+def test_a_follow_up_rewritten_by_a_writing_model_says_what_it_searched(qtbot, settings, embedder, tmp_path):
+    """With a model that writes (scripted here: none that can rewrite runs on CI), "And on
+    weekends?" is rewritten from the conversation; the window says what was searched, the answer
+    cites the ferry, and the saved turn keeps the rewrite."""
+    from app.services import build_services
+    from tests.app.test_chat import ScriptedModel
+    from ui.main_window import MainWindow
+
+    settings.retrieval.answer_mode = "generate"
+    services = build_services(settings, embedder=embedder, engine=ScriptedModel("When does the ferry to Vardø leave on weekends?"))
+    win = MainWindow(services, ui_state=tmp_path / "window.ini", warm_up=False)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        with qtbot.waitSignal(win.index_finished, timeout=LONG):
+            win.enqueue_index([str(docs.make_town(tmp_path / "town"))])
+        first, _ = _ask(qtbot, win, "When does the ferry to Vardø leave?")
+        assert first["rewritten"] is None
+        second, _ = _ask(qtbot, win, "And on weekends?")
+        assert second["rewritten"] == "When does the ferry to Vardø leave on weekends?"
+        assert second["citations"][0]["file_name"] == "ferry.md" and "11:30" in second["answer"]
+        assert "Searched as: When does the ferry to Vardø leave on weekends?" in win.chat.view.toPlainText()
+        saved = win.session.conversations.turns(win.session.conversation_id)[-1]
+        assert saved["rewritten"] == second["rewritten"]
+    finally:
+        win.close()
