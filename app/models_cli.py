@@ -173,6 +173,11 @@ def cmd_remove(services, args) -> int:
     settings = services.settings
     if catalog.in_use(e, settings):
         raise UserError(f"{e.id} is in use: `citewise models use smollm2-135m` (the bundled model) or another model first")
+    using = services.libraries_using(e)
+    if using:
+        raise UserError(f"{e.id} made the vectors of " + ", ".join(f"library '{n}'" for n in using)
+                        + ", which search with it: delete " + ("that library" if len(using) == 1 else "those libraries")
+                        + " first (the desktop app's Library menu), or keep the model")
     try:
         removed = hub.remove(e, settings.data_dir)
     except hub.DownloadError as exc:

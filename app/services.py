@@ -175,6 +175,16 @@ class Services:
             raise
         return dict(collection.metadata or {})
 
+    def libraries_using(self, entry) -> list[str]:
+        """The libraries whose vectors came from this catalog embedding model (removing it would
+        leave them unable to search), by name."""
+        from app.catalog import folder
+
+        if entry.kind != "embedding":
+            return []
+        model = str(folder(entry, self.settings.data_dir).resolve())
+        return [name for name in self.library_names() if (self._recorded(name) or {}).get("embed_model") == model]
+
     def library_embedder(self, library: str) -> Embedder:
         """The embedder a library's vectors were made with: a library indexed with another model
         than the configured one (Settings → Models, `citewise models use`) keeps its own, so a new

@@ -378,7 +378,8 @@ class MainWindow(LibraryActions, QMainWindow):
 
         s = self.services.settings
         dialog = SettingsDialog(s, get_api_key(s.llm.remote_url) if s.llm.remote_url else None, self,
-                                engine_note=self._engine_note or "being determined while the models load…")
+                                engine_note=self._engine_note or "being determined while the models load…",
+                                libraries_using=self.services.libraries_using)
         if dialog.exec():
             self.apply_settings(dialog.changes(), dialog.api_key_changed())
 

@@ -32,9 +32,10 @@ class ModelsPage(QWidget):
 
     use_requested = Signal(dict)
 
-    def __init__(self, settings, parent=None):
+    def __init__(self, settings, parent=None, libraries_using=None):
         super().__init__(parent)
         self.settings = settings
+        self.libraries_using = libraries_using  # entry → libraries whose vectors it made (Services)
         self.data_dir = settings.data_dir
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
@@ -218,6 +219,11 @@ class ModelsPage(QWidget):
             return
         if catalog.in_use(e, self.settings):
             self.status.setText(f"{e.id} is in use: choose another model (Use) and click OK first.")
+            return
+        using = self.libraries_using(e) if self.libraries_using is not None else []
+        if using:
+            self.status.setText(f"{e.id} made the vectors of " + ", ".join(f"library '{n}'" for n in using)
+                                + ": they search with it. Delete them first (Library menu), or keep the model.")
             return
         folder = catalog.folder(e, self.data_dir)
         answer = QMessageBox.question(self, "Remove model", f"Delete {e.id} ({folder})? Downloading it again takes "

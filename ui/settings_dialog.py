@@ -49,7 +49,7 @@ def _combo(items, current: str) -> QComboBox:
 class SettingsDialog(QDialog):
     """Edits a copy of the settings. `changes()` are the dotted keys the user changed."""
 
-    def __init__(self, settings, api_key: str | None, parent=None, engine_note: str | None = None):
+    def __init__(self, settings, api_key: str | None, parent=None, engine_note: str | None = None, libraries_using=None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
@@ -100,7 +100,7 @@ class SettingsDialog(QDialog):
         from ui.models_page import ModelsPage
 
         self.extra: dict = {}  # changes the Models page chose that have no field here (embedding.model)
-        self.models = ModelsPage(settings, self)
+        self.models = ModelsPage(settings, self, libraries_using=libraries_using)
         self.models.use_requested.connect(self._use_model)
         self.tabs = QTabWidget()
         self.tabs.addTab(general, "General")

@@ -224,10 +224,10 @@ def test_models_download_use_then_the_answer_is_written_by_the_downloaded_model(
     assert "is not downloaded" in capsys.readouterr().err
 
 
-def test_a_new_embedding_model_makes_new_libraries_and_old_ones_keep_theirs(tmp_path, models_cache):
+def test_a_new_embedding_model_makes_new_libraries_and_old_ones_keep_theirs(tmp_path, models_cache, capsys):
     """After "use" of a downloaded embedding model, a library indexed before keeps searching with
     the model its vectors came from (never a mix of vector spaces, never an error), and a new
-    library embeds with the new one."""
+    library embeds with the new one; the model cannot be removed while that library needs it."""
     from app.services import build_services
     from app.settings import load_settings
 
@@ -254,7 +254,14 @@ def test_a_new_embedding_model_makes_new_libraries_and_old_ones_keep_theirs(tmp_
     list(new.add([str(doc)]))
     assert new.embedder.model_id == str(catalog.folder(entry, data).resolve())
     assert new.retriever.search("When does the ferry leave?", k=1)[0].file_name == "ferry.txt"
+    assert after.libraries_using(entry) == ["Second"] and after.libraries_using(catalog.get(GGUF_ENTRY)) == []
     after.close()
+    # not configured (the settings file names the bundled model), but library 'Second' needs it
+    from app import cli
+
+    assert cli.main(["--data-dir", str(data), "models", "remove", entry.id]) == 1
+    assert "made the vectors of library 'Second'" in capsys.readouterr().err
+    assert catalog.folder(entry, data).is_dir()
 
 
 def test_a_second_download_of_the_same_model_waits_for_none_and_says_why(tmp_path):
