@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from indexing.words import content_words
+from retrieval.attribution import split_sentences
 
 TURNS = 3  # earlier turns shown to the model
 ANSWER_CHARS = 400  # of each earlier answer
@@ -77,8 +78,8 @@ def clean(text: str) -> str:
 
 def accept(question: str, reply: str, earlier: list[Exchange], *, keep: float = 0.75, longest: int = 40) -> str | None:
     """The rewrite to search with, or None when the reply is not a usable one: empty, more than
-    `longest` words (or four times the question's), an answer or a refusal rather than a question
-    (a question asked with "?" is rewritten as one),
+    `longest` words (or four times the question's), more than one sentence, an answer or a refusal
+    rather than a question (a question asked with "?" is rewritten as one),
     keeping fewer than `keep` of the question's content words, or adding none from the conversation
     (the `earlier` turns: what the question refers back to is there, not in the model's fancy)."""
     rewrite = clean(reply)
@@ -88,6 +89,8 @@ def accept(question: str, reply: str, earlier: list[Exchange], *, keep: float = 
     if n > max(longest, 4 * len(question.split())):
         return None
     if "?" in rewrite and not rewrite.endswith("?"):  # a question followed by more (an answer)
+        return None
+    if len(split_sentences(rewrite)) > 1:  # one question, not a paragraph (an answer, an explanation)
         return None
     if question.strip().endswith("?") and not rewrite.endswith("?"):  # a statement: an answer
         return None

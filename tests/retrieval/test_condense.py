@@ -48,6 +48,15 @@ def test_a_reply_that_is_not_a_usable_rewrite_is_not_followed(reply, why):
     assert accept("And on weekends?", reply, EARLIER) is None, why
 
 
+def test_an_explanation_is_not_a_rewrite_though_the_request_had_no_question_mark():
+    """Seen with the bundled 135M model on doc2dial: asked "tell me the requirements", it wrote
+    two sentences about them instead of a question."""
+    earlier = [Exchange("Can I get help returning to my former job through VR&E?", "VR&E helps veterans return to work.")]
+    reply = ("The requirements for returning to a former job through VR&E can vary. "
+             "Some employers may have additional support, while others might not provide it at all.")
+    assert accept("tell me the requirements", reply, earlier) is None
+
+
 def test_a_request_without_a_question_mark_may_be_rewritten_as_one():
     earlier = [Exchange("What does the 10-Q say about Apple's iPhone sales?", "iPhone net sales fell 2 % [1].")]
     assert accept("tell me more about the reasons", "What reasons does the 10-Q give for Apple's iPhone sales?",
