@@ -156,7 +156,13 @@ class Session:
         except DocumentError as exc:
             raise SessionError(str(exc)) from None
 
-    def summarize(self, path: str, cancel: Callable[[], bool] | None = None) -> Iterator:
+    def answers_written(self) -> bool:
+        """Whether a model writes the answers (and summaries) now, rather than quoting passages."""
+        from app.chat import answer_mode
+
+        return answer_mode(self.services.settings) == "generate"
+
+    def summarize(self, path: str, cancel: Callable[[], bool] | None = None, mode: str | None = None) -> Iterator:
         """Status lines while the document is read, then its summary (Answer.to_dict(): bullets
         under section headings, each cited). SessionError when the file is not indexed."""
         from app.chat import Status
@@ -164,7 +170,7 @@ class Session:
         from retrieval.summary import Progress
 
         try:
-            events = self.services.summarize(path, cancel=cancel)
+            events = self.services.summarize(path, cancel=cancel, mode=mode)
         except DocumentError as exc:
             raise SessionError(str(exc)) from None
         for event in events:

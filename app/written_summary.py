@@ -25,6 +25,17 @@ from retrieval.prompts import merge_messages, summary_messages
 from retrieval.summary import Progress, Section, bullets_for, extractive_bullets, sections
 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+_MARKUP = re.compile(r"</?\s*[a-z]+[^>]*>|^\s*(section|sources?)\s*:", re.I)
+
+
+def _plain(sentence: str) -> bool:
+    """A bullet a reader can use: a sentence (capital or figure first), not markup or the prompt
+    echoed back (seen with the bundled model: "Section: Pages 1–6 …", "</source><sub>…"), not
+    capitals copied from a title or a table's header."""
+    letters = [ch for ch in sentence if ch.isalpha()]
+    shouting = sum(ch.isupper() for ch in letters) > 0.4 * max(1, len(letters))
+    return (len(sentence.split()) >= 4 and (sentence[0].isupper() or sentence[0].isdigit() or sentence[0] in "$€£")
+            and not shouting and not _MARKUP.search(sentence))
 
 
 def _groups(chunks: list, budget: int, count: Callable[[str], int]) -> list[list]:
@@ -90,7 +101,7 @@ def _checked(text: str, passages: Sequence[Passage], embed) -> list[tuple[str, l
         clean, marked = strip_markers(text[a:b])
         sentence = " ".join(_BULLET.sub("", clean.strip()).split())
         key = sentence.casefold()
-        if len(sentence.split()) < 3 or key in seen:
+        if not _plain(sentence) or key in seen:
             continue
         seen.add(key)
         result = attributor.attribute(sentence, marked)

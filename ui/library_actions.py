@@ -26,6 +26,7 @@ class LibraryActions:
         lp.remove_requested.connect(self.remove_documents)
         lp.ask_within_requested.connect(self.ask_within)
         lp.summarize_requested.connect(self.summarize)
+        lp.answers_written = self.session.answers_written
         lp.reindex_requested.connect(lambda paths: self.enqueue_index(paths, force=True))
         lp.open_requested.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
 
@@ -47,9 +48,10 @@ class LibraryActions:
         self.show_scope()
         self.chat.input.setFocus()
 
-    def summarize(self, path: str) -> None:
+    def summarize(self, path: str, mode: str = "") -> None:
         """Right-click → Summarize: the whole document in cited bullets, shown and saved like an
-        answer (exported with the conversation); Stop (Esc) ends it after the current section."""
+        answer (exported with the conversation); Stop (Esc) ends it after the current section.
+        `mode` "quote": the sections' central sentences even where a model writes answers."""
         if self.ask_worker is not None:
             return
         self.chat.start_answer(f"Summary of {Path(path).name}")
@@ -70,7 +72,8 @@ class LibraryActions:
                 self.refresh_conversations()
             self.answer_finished.emit(answer)
 
-        self.ask_worker = self._run(lambda cancelled: self.session.summarize(path, cancel=cancelled), name="summary",
+        self.ask_worker = self._run(lambda cancelled: self.session.summarize(path, cancel=cancelled, mode=mode or None),
+                                    name="summary",
                                     on_progress=on_event, on_error=lambda msg, tb: state.update(error=msg),
                                     on_finished=on_finished)
 

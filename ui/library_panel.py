@@ -44,12 +44,13 @@ class LibraryPanel(QWidget):
     delete_library_requested = Signal()
     remove_requested = Signal(list)
     ask_within_requested = Signal(list)
-    summarize_requested = Signal(str)
+    summarize_requested = Signal(str, str)  # path, "" (as answers are: written or quoted) or "quote"
     reindex_requested = Signal(list)
     open_requested = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.answers_written = lambda: False  # the window tells: a model writes, so a quoted summary is offered too
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
 
@@ -235,7 +236,9 @@ class LibraryPanel(QWidget):
         menu.addAction(f"Ask about {'this' if len(paths) == 1 else f'these {len(paths)}'}",
                        lambda: self.ask_within_requested.emit(paths))
         if len(paths) == 1:
-            menu.addAction("Summarize", lambda: self.summarize_requested.emit(paths[0]))
+            menu.addAction("Summarize", lambda: self.summarize_requested.emit(paths[0], ""))
+            if self.answers_written():  # written by the model: minutes on a CPU; quotes take seconds
+                menu.addAction("Summarize in quotes (fast)", lambda: self.summarize_requested.emit(paths[0], "quote"))
         menu.addAction("Re-index", lambda: self.reindex_requested.emit(paths))
         menu.addSeparator()
         menu.addAction(f"Remove from library ({len(paths)})", lambda: self.remove_requested.emit(paths))

@@ -52,6 +52,7 @@ def _corpus_paths() -> list[Path]:
     return paths + [filings / name for name in FILINGS if (filings / name).is_file()]
 
 
+@pytest.mark.timeout(1200)  # ~330 s on a quiet 2-core machine; a busy one took 600 s (a parse hang is caught per file)
 def test_every_file_is_indexed_or_refused_with_a_reason(tmp_path, embedder):
     paths = _corpus_paths()
     # two parse workers: with the hash embedder the main process has little to do, both cores parse

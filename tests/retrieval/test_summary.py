@@ -77,3 +77,18 @@ def test_a_file_not_in_the_library_is_named(library, tmp_path):
 
     with pytest.raises(DocumentError, match="missing.pdf is not indexed"):
         library.summarize(tmp_path / "missing.pdf")
+
+
+def test_a_forms_check_boxes_are_not_a_summary(library, tmp_path):
+    """A 10-Q's cover page: the check-box lines are the most 'central' sentences of the page (they
+    share its words), but no reader wants them as a bullet."""
+    path = tmp_path / "cover.md"
+    path.write_text(
+        "Indicate by check mark whether the registrant has filed all reports required to be filed. Yes ☒ No ☐\n\n"
+        "Yes ☒ No ☐ Indicate by check mark whether the registrant is a large accelerated filer or a smaller company.\n\n"
+        "The registrant designs graphics processors and sells them to makers of computers and data centers.\n",
+        encoding="utf-8")
+    for _ in library.add([str(path)]):
+        pass
+    bullets = [s.text for s in _summary(library, path).sentences if s.role == "bullet"]
+    assert bullets and not any("☒" in b or "☐" in b for b in bullets)

@@ -517,7 +517,8 @@ def test_summarize_from_the_library_panel_shows_cited_bullets_and_saves_them(qtb
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
         window.enqueue_index([str(pdf)])
     with qtbot.waitSignal(window.answer_finished, timeout=LONG) as done:
-        window.library_panel.summarize_requested.emit(str(pdf))  # the context menu's "Summarize"
+        window.library_panel.summarize_requested.emit(str(pdf), "")  # the context menu's "Summarize"
+    assert not window.library_panel.answers_written()  # quoted answers: no "in quotes" entry is offered
     summary = done.args[0]
     assert summary["kind"] == "summary" and summary["question"] == "Summary of facts.pdf"
     assert [s["text"] for s in summary["sentences"] if s["role"] == "heading"] == ["Page 1", "Page 2", "Page 3"]
@@ -621,7 +622,8 @@ def test_settings_models_cancel_keeps_the_partial_download_to_resume(qtbot, sett
 def test_a_follow_up_rewritten_by_a_writing_model_says_what_it_searched(qtbot, settings, embedder, tmp_path):
     """With a model that writes (scripted here: none that can rewrite runs on CI), "And on
     weekends?" is rewritten from the conversation; the window says what was searched, the answer
-    cites the ferry, and the saved turn keeps the rewrite."""
+    cites the ferry, and the saved turn keeps the rewrite. Summaries are written by it too, or
+    quoted when asked for in quotes."""
     from app.services import build_services
     from tests.app.test_chat import ScriptedModel
     from ui.main_window import MainWindow
@@ -642,5 +644,13 @@ def test_a_follow_up_rewritten_by_a_writing_model_says_what_it_searched(qtbot, s
         assert "Searched as: When does the ferry to Vardø leave on weekends?" in win.chat.view.toPlainText()
         saved = win.session.conversations.turns(win.session.conversation_id)[-1]
         assert saved["rewritten"] == second["rewritten"]
+        # a writing model also writes summaries; "Summarize in quotes (fast)" quotes without it
+        assert win.library_panel.answers_written()
+        ferry = str(tmp_path / "town" / "ferry.md")
+        for mode, engine in (("", "scripted"), ("quote", "summary")):
+            with qtbot.waitSignal(win.answer_finished, timeout=LONG) as done:
+                win.library_panel.summarize_requested.emit(ferry, mode)
+            assert done.args[0]["kind"] == "summary" and done.args[0]["engine"] == engine
+            assert done.args[0]["citations"][0]["file_name"] == "ferry.md"
     finally:
         win.close()
