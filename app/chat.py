@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Union
 from retrieval.abstain import decide
 from retrieval.attribution import AttributionSettings, Attributor
 from retrieval.condense import MAX_TOKENS as CONDENSE_TOKENS
-from retrieval.condense import Exchange, accept, condense_messages
+from retrieval.condense import accept, condense_messages
 from retrieval.followup import Turn, context_for, turn_of
 from retrieval.models import Answer, AnswerSentence, Citation, Passage, render_sentences
 from retrieval.prompts import REFUSAL, build_messages, pack
@@ -188,12 +188,11 @@ class Chat:
             yield Status(step)
         yield Status("rewriting the question")
         t = time.perf_counter()
-        earlier = [Exchange(turn.question, turn.answer) for turn in history]
         llm = self.settings.llm
-        reply = "".join(engine.stream_chat(condense_messages(question, earlier), max_tokens=CONDENSE_TOKENS,
+        reply = "".join(engine.stream_chat(condense_messages(question, history), max_tokens=CONDENSE_TOKENS,
                                            temperature=0.0, repetition_penalty=llm.repetition_penalty))
         timings["condense_s"] = time.perf_counter() - t
-        return accept(question, reply, earlier)
+        return accept(question, reply, history)
 
     def _quote_answer(self, question, passages, timings, t0, read_with=None) -> Iterator[ChatEvent]:
         """Quote mode: the passages' best sentences, verbatim, each cited."""

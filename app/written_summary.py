@@ -22,7 +22,7 @@ from app.chat import Status
 from retrieval.attribution import AttributionSettings, Attributor, split_sentences, strip_markers
 from retrieval.models import Answer, AnswerSentence, Citation, Passage, render_sentences
 from retrieval.prompts import merge_messages, summary_messages
-from retrieval.summary import Progress, Section, bullets_for, extractive_bullets, sections
+from retrieval.summary import Progress, Section, bullets_for, extractive_bullets, sections, shouting
 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _MARKUP = re.compile(r"</?\s*[a-z]+[^>]*>|^\s*(section|sources?)\s*:", re.I)
@@ -32,10 +32,8 @@ def _plain(sentence: str) -> bool:
     """A bullet a reader can use: a sentence (capital or figure first), not markup or the prompt
     echoed back (seen with the bundled model: "Section: Pages 1–6 …", "</source><sub>…"), not
     capitals copied from a title or a table's header."""
-    letters = [ch for ch in sentence if ch.isalpha()]
-    shouting = sum(ch.isupper() for ch in letters) > 0.4 * max(1, len(letters))
     return (len(sentence.split()) >= 4 and (sentence[0].isupper() or sentence[0].isdigit() or sentence[0] in "$€£")
-            and not shouting and not _MARKUP.search(sentence))
+            and not shouting(sentence) and not _MARKUP.search(sentence))
 
 
 def _groups(chunks: list, budget: int, count: Callable[[str], int]) -> list[list]:
@@ -81,10 +79,9 @@ def _assigned(chunks: Sequence, parts: list[Section]) -> list[tuple[Section, lis
         if not marks:
             out[current][1].append(c)
             continue
-        if marks[0][1] != current and marks[0][0] > 0 and c.text[: marks[0][0]].strip():
+        if marks[0][1] != current and c.text[: marks[0][0]].strip():
             out[current][1].append(_part(c, 0, marks[0][0]))  # the end of the section before
-            marks = [(marks[0][0], marks[0][1])] + marks[1:]
-        else:
+        else:  # the chunk's first section starts at its first character
             marks = [(0, marks[0][1])] + marks[1:]
         for (a, k), nxt in zip(marks, marks[1:] + [(len(c.text), None)]):
             out[k][1].append(_part(c, a, nxt[0]))

@@ -141,12 +141,11 @@ def run_method(retriever, dialogues, path_of, follow, topic_changes, texts, engi
 
 def condensed(engine, question: str, history) -> str | None:
     """The engine's standalone rewrite of `question`, when retrieval/condense.py accepts it."""
-    from retrieval.condense import MAX_TOKENS, Exchange, accept, condense_messages
+    from retrieval.condense import MAX_TOKENS, accept, condense_messages
 
-    earlier = [Exchange(t.question, t.answer) for t in history]
-    reply = "".join(engine.stream_chat(condense_messages(question, earlier), max_tokens=MAX_TOKENS,
+    reply = "".join(engine.stream_chat(condense_messages(question, history), max_tokens=MAX_TOKENS,
                                        temperature=0.0, repetition_penalty=1.15))
-    return accept(question, reply, earlier)
+    return accept(question, reply, history)
 
 
 def refusals(question: str, context, passages, retriever) -> dict:

@@ -18,26 +18,19 @@ followup.reliance), so a rewrite that names the topic but misses the document is
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from indexing.words import content_words
-from retrieval.attribution import split_sentences
+from retrieval.attribution import split_sentences, strip_markers
+from retrieval.followup import Turn
 
 TURNS = 3  # earlier turns shown to the model
 ANSWER_CHARS = 400  # of each earlier answer
 MAX_TOKENS = 64  # a question, not an essay
 
 
-@dataclass
-class Exchange:
-    """An earlier turn as the model sees it."""
-
-    question: str
-    answer: str = ""
-
-
-def condense_messages(question: str, earlier: list[Exchange]) -> list[dict[str, str]]:
-    """The chat messages asking the model for the standalone question (llama-index's template)."""
+def condense_messages(question: str, earlier: list[Turn]) -> list[dict[str, str]]:
+    """The chat messages asking the model for the standalone question (llama-index's template),
+    showing it the earlier turns' questions and answers."""
     from llama_index.core.base.llms.generic_utils import messages_to_history_str
     from llama_index.core.base.llms.types import ChatMessage, MessageRole
     from llama_index.core.chat_engine.condense_question import DEFAULT_TEMPLATE
@@ -46,7 +39,7 @@ def condense_messages(question: str, earlier: list[Exchange]) -> list[dict[str, 
     for turn in earlier[-TURNS:]:
         history.append(ChatMessage(role=MessageRole.USER, content=" ".join(turn.question.split())))
         if turn.answer.strip():
-            answer = _citations.sub("", " ".join(turn.answer.split()))
+            answer = " ".join(strip_markers(turn.answer)[0].split())
             if len(answer) > ANSWER_CHARS:
                 answer = answer[:ANSWER_CHARS].rsplit(" ", 1)[0] + " …"
             history.append(ChatMessage(role=MessageRole.ASSISTANT, content=answer))
@@ -54,7 +47,6 @@ def condense_messages(question: str, earlier: list[Exchange]) -> list[dict[str, 
     return [{"role": "user", "content": prompt}]
 
 
-_citations = re.compile(r"\s*\[\d+\]")
 _label = re.compile(r"^\s*(<?\s*standalone question\s*>?\s*:?|(rewritten )?question\s*:)\s*", re.I)
 _answerish = re.compile(r"\b(i could not|i couldn't|i cannot|i can't|i don't know|sorry|as an ai)\b", re.I)
 
@@ -76,7 +68,7 @@ def clean(text: str) -> str:
     return " ".join(line.split())
 
 
-def accept(question: str, reply: str, earlier: list[Exchange], *, keep: float = 0.75, longest: int = 40) -> str | None:
+def accept(question: str, reply: str, earlier: list[Turn], *, keep: float = 0.75, longest: int = 40) -> str | None:
     """The rewrite to search with, or None when the reply is not a usable one: empty, more than
     `longest` words (or four times the question's), more than one sentence, an answer or a refusal
     rather than a question (a question asked with "?" is rewritten as one),
@@ -104,4 +96,4 @@ def accept(question: str, reply: str, earlier: list[Exchange], *, keep: float = 
     return rewrite
 
 
-__all__ = ["Exchange", "MAX_TOKENS", "accept", "clean", "condense_messages"]
+__all__ = ["MAX_TOKENS", "accept", "clean", "condense_messages"]

@@ -77,15 +77,19 @@ def _repeated(chunks: Sequence[Chunk]) -> set[str]:
 _CHECK_BOXES = re.compile("[☐☑☒✓✔✗✘]")
 
 
+def shouting(sentence: str) -> bool:
+    """Mostly capitals: a title page, a header, a table's caption."""
+    letters = [ch for ch in sentence if ch.isalpha()]
+    return sum(ch.isupper() for ch in letters) > 0.4 * len(letters)
+
+
 def _candidate(sentence: str, key: str, repeated: set[str]) -> bool:
     """Whole sentences of prose: not a table row, a fragment (starting in lower case), a line
     without an ending, capitals (a title page), a form's check boxes (a 10-Q's cover: "Yes ☒ No ☐
     Indicate by check mark…"), or text the document repeats (running headers, "See accompanying
     Notes")."""
     n = len(sentence.split())
-    letters = [ch for ch in sentence if ch.isalpha()]
-    shouting = sum(ch.isupper() for ch in letters) > 0.4 * len(letters)  # a title page, a header
-    return (MIN_WORDS <= n <= MAX_WORDS and " | " not in sentence and not shouting and sentence[-1:] in ".!?)\"'”"
+    return (MIN_WORDS <= n <= MAX_WORDS and " | " not in sentence and not shouting(sentence) and sentence[-1:] in ".!?)\"'”"
             and not _CHECK_BOXES.search(sentence)
             and (sentence[0].isupper() or sentence[0].isdigit()) and key not in repeated)
 
@@ -191,4 +195,4 @@ def summarize(
                  sentences=sentences, citations=citations, engine="summary", kind="summary")
 
 
-__all__ = ["Progress", "Section", "bullets_for", "extractive_bullets", "sections", "summarize"]
+__all__ = ["Progress", "Section", "bullets_for", "extractive_bullets", "sections", "shouting", "summarize"]

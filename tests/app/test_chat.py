@@ -291,7 +291,7 @@ def test_a_rewrite_that_answers_instead_is_not_followed(services, tmp_path):
 def test_the_bundled_model_quotes_and_rewrites_nothing_but_can_be_asked_to(services, tmp_path):
     """Quote mode (the bundled model's default) starts no engine for a follow-up; with condense on,
     the real bundled model is asked for a rewrite, which is followed only if it is a usable one."""
-    from retrieval.condense import Exchange, accept
+    from retrieval.condense import accept
 
     folder = docs.make_town(tmp_path / "town")
     for _ in services.library().add([str(folder)]):
@@ -305,5 +305,5 @@ def test_the_bundled_model_quotes_and_rewrites_nothing_but_can_be_asked_to(servi
     answer = list(chat.ask("And on weekends?", history=history))[-1].answer
     assert "condense_s" in answer.timings  # the 135M model was asked
     if answer.rewritten is not None:
-        assert accept("And on weekends?", answer.rewritten, [Exchange(first.question, first.text)]) == answer.rewritten
+        assert accept("And on weekends?", answer.rewritten, [Turn(first.question, answer=first.text)]) == answer.rewritten
     assert answer.citations[0].passage.file_name == "ferry.md" and "11:30" in answer.text

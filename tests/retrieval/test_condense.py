@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.condense import Exchange, accept, condense_messages
+from retrieval.condense import accept, condense_messages
+from retrieval.followup import Turn
 
-EARLIER = [Exchange("When does the ferry to Vardø leave?",
-                    "The ferry to Vardø leaves the harbour at 9:00 on weekdays [1].")]
+EARLIER = [Turn("When does the ferry to Vardø leave?",
+                answer="The ferry to Vardø leaves the harbour at 9:00 on weekdays [1].")]
 
 
 def test_the_model_is_shown_the_conversation_and_the_follow_up():
     long_answer = "The museum opens at ten. " * 40
-    earlier = [Exchange(f"question {i}?", f"answer {i} [2]") for i in range(4)] + [Exchange("Last one?", long_answer)]
+    earlier = [Turn(f"question {i}?", answer=f"answer {i} [2]") for i in range(4)] + [Turn("Last one?", answer=long_answer)]
     [message] = condense_messages("And on weekends?", earlier)
     prompt = message["content"]
     assert "standalone question" in prompt and prompt.rstrip().endswith("<Standalone question>")
@@ -51,13 +52,13 @@ def test_a_reply_that_is_not_a_usable_rewrite_is_not_followed(reply, why):
 def test_an_explanation_is_not_a_rewrite_though_the_request_had_no_question_mark():
     """Seen with the bundled 135M model on doc2dial: asked "tell me the requirements", it wrote
     two sentences about them instead of a question."""
-    earlier = [Exchange("Can I get help returning to my former job through VR&E?", "VR&E helps veterans return to work.")]
+    earlier = [Turn("Can I get help returning to my former job through VR&E?", answer="VR&E helps veterans return to work.")]
     reply = ("The requirements for returning to a former job through VR&E can vary. "
              "Some employers may have additional support, while others might not provide it at all.")
     assert accept("tell me the requirements", reply, earlier) is None
 
 
 def test_a_request_without_a_question_mark_may_be_rewritten_as_one():
-    earlier = [Exchange("What does the 10-Q say about Apple's iPhone sales?", "iPhone net sales fell 2 % [1].")]
+    earlier = [Turn("What does the 10-Q say about Apple's iPhone sales?", answer="iPhone net sales fell 2 % [1].")]
     assert accept("tell me more about the reasons", "What reasons does the 10-Q give for Apple's iPhone sales?",
                   earlier) == "What reasons does the 10-Q give for Apple's iPhone sales?"
