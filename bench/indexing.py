@@ -218,22 +218,36 @@ def run_peer(folder: Path, work: Path, questions, words: int, model_dir: Path) -
 # -- Citewise --------------------------------------------------------------------------------
 
 
-def citewise_services(work: Path, precision: str, name: str, **indexing):
+def citewise_services(work: Path, precision: str, name: str, model: str = "bundled", **indexing):
     from app.services import build_services
     from app.settings import Settings
 
     settings = Settings(
-        data_dir=work / name, embedding={"device": "cpu", "precision": precision}, indexing=indexing or {}
+        data_dir=work / name, embedding={"device": "cpu", "precision": precision, "model": model}, indexing=indexing or {}
     )
     return build_services(settings)
 
 
-def run_citewise(folder: Path, work: Path, questions, words: int, precision: str, reindex: bool, **indexing) -> Result:
+def fewer_layers(model_dir: Path, work: Path, layers: int) -> Path:
+    """A copy of the embedding model that runs only its first `layers` transformer layers (the
+    same files, but config.json says fewer layers: transformers loads the first N): how much
+    recall a shallower, faster embedder costs, measured before any such model is offered."""
+    out = work / f"{model_dir.name}-{layers}layers"
+    if not out.exists():
+        shutil.copytree(model_dir, out)
+        config = json.loads((out / "config.json").read_text())
+        config["num_hidden_layers"] = layers
+        (out / "config.json").write_text(json.dumps(config, indent=2))
+    return out
+
+
+def run_citewise(folder: Path, work: Path, questions, words: int, precision: str, reindex: bool, model: Path | None = None,
+                 **indexing) -> Result:
     from indexing.models import FileStatus
 
-    label = f"citewise {precision}" + "".join(f" {k}={v}" for k, v in indexing.items())
+    label = f"citewise {precision}" + (f" model={model.name}" if model else "") + "".join(f" {k}={v}" for k, v in indexing.items())
     res = Result(label)
-    services = citewise_services(work, precision, "cw-" + label.replace(" ", "_"), **indexing)
+    services = citewise_services(work, precision, "cw-" + label.replace(" ", "_"), str(model) if model else "bundled", **indexing)
     library = services.library()
     if precision == "auto":  # the default: what a new library takes on this CPU
         res.path += f" ({library.embedder.precision})"
@@ -322,7 +336,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--paths", default="peer,auto,fp32,bf16,int8", help="comma-separated: peer, auto (the default: what a "
                     "new library takes on this CPU), fp32, bf16 (left out without native bf16), int8, "
-                    "<precision>-overlap<N> (N tokens of overlap), <precision>-noocr")
+                    "<precision>-overlap<N> (N tokens of overlap), <precision>-noocr, <precision>-layers<N> (the embedder's "
+                    "first N layers only)")
     ap.add_argument("--covid", type=int, default=None, help="only the first N COVID-QA papers")
     ap.add_argument("--pdfs", type=int, default=None, help="only the first N text PDFs")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -354,6 +369,9 @@ def main() -> int:
             elif re.fullmatch(r"\w+-overlap\d+", path):  # how much recall the chunks' overlap earns
                 precision, overlap = path.split("-overlap")
                 r = run_citewise(folder, work, questions, words, precision, False, overlap_tokens=int(overlap))
+            elif re.fullmatch(r"\w+-layers\d+", path):  # a shallower embedder: speed against recall
+                precision, layers = path.split("-layers")
+                r = run_citewise(folder, work, questions, words, precision, False, model=fewer_layers(model_dir, work, int(layers)))
             elif path.endswith("-noocr"):  # the peer's work: no OCR of image-only PDF pages
                 r = run_citewise(folder, work, questions, words, path.removesuffix("-noocr"), False, ocr="off")
             else:
