@@ -20,6 +20,8 @@ from retrieval.condense import accept, condense_messages
 from retrieval.followup import Turn, context_for, turn_of
 from retrieval.models import Answer, AnswerSentence, Citation, Passage, render_sentences
 from retrieval.prompts import REFUSAL, build_messages, pack
+from retrieval.answers import direct_answer
+from retrieval.question import read_question
 from retrieval.quote import best_sentences
 from retrieval.streaming import MarkerFilter, Numbering, SentenceCited, StreamingCiter, Token  # noqa: F401  (events of Chat.ask)
 
@@ -195,8 +197,16 @@ class Chat:
         return accept(question, reply, history)
 
     def _quote_answer(self, question, passages, timings, t0, read_with=None) -> Iterator[ChatEvent]:
-        """Quote mode: the passages' best sentences, verbatim, each cited."""
-        quotes = best_sentences(question, passages, self.embed, read_with=read_with)
+        """Quote mode: the figure asked for (a table's cell, or a change side by side) on the first
+        line where the passages hold it (retrieval/answers.py), else the passages' best sentences,
+        verbatim, each cited."""
+        reading = read_question(question, getattr(self.retriever, "last_topic", None))
+        direct = None if read_with else direct_answer(reading, passages, self._documents_of(passages),
+                                                      self._search_within(reading.subject or question))
+        if direct is not None:
+            yield from self._direct(question, direct, timings, t0)
+            return
+        quotes = best_sentences(question, passages, self.embed, read_with=read_with, reading=reading)
         numbering = Numbering()
         sentences: list[AnswerSentence] = []
         quote_of: dict[int, tuple[float, tuple[int, int]]] = {}
@@ -214,6 +224,32 @@ class Chat:
         timings["total_s"] = time.perf_counter() - t0
         yield Done(Answer(question=question, text=render_answer(sentences), raw="", sentences=sentences,
                           citations=citations, engine="quote", model=None, timings=timings))
+
+
+    def _documents_of(self, passages) -> list[str]:
+        """The documents a question is about: those its names and periods picked (every AAPL
+        filing for "Apple's net sales over time"), else those of the passages, best first."""
+        prefs = getattr(self.retriever, "last_preferences", None) or {}
+        named = sorted((p for p, v in prefs.items() if v >= 1.0), key=lambda p: -prefs[p])
+        return named or list(dict.fromkeys(p.chunk.path for p in passages))
+
+    def _search_within(self, query: str):
+        """One document's passages for what the question measures (a side-by-side searches each
+        filing on its own)."""
+        k = max(8, self.settings.retrieval.top_k)
+        return lambda path: self.retriever.search(query, k=k, within=[path])
+
+    def _direct(self, question, direct, timings, t0) -> Iterator[ChatEvent]:
+        sentences = []
+        for i, (text, numbers, role, score) in enumerate(direct.sentences):
+            sentences.append(AnswerSentence(text, numbers, round(score, 4), True, role))
+            yield Token(("" if i == 0 else "\n") + text)
+            yield SentenceCited(i, text, numbers, True, True)
+        citations = [Citation(n, p, score, span) for n, (p, span, score) in enumerate(direct.cited, 1)]
+        timings["total_s"] = time.perf_counter() - t0
+        yield Done(Answer(question=question, text=render_answer(sentences), raw="", sentences=sentences,
+                          citations=citations, engine="quote", model=None, timings=timings,
+                          figure=direct.figure, comparison=direct.comparison))
 
 
 def answer_mode(settings) -> str:

@@ -79,16 +79,59 @@ def _md_code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def answer_blocks(sentences: Sequence[dict]) -> list[tuple[str, list[dict]]]:
+    """An answer's sentences as the views lay them out: ("rows", [side-by-side rows…]) for a run
+    of rows (a table), ("sentence", [s]) for any other sentence."""
+    out: list[tuple[str, list[dict]]] = []
+    for s in sentences:
+        if s.get("role") == "row":
+            if out and out[-1][0] == "rows":
+                out[-1][1].append(s)
+            else:
+                out.append(("rows", [s]))
+        else:
+            out.append(("sentence", [s]))
+    return out
+
+
+def row_headers(rows: Sequence[dict]) -> list[str]:
+    """Column names of a side-by-side: by filing (source, period, value) or by period."""
+    width = max(len(r["text"].split(" | ")) for r in rows)
+    return ["Source", "Period", "Value"][-width:] + ["Cited"]
+
+
 def _md_answer(turn: dict) -> str:
-    """The answer with its document text escaped and its own citation markers kept as written."""
+    """The answer with its document text escaped and its own citation markers kept as written;
+    the first line that states the figure in bold, a side-by-side as a table."""
     sentences = turn.get("sentences") or []
     if not sentences:
         return _md_escape(turn["answer"])
     parts = []
-    for s in sentences:
+    for kind, group in answer_blocks(sentences):
+        if kind == "rows":
+            heads = row_headers(group)
+            table = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+            for r in group:
+                cells = [_md_escape(c).replace("|", "\\|") for c in r["text"].split(" | ")]
+                cells = [""] * (len(heads) - 1 - len(cells)) + cells
+                table.append("| " + " | ".join([*cells, "".join(f"[{int(n)}]" for n in r.get("citations", []))]) + " |")
+            parts.append("\n\n" + "\n".join(table) + "\n")
+            continue
+        s = group[0]
         text = _md_escape(s["text"]) + (" " + "".join(f"[{int(n)}]" for n in s["citations"]) if s.get("citations") else "")
         role = s.get("role", "claim")
-        parts.append(f"\n\n**{text}**\n" if role == "heading" else f"\n- {text}" if role == "bullet" else f" {text}")
+        if role == "answer":
+            body = _md_escape(s["text"]).replace("\n", "  \n")
+            marks = "".join(f"[{int(n)}]" for n in s.get("citations", []))
+            parts.append(f"**{body}** {marks}\n")
+        elif role == "heading":
+            parts.append(f"\n\n**{text}**\n")
+        elif role == "bullet":
+            parts.append(f"\n- {text}")
+        elif role == "note":
+            parts.append(f"\n\n*{text}*")
+        else:
+            parts.append(f" {text}")
     return "".join(parts).strip()
 
 
@@ -125,6 +168,7 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-top:1px solid #d
 .meta{color:#666;font-size:.85rem}.answer{margin:.5rem 0}.unsupported{background:#fff3cd}
 sup a{text-decoration:none;font-weight:600}ol.sources{padding-left:1.2rem}ol.sources li{margin:.6rem 0}
 .where{font-weight:600}.path{color:#666;font-size:.8rem;word-break:break-all}blockquote{margin:.3rem 0;padding:.2rem .8rem;border-left:3px solid #8ab;color:#333}
+table.side{border-collapse:collapse;margin:.4rem 0}table.side td,table.side th{border-bottom:1px solid #ddd}
 .refused{border-left:4px solid #c60;padding:.3rem .8rem;background:#fff7ef}
 @media (prefers-color-scheme:dark){body{background:#1e1e1e;color:#ddd}blockquote{color:#ccc}.refused{background:#33261a}.unsupported{background:#4a3f1a}}
 """
@@ -135,18 +179,38 @@ def _html_answer(turn: dict, k: int) -> str:
     if not sentences:
         return html.escape(turn["answer"])
     parts = []
-    for s in sentences:
-        text = html.escape(s["text"])
+    for kind, group in answer_blocks(sentences):
+        if kind == "rows":
+            parts.append(html_rows(group, lambda n: f'<sup><a href="#t{k}-s{n}">[{n}]</a></sup>'))
+            continue
+        s = group[0]
+        text = html.escape(s["text"]).replace("\n", "<br>")
         role = s.get("role", "claim")
         if role == "heading":  # a summary's section
             parts.append(f"<br><b>{text}</b>")
             continue
+        if role == "answer":
+            text = f"<strong>{text}</strong>"
+        if role == "note":
+            text = f"<em>{text}</em>"
         if s.get("citations"):
             text += "".join(f'<sup><a href="#t{k}-s{n}">[{n}]</a></sup>' for n in s["citations"])
         elif len(s["text"].split()) >= 3:
             text = f'<span class="unsupported" title="not supported by the sources">{text}</span>'
         parts.append(f"<br>• {text}" if role == "bullet" else text)
     return " ".join(parts).removeprefix("<br>")
+
+
+def html_rows(rows: Sequence[dict], link) -> str:
+    """A side-by-side as an HTML table, each value with its citation link (`link(n)`)."""
+    heads = row_headers(rows)
+    out = ["<table class='side' cellpadding='4'><tr>" + "".join(f"<th align='left'>{h}</th>" for h in heads) + "</tr>"]
+    for r in rows:
+        cells = r["text"].split(" | ")
+        cells = [""] * (len(heads) - 1 - len(cells)) + cells
+        out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+                   + "<td>" + "".join(link(int(n)) for n in r.get("citations", [])) + "</td></tr>")
+    return "".join(out) + "</table>"
 
 
 def to_html(turns: Sequence[dict], *, title: str | None = None, library: str | None = None) -> str:

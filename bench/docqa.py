@@ -96,6 +96,18 @@ def figures_in(text: str) -> set[str]:
     return {normal_figure(m.group(1)) for m in _NUMBER.finditer(text)}
 
 
+def first_line(answer: str) -> str:
+    """What a reader reads first: the answer's first line (a quoted row's headings and the row
+    count as one line when the answer opens with the quote)."""
+    lines = [ln for ln in answer.split("\n") if ln.strip()]
+    if not lines:
+        return ""
+    head = lines[0]
+    if " | " in head and not figures_in(head) and len(lines) > 1:  # headings over a row: the row is the line
+        return " ".join(lines[:4])
+    return head
+
+
 def file_ok(path: str | None, glob: str) -> bool:
     return bool(path) and fnmatch.fnmatch(Path(path).name, glob)
 
@@ -188,6 +200,7 @@ def score(rows: list[dict]) -> dict:
             "file@1_%": rate(sel, "file_ok")[0],
             "figures@5_%": rate(sel, "figures_top5")[0],
             "figures@answer_%": rate(sel, "figures_answer")[0],
+            "figures@first_line_%": rate(sel, "figures_first_line")[0],
             "refused_%": rate(sel, "refused")[0],
             "questions": len(sel),
             "with_figures": rate(sel, "figures_top5")[1],
@@ -208,6 +221,10 @@ def run(system: str, ask, questions) -> list[dict]:
             "file_ok": file_ok(got["first_file"], q["glob"]),
             "figures_top5": bool(figures & top) if figures else None,
             "figures_answer": bool(figures & figures_in(got["answer"] or "")) if figures and got["answer"] is not None else None,
+            "figures_first_line": (bool(figures & figures_in(first_line(got["answer"] or "")))
+                                   if figures and got["answer"] is not None else None),
+            "answer_head": (got["answer"] or "")[:300] if got["answer"] is not None else None,
+            "reference": q["answer"][:300],
             "refused": got["refused"],
             "seconds": round(time.perf_counter() - t, 3),
         }
@@ -269,12 +286,12 @@ def main() -> None:
 
 
 def print_table(results: dict) -> None:
-    print(f"\n{'system':9s} {'group':13s} {'q':>4s} {'file@1':>7s} {'fig@5':>6s} {'fig@ans':>7s} {'refused':>7s}")
+    print(f"\n{'system':9s} {'group':13s} {'q':>4s} {'file@1':>7s} {'fig@5':>6s} {'fig@ans':>7s} {'fig@1st':>7s} {'refused':>7s}")
     for system, body in results["systems"].items():
         for group, s in body["scores"].items():
-            cells = [s["file@1_%"], s["figures@5_%"], s["figures@answer_%"], s["refused_%"]]
+            cells = [s["file@1_%"], s["figures@5_%"], s["figures@answer_%"], s.get("figures@first_line_%"), s["refused_%"]]
             shown = ["-" if v is None else f"{v:.1f}" for v in cells]
-            print(f"{system:9s} {group:13s} {s['questions']:4d} {shown[0]:>7s} {shown[1]:>6s} {shown[2]:>7s} {shown[3]:>7s}")
+            print(f"{system:9s} {group:13s} {s['questions']:4d} {shown[0]:>7s} {shown[1]:>6s} {shown[2]:>7s} {shown[3]:>7s} {shown[4]:>7s}")
     if "ratios" in results:
         print("citewise / peer:", results["ratios"])
 

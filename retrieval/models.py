@@ -113,7 +113,9 @@ class AnswerSentence:
     citations: list[int] = field(default_factory=list)  # citation numbers
     support: float = 0.0
     supported: bool = False
-    role: str = "claim"  # "claim" (a sentence of an answer) | "heading" | "bullet" (a summary's)
+    # "claim" (a sentence of an answer) | "answer" (the first line that states the figure asked
+    # for) | "row" (a side-by-side row) | "note" (sources that differ) | "heading" | "bullet" (a summary's)
+    role: str = "claim"
 
 
 @dataclass
@@ -137,6 +139,10 @@ class Answer:
     retrieved: list[tuple[str, int]] = field(default_factory=list)  # (file, chunk position), best first
     scope: list[str] | None = None  # the files/folders it was asked within (None: the whole library)
     kind: str = "answer"  # or "summary" (retrieval/summary.py: bullets under section headings)
+    # the figure the first line states (retrieval/answers.py: label, value, unit, period, cited
+    # cell and row, citation n), and a change across periods or filings side by side, else None
+    figure: dict | None = None
+    comparison: dict | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -147,6 +153,8 @@ class Answer:
             "scope": self.scope,
             "kind": self.kind,
             "answer": self.text,
+            "figure": self.figure,
+            "comparison": self.comparison,
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [asdict(s) for s in self.sentences],
             "refused": self.refused,

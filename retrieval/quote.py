@@ -119,6 +119,28 @@ def quotable_units(text: str) -> list[tuple[int, int]]:
     return out
 
 
+_DATE_LIKE = re.compile(r"\b(?:19|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|"
+                        r"October|November|December)\b")
+
+
+def kind_bonus(reading, sentence: str) -> float:
+    """A sentence that holds an answer of the kind asked for (a figure for "how much", a date for
+    "when") ranks above one that only shares the question's words; a heading line, which holds no
+    answer of any kind, below it."""
+    if reading is None:
+        return 0.0
+    words = sentence.split()
+    if reading.kind in ("amount", "percent", "count", "change"):
+        if _FIGURE.search(sentence):
+            return 0.08
+        return -0.1 if len(words) < 5 else -0.03
+    if reading.kind == "date":
+        return 0.08 if _DATE_LIKE.search(sentence) else -0.03
+    if reading.kind in ("reason", "other", "name", "yesno", "list") and len(words) < 5 and not is_row(sentence):
+        return -0.05
+    return 0.0
+
+
 def best_sentences(
     question: str,
     passages: Sequence[Passage],
@@ -127,6 +149,7 @@ def best_sentences(
     max_sentences: int = 2,
     keep_ratio: float = 0.9,
     read_with: str | None = None,
+    reading=None,
 ) -> list[Quote]:
     """The sentences that answer `question` best, in reading order within their passage. A
     follow-up (`read_with`: the earlier questions) is quoted from the document retrieval ranked
@@ -166,7 +189,7 @@ def best_sentences(
     for (i, s, e), c, text in zip(candidates, cos, texts):
         overlap = len(q_words & content_words(text)) / len(q_words) if q_words else 0.0
         prior = 0.04 * (len(passages) - i) / max(len(passages), 1)  # better-ranked passages first
-        scores.append(0.65 * float(c) + 0.35 * overlap + prior)
+        scores.append(0.65 * float(c) + 0.35 * overlap + prior + kind_bonus(reading, passages[i].chunk.text[s:e]))
     order = sorted(range(len(candidates)), key=lambda k: -scores[k])
     best = scores[order[0]]
     chosen = [order[0]]

@@ -121,7 +121,7 @@ def make_two_reports(folder: Path) -> Path:
 
 def make_report_pdf(
     path: Path, *, table_rows: list[tuple[str, str, str]] | None = None, company: str = "Lighthouse Ferries Inc.",
-    header: str = REPORT_HEADER,
+    header: str = REPORT_HEADER, ended: tuple[str, str] = ("June 30, 2024", "June 30, 2023"),
 ) -> Path:
     """A five-page quarterly report as business PDFs are: a cover, a running header and page
     numbers on every page, prose, a statement of operations table (page 3) whose figures stand
@@ -132,7 +132,7 @@ def make_report_pdf(
         return [(40, 30, header), *body, (290, 810, str(number))]
 
     cover = [(150, 120, "UNITED STATES SECURITIES AND EXCHANGE COMMISSION"), (220, 150, "FORM 10-Q"),
-             (120, 190, "For the quarterly period ended June 30, 2024"), (190, 240, company),
+             (120, 190, f"For the quarterly period ended {ended[0]}"), (190, 240, company),
              (140, 260, "(Exact name of registrant as specified in its charter)")]
     prose = [(40, 80 + 14 * i, line) for i, line in enumerate([
         f"{company} runs passenger and freight ferries between the islands of the sound.",
@@ -140,7 +140,7 @@ def make_report_pdf(
         "tourists and goods. Management discusses the results of operations on the following pages.",
     ])]
     table = [(140, 80, "CONDENSED STATEMENTS OF OPERATIONS (in thousands)"),
-             (360, 110, "Three Months Ended"), (340, 124, "June 30, 2024"), (450, 124, "June 30, 2023")]
+             (360, 110, "Three Months Ended"), (340, 124, ended[0]), (450, 124, ended[1])]
     for i, (label, a, b) in enumerate(rows):
         y = 150 + 16 * i
         table += [(40, y, label), (350, y, a), (460, y, b)]

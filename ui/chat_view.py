@@ -13,7 +13,7 @@ from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QTextBrowser, QToolButton, QVBoxLayout, QWidget
 
-from app.export import where
+from app.export import answer_blocks, html_rows, where
 from ui.passages import is_row as _is_row, passage_html
 
 
@@ -215,10 +215,21 @@ class ChatView(QWidget):
             return "".join(out)
         sentences = turn.get("sentences") or []
         body = []
-        for s in sentences:
+        for kind, group in answer_blocks(sentences):
+            if kind == "rows":  # a change side by side: one row per source, each value cited
+                body.append(html_rows(group, lambda n: f"<sup><b><a href='cite:{k}:{n}'>[{n}]</a></b></sup>"))
+                continue
+            s = group[0]
             role = s.get("role", "claim")
             if role == "heading":  # a summary's section
                 body.append(f"<br><b>{html.escape(s['text'])}</b>")
+                continue
+            if role == "answer":  # the figure asked for, on a line of its own
+                links = "".join(f"<a href='cite:{k}:{n}'>[{n}]</a>" for n in s.get("citations", []))
+                body.append(f"<b>{html.escape(s['text'])}</b><sup><b>{links}</b></sup><br>")
+                continue
+            if role == "note":
+                body.append(f"<br><i>{html.escape(s['text'])}</i>")
                 continue
             if role == "bullet":
                 body.append("<br>•&nbsp;")

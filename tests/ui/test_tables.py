@@ -75,3 +75,26 @@ def test_a_word_table_is_shown_as_a_grid_in_the_source_viewer(qtbot, window, tmp
     qtbot.waitUntil(lambda: any(any(r[:1] == ["Eastbay"] for r in t) for t in _tables(viewer.text.document())), timeout=30_000)
     grid = next(t for t in _tables(viewer.text.document()) if any(r[:1] == ["Eastbay"] for r in t))
     assert grid[0] == ["Harbour", "Departures 2024", "Departures 2023"] and ["Eastbay", "988", "1,020"] in grid
+
+
+def test_a_change_across_filings_is_shown_first_line_then_a_cited_grid(qtbot, window, tmp_path):
+    """The answer's first line states the change; the side-by-side is a table, one row per filing,
+    each value with its citation link, and a click on it opens that filing at the row's page."""
+    from tests.app.test_real_documents import _ferries_quarters
+
+    folder = _ferries_quarters(tmp_path / "reports")
+    with qtbot.waitSignal(window.index_finished, timeout=LONG):
+        window.enqueue_index([str(folder)])
+    window.services.settings.retrieval.answer_mode = "quote"
+    answer, _ = _ask(qtbot, window, "How did Lighthouse Ferries' freight revenue change from Q1 to Q2 2024?")
+    assert answer["comparison"] and answer["sentences"][0]["role"] == "answer"
+    text = window.chat.view.toPlainText()
+    line = answer["sentences"][0]["text"]
+    assert line.startswith("Freight revenue: $1,050 thousand") and line in text
+    assert text.index(line) < text.index("Sources") if "Sources" in text else True
+    grid = next(t for t in _tables(window.chat.view.document()) if t and t[0][:3] == ["Source", "Period", "Value"])
+    assert grid[1][:3] == ["ferries 2024 Q1.pdf", "three months ended March 31, 2024", "$1,050 thousand"]
+    assert grid[2][:3] == ["ferries 2024 Q2.pdf", "three months ended June 30, 2024", "$1,204 thousand"]
+    assert grid[1][3] == "[1]" and grid[2][3] == "[2]"
+    window.chat.activate(len(window.chat.turns) - 1, 2)
+    assert window.viewer.pdf_view.pageNavigator().currentPage() == 2 and window.viewer.found_on_page == 3

@@ -1,0 +1,274 @@
+"""The answer's first line: the figure asked for, or a side-by-side of it across periods or filings.
+
+Quote mode used to answer "What were Apple's total net sales in Q3 2023?" with the sentence that
+shared most words with it (a line about Mac and Wearables), though the "Total net sales" row was
+in the passages. Here the question is read (retrieval/question.py), the table rows of the
+passages are read under their headings (retrieval/tables.py), and when a row names what is
+asked the answer opens with it:
+
+    Total net sales, three months ended July 1, 2023: $81,797 million [1]
+
+A change across periods or filings ("How did total net sales change over the quarters?") is
+answered side by side: the row for each filing the question is about (each searched on its own),
+its current-period cell cited to its own file and page, ordered by period, with the difference
+from the first to the last labelled as computed from the cells it was computed from. Filings
+that state different values for the same period (a restated figure) are said to differ.
+Deterministic and model-free, like the rest of quote mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Callable, Sequence
+
+from retrieval.models import Passage
+from retrieval.question import Period, Reading, say_date
+from retrieval.tables import Cell, Row, amount, column_score, pick, rows_of, say_cell, say_label, say_value
+
+MAX_DOCUMENTS = 8  # filings compared side by side at most
+
+
+@dataclass
+class Stated:
+    """A figure an answer states: the cell, the passage it is in, the line that says it."""
+
+    passage: Passage
+    cell: Cell
+    line: str
+    source: str = ""  # which filing or period, as a side-by-side row names it
+
+    def to_dict(self) -> dict:
+        col = self.cell.column
+        return {
+            "label": say_label(self.cell),
+            "value": say_value(self.cell),
+            "cell": self.cell.value,
+            "unit": self.cell.row.unit or ("%" if "%" in self.cell.value else ""),
+            "period": col.period_text() if col else "",
+            "period_end": col.end.isoformat() if col and col.end else None,
+            "months": col.months if col else None,
+            "row": self.passage.chunk.text[self.cell.row.start : self.cell.row.end],
+            "headings": self.cell.row.headings,
+            "file": self.passage.chunk.path,
+            "page": self.passage.chunk.page,
+            "source": self.source,
+        }
+
+
+@dataclass
+class SideBySide:
+    """One figure across sources: rows in period order, the computed change, disagreements."""
+
+    rows: list[Stated]
+    change: str = ""  # "−$1,162 million (−1.4 %)", computed from the first and last rows
+    differ: list[str] = field(default_factory=list)  # "June 25, 2022: $82,959 million in [1], $82,900 million in [3]"
+
+
+def table_rows(passages: Sequence[Passage]) -> list[Row]:
+    rows: list[Row] = []
+    for i, p in enumerate(passages):
+        rows.extend(rows_of(i, p.chunk.text, p.chunk.context))
+    return rows
+
+
+def figure_answer(reading: Reading, passages: Sequence[Passage]) -> Stated | None:
+    """The cell of the passages' tables that answers a question asking for a figure, if a row
+    names what is asked."""
+    if not reading.wants_figure or not reading.metric:
+        return None
+    cell = pick(reading, table_rows(passages), len(passages))
+    if cell is None:
+        return None
+    return Stated(passages[cell.row.passage_index], cell, say_cell(cell))
+
+
+def _current(reading: Reading) -> Reading:
+    """The reading for one filing of a side-by-side: its own current period, the span asked."""
+    return replace(reading, period=Period(months=reading.period.months or 3), kind="amount")
+
+
+def _ordered(found: list[Stated]) -> list[Stated]:
+    def key(s: Stated):
+        col = s.cell.column
+        return (col.end if col and col.end else date.min, s.passage.chunk.path)
+    return sorted(found, key=key)
+
+
+def across_documents(reading: Reading, documents: Sequence[str],
+                     search: Callable[[str], list[Passage]]) -> SideBySide | None:
+    """The figure in each of `documents` (each searched on its own with `search(path)`), side by
+    side; None when fewer than two filings state it."""
+    now = _current(reading)
+    found: list[Stated] = []
+    for path in list(documents)[:MAX_DOCUMENTS]:
+        passages = search(path)
+        cell = pick(now, table_rows(passages), len(passages))
+        if cell is not None:
+            found.append(Stated(passages[cell.row.passage_index], cell, say_cell(cell),
+                                source=_source_name(passages[cell.row.passage_index])))
+    found = _one_per_period(_ordered(found))
+    if len(found) < 2:
+        return None
+    return SideBySide(found, _change(found[0], found[-1]), _disagreements(found))
+
+
+def within_row(reading: Reading, stated: Stated) -> SideBySide | None:
+    """One filing's row, side by side across its columns of the same span (this quarter against
+    the same quarter a year before): each cell cited to the same row."""
+    row = stated.cell.row
+    chosen = stated.cell.column
+    if not row.columns or chosen is None:
+        return None
+    cells = []
+    for i, col in enumerate(row.columns):
+        if col.change or col.months != chosen.months or not col.end or amount(row.cells[i]) is None:
+            continue
+        cells.append(Cell(row, i, column_score(reading, col, i, len(row.cells))))
+    if len(cells) < 2:
+        return None
+    found = _ordered([Stated(stated.passage, c, say_cell(c), source=c.column.period_text()) for c in cells])
+    return SideBySide(found, _change(found[0], found[-1]))
+
+
+def _source_name(p: Passage) -> str:
+    return p.file_name
+
+
+def _one_per_period(found: list[Stated]) -> list[Stated]:
+    """Filings of the same period (a file indexed twice under two names) appear once."""
+    out: list[Stated] = []
+    seen: set = set()
+    for s in found:
+        col = s.cell.column
+        key = (col.end, col.months) if col and col.end else (s.passage.chunk.path,)
+        if key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out
+
+
+def _change(first: Stated, last: Stated) -> str:
+    a, b = amount(first.cell.value), amount(last.cell.value)
+    if a is None or b is None:
+        return ""
+    delta = b - a
+    sign = "+" if delta > 0 else "−" if delta < 0 else "±"
+    if "%" in first.cell.value:
+        return f"{sign}{abs(delta):.1f} percentage points"
+    unit = say_value(Cell(first.cell.row, first.cell.index, 0.0))
+    digits = len(first.cell.value.split(".")[1].rstrip("%) ")) if "." in first.cell.value else 0
+    shown = f"{abs(delta):,.{digits}f}"
+    money = "$" if "$" in unit else ""
+    scale = unit.split(" ", 1)[1] if " " in unit.strip() else ""
+    pct = f" ({sign}{abs(delta) / abs(a) * 100:.1f} %)" if a else ""
+    return f"{sign}{money}{shown}{' ' + scale if scale else ''}{pct}"
+
+
+def _disagreements(found: list[Stated]) -> list[str]:
+    """Periods two filings both state, with different values: "June 25, 2022: $82,959 million in
+    2022 Q3 AAPL.pdf, $82,900 million in 2023 Q3 AAPL.pdf"."""
+    seen: dict[tuple, list[tuple[Stated, int]]] = {}
+    for s in found:
+        row = s.cell.row
+        for i, col in enumerate(row.columns):
+            if col.end and not col.change and amount(row.cells[i]) is not None:
+                seen.setdefault((col.end, col.months), []).append((s, i))
+    out = []
+    for (end, months), items in sorted(seen.items()):
+        values = {amount(s.cell.row.cells[i]) for s, i in items}
+        if len(items) > 1 and len(values) > 1:
+            said = ", ".join(f"{say_value(Cell(s.cell.row, i, 0.0))} in {s.source}" for s, i in items)
+            out.append(f"{say_date(end)}{f' ({months} months)' if months else ''}: {said}")
+    return out
+
+
+# -- the quote answer, put together ---------------------------------------------------------------
+
+
+@dataclass
+class Composed:
+    """A quote answer: its sentences (text, the passages each cites, a role), the cited passages
+    in citation order with the span each quote covers, and what it states, for `ask --json`."""
+
+    sentences: list[tuple[str, list[int], str, float]] = field(default_factory=list)  # text, [n], role, score
+    cited: list[tuple[Passage, tuple[int, int] | None, float]] = field(default_factory=list)
+    figure: dict | None = None
+    comparison: dict | None = None
+
+    def cite(self, passage: Passage, span: tuple[int, int] | None, score: float = 1.0) -> int:
+        for n, (p, _, _) in enumerate(self.cited, 1):
+            if p.chunk.id == passage.chunk.id:
+                return n
+        self.cited.append((passage, span, score))
+        return len(self.cited)
+
+
+def _quote_of(stated: Stated) -> str:
+    """The row under its table's headings, once."""
+    row = stated.passage.chunk.text[stated.cell.row.start : stated.cell.row.end].strip()
+    heads = "\n".join(stated.cell.row.headings[-3:])
+    return f"{heads}\n{row}" if heads else row
+
+
+def compose_figure(stated: Stated) -> Composed:
+    out = Composed()
+    n = out.cite(stated.passage, (stated.cell.row.start, stated.cell.row.end), stated.cell.score)
+    out.sentences.append((stated.line, [n], "answer", stated.cell.score))
+    out.sentences.append((_quote_of(stated), [n], "claim", stated.cell.score))
+    out.figure = {**stated.to_dict(), "citation": n}
+    return out
+
+
+def compose_side_by_side(sbs: SideBySide) -> Composed:
+    out = Composed()
+    numbers = [out.cite(s.passage, (s.cell.row.start, s.cell.row.end), s.cell.score) for s in sbs.rows]
+    first, last = sbs.rows[0], sbs.rows[-1]
+    n1, n2 = numbers[0], numbers[-1]
+    label = say_label(first.cell)
+    p1 = first.cell.column.period_text() if first.cell.column else first.source
+    p2 = last.cell.column.period_text() if last.cell.column else last.source
+    line = f"{label}: {say_value(first.cell)} ({p1}) → {say_value(last.cell)} ({p2})"
+    if sbs.change:
+        line += f"; change {sbs.change}, computed from [{n1}] and [{n2}]"
+    out.sentences.append((line, sorted({n1, n2}), "answer", first.cell.score))
+    for s, n in zip(sbs.rows, numbers):
+        period = s.cell.column.period_text() if s.cell.column else ""
+        source = s.source if s.source != period else ""
+        cells = [c for c in (source, period, say_value(s.cell)) if c]
+        out.sentences.append((" | ".join(cells), [n], "row", s.cell.score))
+    for note in sbs.differ:
+        out.sentences.append((f"The sources differ for {note}.", numbers, "note", 0.0))
+    out.comparison = {
+        "label": label,
+        "rows": [{**s.to_dict(), "citation": n} for s, n in zip(sbs.rows, numbers)],
+        "change": sbs.change or None,
+        "computed_from": [n1, n2] if sbs.change else [],
+        "differ": sbs.differ,
+    }
+    return out
+
+
+def direct_answer(reading: Reading, passages: Sequence[Passage], documents: Sequence[str] = (),
+                  search: Callable[[str], list[Passage]] | None = None) -> Composed | None:
+    """The figure or the side-by-side that opens a quote answer, or None (then the passages' best
+    sentences answer, as before). `documents`: the filings the question is about, best first
+    (a change across them is searched in each with `search(path)`)."""
+    if reading.change:
+        sbs = across_documents(reading, documents, search) if search is not None and len(documents) > 1 else None
+        if sbs is None:
+            stated = figure_answer(replace(reading, kind="amount"), passages)
+            sbs = within_row(reading, stated) if stated is not None else None
+        if sbs is not None:
+            return compose_side_by_side(sbs)
+        return None
+    stated = figure_answer(reading, passages)
+    if search is not None and documents and reading.wants_figure and (stated is None or stated.cell.score < 2.2):
+        # the row may sit in a passage of the filing ranked below the top few: search it for the
+        # thing measured alone ("iPhone net sales"), its passages after the question's own
+        seen = {p.chunk.id for p in passages}
+        more = [p for p in search(documents[0]) if p.chunk.id not in seen]
+        wider = figure_answer(reading, [*passages, *more]) if more else None
+        if wider is not None and (stated is None or wider.cell.score > stated.cell.score):
+            stated = wider
+    return compose_figure(stated) if stated is not None else None
