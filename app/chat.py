@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Union
 
+from indexing.models import DocumentError
 from retrieval.abstain import decide
 from retrieval.attribution import AttributionSettings, Attributor
 from retrieval.condense import MAX_TOKENS as CONDENSE_TOKENS
@@ -21,7 +22,7 @@ from retrieval.followup import Turn, context_for, turn_of
 from retrieval.models import Answer, AnswerSentence, Citation, Passage, render_sentences
 from retrieval.prompts import REFUSAL, build_messages, pack
 from retrieval.answers import direct_answer
-from retrieval.question import read_question
+from retrieval.question import follow, read_question
 from retrieval.quote import best_sentences
 from retrieval.streaming import MarkerFilter, Numbering, SentenceCited, StreamingCiter, Token  # noqa: F401  (events of Chat.ask)
 
@@ -63,11 +64,22 @@ class Chat:
     embedder's `embed` (attribution and quotes) and the settings (read at each question, so a
     change applies to the next one)."""
 
-    def __init__(self, retriever, engine: Callable[[], object], embed: Callable, settings):
+    def __init__(self, retriever, engine: Callable[[], object], embed: Callable, settings,
+                 chunks_of: Callable[[str], list] | None = None):
         self.retriever = retriever
         self.engine = engine
         self.embed = embed
         self.settings = settings
+        self.chunks_of = chunks_of  # a document's chunks (Library.chunks_of): its tables are read whole
+
+    def read_document(self, path: str) -> list[Passage]:
+        """A document's chunks as passages, for the cell a figure question asks for (retrieval/answers.py)."""
+        if self.chunks_of is None:
+            return []
+        try:
+            return [Passage(chunk, score=0.0) for chunk in self.chunks_of(path)]
+        except DocumentError:  # removed since it was retrieved: its retrieved passages still answer
+            return []
 
     def ask(
         self, question: str, *, cancel: Callable[[], bool] | None = None, mode: str | None = None,
@@ -97,13 +109,16 @@ class Chat:
         t_search = time.perf_counter()
         retriever = self.retriever
         context = context_for(history or [], question=query)
-        passages = retriever.search(query, k=settings.retrieval.top_k, context=context,
+        # a follow-up asking for a figure or a change without saying of what is searched and
+        # judged with the question before it (which says): quote mode's deterministic condense
+        searched = judged_as(query, history, rewritten)
+        passages = retriever.search(searched, k=settings.retrieval.top_k, context=context,
                                     within=scope.files if scope is not None else None)
         timings["retrieval_s"] = time.perf_counter() - t_search
         # judged on the question itself (a rewrite stands alone too), with the passages found in
         # context: on doc2dial the question read with the earlier ones was refused more often
         # (follow-ups 12.4 % vs 7.2 %, new topics 22.5 % vs 0 %: bench/conversation.py)
-        decision = decide(query, passages, settings.retrieval.strictness, retriever.last_topic, retriever)
+        decision = decide(searched, passages, settings.retrieval.strictness, retriever.last_topic, retriever)
         yield Retrieved(passages, decision.refuse, rewritten)
         followup = {"read_with": context.text if context is not None else None,
                     "rewritten": rewritten,
@@ -121,7 +136,8 @@ class Chat:
 
         if mode == "quote":
             read_with = None if rewritten else followup["read_with"]
-            for event in self._quote_answer(query, passages, timings, t0, read_with):
+            earlier = history[-1].question if history and not rewritten else None
+            for event in self._quote_answer(query, passages, timings, t0, read_with, earlier):
                 if isinstance(event, Done):
                     event.answer.question = question  # the user's words; the rewrite is `rewritten`
                     for name, value in followup.items():
@@ -196,13 +212,15 @@ class Chat:
         timings["condense_s"] = time.perf_counter() - t
         return accept(question, reply, history)
 
-    def _quote_answer(self, question, passages, timings, t0, read_with=None) -> Iterator[ChatEvent]:
+    def _quote_answer(self, question, passages, timings, t0, read_with=None, earlier=None) -> Iterator[ChatEvent]:
         """Quote mode: the figure asked for (a table's cell, or a change side by side) on the first
         line where the passages hold it (retrieval/answers.py), else the passages' best sentences,
         verbatim, each cited."""
         reading = read_question(question, getattr(self.retriever, "last_topic", None))
-        direct = None if read_with else direct_answer(reading, passages, self._documents_of(passages),
-                                                      self._search_within(reading.subject or question))
+        if earlier:  # "how did they change from the quarter before?": what the question before measured
+            reading = follow(reading, read_question(earlier))
+        documents, named = self._documents_of(passages, reading)
+        direct = direct_answer(reading, passages, documents, self.read_document, named)
         if direct is not None:
             yield from self._direct(question, direct, timings, t0)
             return
@@ -226,18 +244,20 @@ class Chat:
                           citations=citations, engine="quote", model=None, timings=timings))
 
 
-    def _documents_of(self, passages) -> list[str]:
-        """The documents a question is about: those its names and periods picked (every AAPL
-        filing for "Apple's net sales over time"), else those of the passages, best first."""
+    def _documents_of(self, passages, reading) -> tuple[list[str], bool]:
+        """The documents a question is about, and whether it named them: those its names and
+        periods picked (every AAPL filing for "Apple's net sales over time", the newest for "last
+        quarter"), else those of the passages, best first. A change named by no period of its own
+        ("from the quarter before") also reads the documents that match its names in part (the
+        same company's other filings)."""
         prefs = getattr(self.retriever, "last_preferences", None) or {}
         named = sorted((p for p, v in prefs.items() if v >= 1.0), key=lambda p: -prefs[p])
-        return named or list(dict.fromkeys(p.chunk.path for p in passages))
-
-    def _search_within(self, query: str):
-        """One document's passages for what the question measures (a side-by-side searches each
-        filing on its own)."""
-        k = max(8, self.settings.retrieval.top_k)
-        return lambda path: self.retriever.search(query, k=k, within=[path])
+        if not named:
+            return list(dict.fromkeys(p.chunk.path for p in passages)), False
+        period = reading.period
+        if reading.change and not reading.parts and not (period.years or period.quarters or period.dates):
+            named += sorted((p for p, v in prefs.items() if 0 < v < 1.0), key=lambda p: -prefs[p])
+        return named, True
 
     def _direct(self, question, direct, timings, t0) -> Iterator[ChatEvent]:
         sentences = []
@@ -250,6 +270,19 @@ class Chat:
         yield Done(Answer(question=question, text=render_answer(sentences), raw="", sentences=sentences,
                           citations=citations, engine="quote", model=None, timings=timings,
                           figure=direct.figure, comparison=direct.comparison))
+
+
+def judged_as(query: str, history: list[Turn] | None, rewritten: str | None) -> str:
+    """What abstention judges: the question itself, except a follow-up that asks for a figure or
+    a change without saying of what ("How did it change from the quarter before?" after a
+    question about freight revenue), judged with the question before it, which says."""
+    if not history or rewritten:
+        return query
+    now = read_question(query)
+    if now.metric or not (now.change or now.wants_figure or now.kind in ("amount", "percent", "count")):
+        return query
+    before = history[-1].question
+    return f"{before} {query}" if read_question(before).metric else query
 
 
 def answer_mode(settings) -> str:

@@ -97,7 +97,7 @@ def answer_blocks(sentences: Sequence[dict]) -> list[tuple[str, list[dict]]]:
 def row_headers(rows: Sequence[dict]) -> list[str]:
     """Column names of a side-by-side: by filing (source, period, value) or by period."""
     width = max(len(r["text"].split(" | ")) for r in rows)
-    return ["Source", "Period", "Value"][-width:] + ["Cited"]
+    return ["Source", "Period", "Value"][-width:] + ["Cited"]  # a source is a filing, or the row compared
 
 
 def _md_answer(turn: dict) -> str:

@@ -407,7 +407,8 @@ class Services:
     def chat(self, library: str | None = None):
         from app.chat import Chat
 
-        return Chat(self.library(library).retriever, self.engine, self.embedder.embed, self.settings)
+        lib = self.library(library)
+        return Chat(lib.retriever, self.engine, self.embedder.embed, self.settings, chunks_of=lib.chunks_of)
 
     def summarize(self, path, *, cancel=None, mode: str | None = None):
         """The current library's document summarised (Library.summarize): written map-reduce by the

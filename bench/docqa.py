@@ -9,16 +9,20 @@ Data: ../shared/data/sec-10q (docugami KG-RAG, MIT): 20 quarterly reports of fiv
 the same embedder (the bundled all-MiniLM-L6-v2):
 - tuned llama-index (the peer): SimpleDirectoryReader with its own PDF reader
   (llama-index-readers-file: pypdf, one document per page), SentenceSplitter sized to the
-  embedder (254 word-pieces, overlap 32), top-5 by cosine;
+  embedder (254 word-pieces, overlap 32), top-5 by cosine, and its answer: llama-index's
+  response synthesizer (compact mode) over those nodes with the bundled SmolLM2-135M through
+  the same llama.cpp engine (`--peer-answers off` leaves it out: ~3 s a question here);
 - Citewise: the app's pipeline and retriever (`Library.add`, `Library.retriever`), and its
-  quote answer (`Chat.ask(mode="quote")`) through the app's services.
+  quote answer (`Chat.ask(mode="quote")`) through the app's services: the figure the question
+  asks for on the first line where a table row states it (retrieval/answers.py).
 
 There is no gold page. Scored, per question:
 - file@1: the first cited file (Citewise: the quote answer's first citation; the peer: its best
   passage) matches `Source Docs` (a glob such as `*2023 Q3 NVDA*` or `*AAPL*`);
 - figures@5: the reference answer's key figures (its numbers with at least three digits or a
   decimal point, years and dates left out) — the share of questions where at least one of
-  them is in the top-5 passages; figures@answer: in Citewise's quote answer;
+  them is in the top-5 passages; figures@answer: in the answer; figures@first_line: on the
+  answer's first line (what a reader reads first; a quoted row under its headings counts whole);
 - refusals (Citewise says the documents do not hold it; every question here is answerable).
 Split by Source Chunk Type (Table/Text) and by Question Type (single/multi-document).
 Writes bench/results/docqa-<date>.json and prints the table.
@@ -115,7 +119,7 @@ def file_ok(path: str | None, glob: str) -> bool:
 # -- the systems ---------------------------------------------------------------------------------
 
 
-def peer_system(folder: Path):
+def peer_system(folder: Path, answers: bool = True):
     from llama_index.core import Settings, SimpleDirectoryReader, VectorStoreIndex
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
@@ -142,12 +146,45 @@ def peer_system(folder: Path):
     # the splitter runs without metadata: a node's file and page are its source document's
     source = {d.id_: (d.metadata.get("file_name"), d.metadata.get("page_label")) for d in documents}
 
+    synthesizer = peer_synthesizer() if answers else None
+
     def ask(question: str) -> dict:
         nodes = retriever.retrieve(question)
         passages = [(*source.get(n.node.ref_doc_id, (None, None)), n.node.get_content()) for n in nodes]
-        return {"first_file": passages[0][0] if passages else None, "passages": passages, "answer": None, "refused": False}
+        answer = str(synthesizer.synthesize(question, nodes)) if synthesizer is not None else None
+        return {"first_file": passages[0][0] if passages else None, "passages": passages, "answer": answer, "refused": False}
 
-    return ask, {"build_s": round(build_s, 1), "chunks": len(index.docstore.docs)}
+    return ask, {"build_s": round(build_s, 1), "chunks": len(index.docstore.docs), "answers": "llama-index compact synthesizer, bundled SmolLM2-135M (llama.cpp)" if answers else None}
+
+
+def peer_synthesizer():
+    """llama-index's own answer step over its retrieved nodes (get_response_synthesizer, compact
+    mode) with the bundled SmolLM2-135M, through the same llama.cpp engine Citewise uses."""
+    from typing import Any
+
+    from llama_index.core import get_response_synthesizer
+    from llama_index.core.llms import CompletionResponse, CustomLLM, LLMMetadata
+    from llama_index.core.llms.callbacks import llm_completion_callback
+
+    from app.engines.llamacpp import LlamaCppEngine
+
+    engine = LlamaCppEngine("bundled", context_tokens=4096)
+
+    class Bundled(CustomLLM):
+        @property
+        def metadata(self) -> LLMMetadata:
+            return LLMMetadata(context_window=4096, num_output=256, model_name="SmolLM2-135M-Instruct")
+
+        @llm_completion_callback()
+        def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+            text = "".join(engine.stream_chat([{"role": "user", "content": prompt}], max_tokens=256, temperature=0.1))
+            return CompletionResponse(text=text)
+
+        @llm_completion_callback()
+        def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any):
+            raise NotImplementedError
+
+    return get_response_synthesizer(llm=Bundled(), response_mode="compact")
 
 
 def citewise_system(folder: Path, work: Path):
@@ -163,7 +200,7 @@ def citewise_system(folder: Path, work: Path):
         pass
     build_s = time.perf_counter() - t
     failed = [(Path(r.path).name, r.error) for r in library.manifest.files() if r.status == "failed"]
-    chat = Chat(library.retriever, services.engine, services.embedder.embed, services.settings)
+    chat = Chat(library.retriever, services.engine, services.embedder.embed, services.settings, chunks_of=library.chunks_of)
 
     def ask(question: str) -> dict:
         answer = None
@@ -237,6 +274,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="questions (0 = all 195)")
     ap.add_argument("--systems", default="peer,citewise")
     ap.add_argument("--out", default="")
+    ap.add_argument("--peer-answers", default="on", choices=("on", "off"),
+                    help="the peer writes answers with llama-index's synthesizer and the bundled model (slow)")
     ap.add_argument("--work", default="", help="keep Citewise's library here (a rerun only checks the files)")
     args = ap.parse_args()
     if not (DATA / "qna_data.csv").is_file():
@@ -257,7 +296,7 @@ def main() -> None:
     for system in args.systems.split(","):
         t = time.perf_counter()
         if system == "peer":
-            ask, info = peer_system(folder)
+            ask, info = peer_system(folder, answers=args.peer_answers == "on")
             services = None
         else:
             ask, info, services = citewise_system(folder, work / "cw")
@@ -274,6 +313,8 @@ def main() -> None:
         p, c = results["systems"]["peer"]["scores"], results["systems"]["citewise"]["scores"]
         ratio = lambda a, b: round(a / b, 2) if a is not None and b else None  # noqa: E731
         results["ratios"] = {
+            "figures@answer_all": ratio(c["all"]["figures@answer_%"], p["all"]["figures@answer_%"]),
+            "figures@first_line_all": ratio(c["all"]["figures@first_line_%"], p["all"]["figures@first_line_%"]),
             "figures@5_table": ratio(c["table"]["figures@5_%"], p["table"]["figures@5_%"]),
             "file@1_single": ratio(c["single"]["file@1_%"], p["single"]["file@1_%"]),
         }

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 from typing import Callable, Sequence
 
 from retrieval.models import Passage
-from retrieval.question import Period, Reading, say_date
-from retrieval.tables import Cell, Row, amount, column_score, pick, rows_of, say_cell, say_label, say_value
+from retrieval.question import Period, Reading, label_words, say_date
+from retrieval.tables import (Cell, Row, amount, column_score, pick, rows_of, say_cell, say_label, say_value, top_cells,
+                              when)
 
 MAX_DOCUMENTS = 8  # filings compared side by side at most
 
@@ -65,22 +67,48 @@ class SideBySide:
     differ: list[str] = field(default_factory=list)  # "June 25, 2022: $82,959 million in [1], $82,900 million in [3]"
 
 
+ReadDocument = Callable[[str], Sequence[Passage]]  # path → every chunk of the document, as passages
+
+
 def table_rows(passages: Sequence[Passage]) -> list[Row]:
     rows: list[Row] = []
     for i, p in enumerate(passages):
-        rows.extend(rows_of(i, p.chunk.text, p.chunk.context))
+        rows.extend(_rows_of_chunk(p.chunk.id, p.chunk.text, p.chunk.context, i))
     return rows
 
 
-def figure_answer(reading: Reading, passages: Sequence[Passage]) -> Stated | None:
-    """The cell of the passages' tables that answers a question asking for a figure, if a row
-    names what is asked."""
+@lru_cache(maxsize=20000)
+def _rows_cached(chunk_id: str, text: str, context: str) -> tuple[Row, ...]:
+    return tuple(rows_of(0, text, context))
+
+
+def _rows_of_chunk(chunk_id: str, text: str, context: str, index: int) -> list[Row]:
+    """A chunk's rows (read once per chunk: a document's tables are read for every question)."""
+    return [replace(r, passage_index=index) for r in _rows_cached(chunk_id, text, context)]
+
+
+def candidates(passages: Sequence[Passage], document: Sequence[Passage] = ()) -> tuple[list[Passage], list[Row], int]:
+    """The passages a cell may come from — the retrieved ones first (they keep a rank prior), then
+    the rest of the document's chunks — with their rows, and how many were retrieved."""
+    seen = {p.chunk.id for p in passages}
+    pool = [*passages, *(p for p in document if p.chunk.id not in seen)]
+    return pool, table_rows(pool), len(passages)
+
+
+def figure_answer(reading: Reading, passages: Sequence[Passage], document: Sequence[Passage] = (),
+                  only: str | None = None) -> Stated | None:
+    """The cell of the passages' tables (and the rest of their document's, `document`) that
+    answers a question asking for a figure, if a row names what is asked. `only`: the document
+    the question names ("last quarter": the newest filing): other documents' rows are not read."""
     if not reading.wants_figure or not reading.metric:
         return None
-    cell = pick(reading, table_rows(passages), len(passages))
+    pool, rows, retrieved = candidates(passages, document)
+    if only is not None:
+        rows = [r for r in rows if pool[r.passage_index].chunk.path == only]
+    cell = pick(reading, rows, retrieved)
     if cell is None:
         return None
-    return Stated(passages[cell.row.passage_index], cell, say_cell(cell))
+    return Stated(pool[cell.row.passage_index], cell, say_cell(cell))
 
 
 def _current(reading: Reading) -> Reading:
@@ -91,22 +119,27 @@ def _current(reading: Reading) -> Reading:
 def _ordered(found: list[Stated]) -> list[Stated]:
     def key(s: Stated):
         col = s.cell.column
-        return (col.end if col and col.end else date.min, s.passage.chunk.path)
+        return (when(col) if col and when(col) else date.min, s.passage.chunk.path)
     return sorted(found, key=key)
 
 
-def across_documents(reading: Reading, documents: Sequence[str],
-                     search: Callable[[str], list[Passage]]) -> SideBySide | None:
-    """The figure in each of `documents` (each searched on its own with `search(path)`), side by
-    side; None when fewer than two filings state it."""
+def across_documents(reading: Reading, documents: Sequence[str], read: ReadDocument) -> SideBySide | None:
+    """The figure in each of `documents` (each read whole with `read(path)`), side by side: the
+    row label most of them share (the same line of the same statement), in each its current
+    period; None when fewer than two filings state it."""
     now = _current(reading)
-    found: list[Stated] = []
+    per_document: list[tuple[list[Passage], list[Cell]]] = []
     for path in list(documents)[:MAX_DOCUMENTS]:
-        passages = search(path)
-        cell = pick(now, table_rows(passages), len(passages))
-        if cell is not None:
-            found.append(Stated(passages[cell.row.passage_index], cell, say_cell(cell),
-                                source=_source_name(passages[cell.row.passage_index])))
+        pool, rows, _ = candidates((), read(path))
+        per_document.append((pool, top_cells(now, rows, len(pool))))
+    label = _shared_label([cells for _, cells in per_document])
+    found: list[Stated] = []
+    for pool, cells in per_document:
+        same = [c for c in cells if _label_key(c) == label] if label else cells[:1]
+        if same:
+            cell = same[0]
+            found.append(Stated(pool[cell.row.passage_index], cell, say_cell(cell),
+                                source=_source_name(pool[cell.row.passage_index])))
     found = _one_per_period(_ordered(found))
     if len(found) < 2:
         return None
@@ -129,6 +162,27 @@ def within_row(reading: Reading, stated: Stated) -> SideBySide | None:
         return None
     found = _ordered([Stated(stated.passage, c, say_cell(c), source=c.column.period_text()) for c in cells])
     return SideBySide(found, _change(found[0], found[-1]))
+
+
+def _label_key(cell: Cell) -> tuple:
+    return (tuple(label_words(cell.row.label)), "%" in cell.value)
+
+
+def _shared_label(per_document: list[list[Cell]]) -> tuple | None:
+    """The row label (and kind of value) found among the best cells of the most documents, the
+    better scored on a tie: one filing's "% of net revenue" row must not stand beside another's
+    dollar amounts."""
+    votes: dict[tuple, list[float]] = {}
+    for cells in per_document:
+        best: dict[tuple, float] = {}
+        for c in cells:
+            key = _label_key(c)
+            best[key] = max(best.get(key, -1e9), c.score)
+        for key, score in best.items():
+            votes.setdefault(key, []).append(score)
+    if not votes:
+        return None
+    return max(votes, key=lambda k: (len(votes[k]), sum(votes[k]) / len(votes[k])))
 
 
 def _source_name(p: Passage) -> str:
@@ -220,7 +274,20 @@ def compose_figure(stated: Stated) -> Composed:
     return out
 
 
-def compose_side_by_side(sbs: SideBySide) -> Composed:
+def _computed(n1: int, n2: int) -> str:
+    return f"computed from [{n1}]" if n1 == n2 else f"computed from [{n1}] and [{n2}]"
+
+
+def _ratio(a: Stated, b: Stated) -> str:
+    x, y = amount(a.cell.value), amount(b.cell.value)
+    if x is None or not y or "%" in a.cell.value or "%" in b.cell.value:
+        return ""
+    return f"{say_label(a.cell)} {x / y * 100:.1f} % of {say_label(b.cell).lower()}"
+
+
+def compose_side_by_side(sbs: SideBySide, by: str = "period") -> Composed:
+    """`by` "period": one figure over periods or filings, from the first to the last; "label":
+    two figures of one period ("operating expenses against revenue"), one row each."""
     out = Composed()
     numbers = [out.cite(s.passage, (s.cell.row.start, s.cell.row.end), s.cell.score) for s in sbs.rows]
     first, last = sbs.rows[0], sbs.rows[-1]
@@ -228,13 +295,18 @@ def compose_side_by_side(sbs: SideBySide) -> Composed:
     label = say_label(first.cell)
     p1 = first.cell.column.period_text() if first.cell.column else first.source
     p2 = last.cell.column.period_text() if last.cell.column else last.source
-    line = f"{label}: {say_value(first.cell)} ({p1}) → {say_value(last.cell)} ({p2})"
-    if sbs.change:
-        line += f"; change {sbs.change}, computed from [{n1}] and [{n2}]"
+    if by == "label":
+        line = "; ".join(s.line for s in sbs.rows)
+        if sbs.change:
+            line += f"; {sbs.change}, {_computed(n1, n2)}"
+    else:
+        line = f"{label}: {say_value(first.cell)} ({p1}) → {say_value(last.cell)} ({p2})"
+        if sbs.change:
+            line += f"; change {sbs.change}, {_computed(n1, n2)}"
     out.sentences.append((line, sorted({n1, n2}), "answer", first.cell.score))
     for s, n in zip(sbs.rows, numbers):
         period = s.cell.column.period_text() if s.cell.column else ""
-        source = s.source if s.source != period else ""
+        source = say_label(s.cell) if by == "label" else s.source if s.source != period else ""
         cells = [c for c in (source, period, say_value(s.cell)) if c]
         out.sentences.append((" | ".join(cells), [n], "row", s.cell.score))
     for note in sbs.differ:
@@ -250,25 +322,25 @@ def compose_side_by_side(sbs: SideBySide) -> Composed:
 
 
 def direct_answer(reading: Reading, passages: Sequence[Passage], documents: Sequence[str] = (),
-                  search: Callable[[str], list[Passage]] | None = None) -> Composed | None:
+                  read: ReadDocument | None = None, named: bool = False) -> Composed | None:
     """The figure or the side-by-side that opens a quote answer, or None (then the passages' best
-    sentences answer, as before). `documents`: the filings the question is about, best first
-    (a change across them is searched in each with `search(path)`)."""
+    sentences answer, as before). `documents`: the filings the question is about, best first;
+    `read(path)`: a document's chunks, whose tables are all read (the row asked for is often in
+    a chunk ranked below the top few: a cell retriever, not a passage one). `named`: the question
+    names these documents (its company, period, "the latest"): a figure comes from the first."""
+    document = read(documents[0]) if read is not None and documents else ()
+    only = documents[0] if named and documents else None
+    if reading.parts:  # "operating expenses compared to revenue": each figure, side by side
+        stated = [figure_answer(part, passages, document, only) for part in reading.parts]
+        if all(stated):
+            return compose_side_by_side(SideBySide(stated, _ratio(stated[0], stated[1])), by="label")
     if reading.change:
-        sbs = across_documents(reading, documents, search) if search is not None and len(documents) > 1 else None
+        sbs = across_documents(reading, documents, read) if read is not None and len(documents) > 1 else None
         if sbs is None:
-            stated = figure_answer(replace(reading, kind="amount"), passages)
+            stated = figure_answer(replace(reading, kind="amount"), passages, document, only)
             sbs = within_row(reading, stated) if stated is not None else None
         if sbs is not None:
             return compose_side_by_side(sbs)
         return None
-    stated = figure_answer(reading, passages)
-    if search is not None and documents and reading.wants_figure and (stated is None or stated.cell.score < 2.2):
-        # the row may sit in a passage of the filing ranked below the top few: search it for the
-        # thing measured alone ("iPhone net sales"), its passages after the question's own
-        seen = {p.chunk.id for p in passages}
-        more = [p for p in search(documents[0]) if p.chunk.id not in seen]
-        wider = figure_answer(reading, [*passages, *more]) if more else None
-        if wider is not None and (stated is None or wider.cell.score > stated.cell.score):
-            stated = wider
+    stated = figure_answer(reading, passages, document, only)
     return compose_figure(stated) if stated is not None else None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+from text_to_num import alpha2digit
 
 from indexing.words import content_words
 from retrieval.models import Passage
@@ -77,6 +78,61 @@ def lexical_support(sentence_words: set[str], passage_words: set[str]) -> float:
     penalty = sum(2.0 if any(ch.isdigit() for ch in w) else 1.0 for w in missing)
     weight = sum(2.0 if any(ch.isdigit() for ch in w) else 1.0 for w in sentence_words)
     return max(0.0, 1.0 - penalty / weight)
+
+
+_FIGURE_IN_TEXT = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\w])")
+_COMPUTED = re.compile(r"\b(computed|calculated|difference|sum of|combined|in total)\b", re.I)
+
+
+def _figures(text: str) -> set[float]:
+    out = set()
+    for m in _FIGURE_IN_TEXT.finditer(text):
+        try:
+            out.add(float(m.group(1).replace(",", "")))
+        except ValueError:
+            pass
+    return out
+
+
+def numbers_stated(sentence: str, passages: Sequence[Passage]) -> bool:
+    """Whether every figure of a written sentence (two digits or more, or with a decimal point)
+    is stated by one of the passages — as written, or the same amount in another scale ("$81.8
+    billion" for a statement's 81,797 in millions, "74 %" for 74.0 %) — or the sentence says it
+    computed it. A model that writes "$95 billion" for a row that says 81,797 is flagged."""
+    if _COMPUTED.search(sentence):
+        return True
+    wanted = {x for x in _figures(sentence) if x >= 10 or x != int(x)}
+    if not wanted:
+        return True
+    held = set()
+    for p in passages:
+        text = f"{p.chunk.context}\n{p.chunk.text}"
+        held |= _figures(text) | _figures(_digits(text))
+    for x in wanted:
+        if any(abs(x - y) <= 1e-9 or _same_amount(x, y) for y in held):
+            continue
+        return False
+    return True
+
+
+def _digits(text: str) -> str:
+    """Numbers a passage spells out, as digits ("eighteen hours" → "18 hours"): text2num reads
+    English number words, compounds and all."""
+    try:
+        return alpha2digit(text, "en")
+    except Exception:  # a text the parser cannot read: its figures as written still count
+        return ""
+
+
+def _same_amount(x: float, y: float) -> bool:
+    """x is y rounded, or y in thousands or millions rounded to x's precision ("81.8" ↔ 81,797)."""
+    digits = _decimals(x)
+    return any(y and round(y * scale, digits) == x for scale in (1.0, 1e-3, 1e-6, 1e3))
+
+
+def _decimals(x: float) -> int:
+    text = f"{x:.6f}".rstrip("0").rstrip(".")
+    return len(text.split(".")[1]) if "." in text else 0
 
 
 @dataclass
@@ -176,4 +232,6 @@ class Attributor:
             for i in order[: cfg.max_citations]
             if scores[i] >= cfg.threshold and scores[i] >= best - cfg.tie_margin and lexical[i] >= cfg.min_lexical
         ]
+        if supports and not numbers_stated(sentence, [self.passages[s.passage_index] for s in supports]):
+            supports = []  # a figure no cited passage states is the model's, not the documents'
         return SentenceAttribution(sentence, claim=True, supports=supports, best=best)

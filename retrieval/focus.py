@@ -26,7 +26,8 @@ _YEAR = re.compile(r"\b(?:FY\s?|fiscal\s+(?:year\s+)?)?((?:19|20)\d\d)\b", re.I)
 _SHORT_FY = re.compile(r"\bFY\s?'?(\d\d)\b", re.I)
 _QUARTER = re.compile(r"\bQ([1-4])\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter\b", re.I)
 _ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
-_LATEST = re.compile(r"\b(latest|most recent|newest|current quarter|recent(?:ly)? (?:filed|reported|published))\b", re.I)
+_LATEST = re.compile(r"\b(latest|most recent|newest|current quarter|last quarter|this quarter|past quarter|"
+                     r"recent(?:ly)? (?:filed|reported|published))\b", re.I)
 _MONTHS = {m: i for i, m in enumerate(
     "january february march april may june july august september october november december".split(), 1)}
 _PERIOD_ENDED = re.compile(

@@ -32,10 +32,18 @@ def _attribute(text: str) -> str:
     return _fence(text).replace('"', "'").replace("\n", " ")
 
 
+def _with_headings(p: Passage) -> str:
+    """A passage as the model reads it: a later chunk of a table under the table's heading rows
+    (its `context`), so each figure keeps its column's period."""
+    text = p.chunk.text
+    heads = [ln for ln in p.chunk.context.split("\n") if " | " in ln]
+    return "\n".join([*heads, text]) if heads and " | " in text else text
+
+
 def format_sources(passages: Sequence[Passage]) -> str:
     blocks = []
     for n, p in enumerate(passages, start=1):
-        blocks.append(f'<source id="{n}" where="{_attribute(p.where())}">\n{_fence(p.chunk.text)}\n</source>')
+        blocks.append(f'<source id="{n}" where="{_attribute(p.where())}">\n{_fence(_with_headings(p))}\n</source>')
     return "\n\n".join(blocks)
 
 

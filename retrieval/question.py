@@ -56,16 +56,19 @@ _ASKING = frozenset(
     year years period periods ended ending months month three six nine twelve first second third fourth last latest
     most recent current previous prior company company's companies give tell me figure figures value amount
     stated state according show shows during as at end generated generate revealed reveal per their its
-    significant notable substantial key main any identified identify seen observed be been there""".split()
+    significant notable substantial key main any identified identify seen observed be been there attributed
+    same""".split()
 )
 # a question's word → the words a financial statement uses for the same thing (each group both ways)
 SYNONYMS: tuple[frozenset[str], ...] = tuple(frozenset(g.split()) for g in (
     "revenue revenues sales net_sales turnover",
     "profit profits net_income earnings",
     "cash cash_equivalents",
+    "cash_flow operating_activities operating_cash cash_operation net_cash",
     "r&d rd research development",
     "sg&a selling general administrative",
     "opex operating_expenses",
+    "operating operational",
     "capex capital_expenditures property_equipment",
     "eps per_share",
     "inventory inventories",
@@ -133,6 +136,8 @@ class Reading:
     period: Period
     change: bool = False  # asks how something moved across periods or documents
     subject: str = ""  # what is measured, as the question writes it: what to search a filing for
+    # "How did operating expenses compare to revenue?": one reading per thing compared
+    parts: list["Reading"] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)  # how much each metric word tells
 
     def weight(self, word: str) -> float:
@@ -186,7 +191,7 @@ def read_question(question: str, topic: str | None = None) -> Reading:
     known: "Apple" is not part of what is measured."""
     q = question.strip()
     period = read_period(q)
-    head = re.split(r"\?\s|[;,]\s", q)[0]  # "Has X changed …? If so, what drove it?" asks the change first
+    head = re.split(r"\?\s|;\s", q)[0]  # "Has X changed …? If so, what drove it?" asks the change first
     change = bool(_CHANGE.search(head)) and not (_REASON.search(head) and _REASON.search(head).start() < _CHANGE.search(head).start())
     if change:
         kind = "change"
@@ -209,11 +214,13 @@ def read_question(question: str, topic: str | None = None) -> Reading:
     else:
         kind = "other"
     source = topic or q
-    if change:  # what is measured is named before "If so, what drove it?"
-        source = re.split(r"\?\s|[;]\s", source)[0]
+    if change:  # what is measured is named before "If so, what drove it?", "and what might it mean"
+        source = re.split(r"\?\s|;\s|,? and (?:what|how|why)\b", source)[0]
     source = DATE.sub(" ", source)
+    source = re.sub(r"\([^)]*\)", " ", source)  # "AWS (Amazon Web Services)": the name once
     source = re.sub(r"\b(?:19|20)\d\d\b|\bQ[1-4]\b|\b10-?[QK]s?\b|\b8-?K\b", " ", source, flags=re.I)
-    source = re.sub(r"\b\w+['’]s\b", " ", source) if topic is None else source  # "Apple's": a company
+    # "Apple's", "Lighthouse Ferries'": whose figure, not what is measured
+    source = re.sub(r"\b(?:[A-Z][\w&.\-]*\s+){0,3}(?:[A-Z][\w&.\-]*|\w+)(?:['’]s\b|s['’](?=\s|$))", " ", source)
     metric = [w for w in label_words(source) if w not in _ASKING and norm(w) not in {norm(a) for a in _ASKING}]
     # what a change question measures, not the change itself
     metric = [w for w in metric if not _CHANGE.fullmatch(w) and w not in ("trend", "time", "compare", "change",
@@ -224,7 +231,34 @@ def read_question(question: str, topic: str | None = None) -> Reading:
     named |= {norm(w) for w in re.findall(r"\b[a-z]+[A-Z]\w*|\b[A-Z]{2,}\b", source)}
     weights = {w: 3.0 if w in named else 0.5 if w in _PLAIN_FINANCE else 1.0 for w in metric}
     subject = " ".join(w for w in re.findall(r"[\w&'’]+", source) if norm(w) in set(metric) or w.lower() in ("and", "of"))
-    return Reading(q, kind, metric, _widened(metric), period, change, subject.strip(), weights)
+    reading = Reading(q, kind, metric, _widened(metric), period, change, subject.strip(), weights=weights)
+    versus = _VERSUS.search(source)
+    if versus and kind in ("change", "amount", "percent", "other"):
+        sides = [read_question(side) for side in (source[: versus.start()], source[versus.end():])]
+        if all(side.metric for side in sides) and set(sides[0].metric) != set(sides[1].metric):
+            for side in sides:
+                side.period = period  # "in Q1 2023" said once, for both
+                side.kind = "percent" if _PERCENT.search(side.question) else "amount"
+            reading.parts = sides
+            reading.kind, reading.change = "change", True
+    return reading
+
+
+_VERSUS = re.compile(r"\b(?:compared? (?:to|with|against)|measures? up (?:against|to)|stacks? up (?:against|to)|"
+                     r"relates? to|relative to|versus|vs\.?|as a share of|against)\b", re.I)
 
 
 _PLAIN_FINANCE = frozenset("total net revenue sale income amount level segment".split())
+
+
+def follow(now: Reading, before: Reading) -> Reading:
+    """A follow-up read with the question before it: "How did they change from the quarter
+    before?" after "What were total net sales last quarter?" measures total net sales. What the
+    follow-up says itself (its period, its kind) wins; what it leaves out comes from before."""
+    if now.metric and not now.parts:
+        return now
+    if not before.metric:
+        return now
+    kind = now.kind if now.kind not in ("other", "yesno") else before.kind
+    return Reading(now.question, kind, before.metric, before.wide, now.period if now.period else before.period,
+                   now.change, before.subject, weights=before.weights)

@@ -56,6 +56,7 @@ class Column:
         text = DATE.sub(" ", self.heading)
         text = re.sub(r"(?i)\b(three|six|nine|twelve)\s+months\s+ended\b|\b(19|20)\d\d\b|\bended\b|[$%]", " ", text)
         text = re.sub(r"(?i)\b(?:" + "|".join(_MONTH_WORDS) + r")\b\s*\d{0,2},?", " ", text)
+        text = re.sub(r"(?i)\bQ[1-4]\b|\bYTD\b|%\s*of\s+net\b.*|\(in [^)]*\)?|\bunaudited\b", " ", text)
         text = " ".join(text.replace(",", " ").split())
         return "" if re.fullmatch(r"(?i)(change|\s)*", text) else text
 
@@ -74,7 +75,18 @@ def column_of(heading: str) -> Column:
         years = re.findall(r"(?<!\d)((?:19|20)\d\d)(?!\d)", h)
         year = int(years[-1]) if years else None
     change = bool(re.search(r"(?i)\bchange|^\s*%\s*$|\bpts\b", h))
-    return Column(" ".join(heading.split()), _SPAN_N[m.group(1).lower()] if m else None, end, year, change)
+    months = _SPAN_N[m.group(1).lower()] if m else None
+    quarter = re.search(r"(?i)\bQ[1-4]\s+((?:19|20)\d\d)\b", h)  # Intel's "Q3 2023 | Q3 2022"
+    if quarter and months is None:
+        months = 3
+    if re.search(r"(?i)\bYTD\b|\byear to date\b", h) and (months is None or quarter):
+        months = None
+    return Column(" ".join(heading.split()), months, end, year, change)
+
+
+def when(col: "Column") -> date | None:
+    """A column's period for ordering: its end date, else the end of its year."""
+    return col.end or (date(col.year, 12, 31) if col.year else None)
 
 
 @dataclass
@@ -288,6 +300,8 @@ def label_score(reading: Reading, row: Row) -> float:
     label = label_words(row.label)
     if not label:
         return 0.0
+    if row.section and all(w in _GENERIC_LABELS or w == "sale" for w in label):
+        label = [*label_words(row.section), *label]  # "AWS" over "Net sales": the AWS segment's
     wide_label = _widened(label)
     around = set(label_words(" ".join([row.section, row.title, *(c.heading for c in row.columns)])))
     around = _widened(list(around))
@@ -299,14 +313,16 @@ def label_score(reading: Reading, row: Row) -> float:
     return 0.6 * recall + 0.4 * precision
 
 
-def column_score(reading: Reading, col: Column | None, index: int, n: int, newest: date | None = None) -> float:
+def column_score(reading: Reading, col: Column | None, index: int, n: int, newest: date | None = None,
+                 spans: frozenset = frozenset({3})) -> float:
     """How well a column is the period asked about; on a tie the newest column (the filing's
-    current period), else the table's first."""
+    current period), else the table's first. `spans`: the months the row's columns cover (a
+    cash-flow statement has no quarter: its nine months answer "the Q3 filing's cash flow")."""
     first = 0.3 * (n - index) / n
     if col is None:
         return first
-    if newest and col.end:
-        first = 0.3 if col.end == newest else 0.0
+    if newest and when(col):
+        first = 0.3 if when(col) == newest else 0.0
     if col.change:
         return -5.0
     p = reading.period
@@ -314,7 +330,7 @@ def column_score(reading: Reading, col: Column | None, index: int, n: int, newes
     if p.dates:
         score += 3.0 if col.end in p.dates else -1.0 if col.end else 0.0
     wanted = p.months or (3 if (p.quarters or p.latest) else None)
-    if wanted and col.months:
+    if wanted and col.months and (wanted in spans or p.months):
         score += 1.0 if col.months == wanted else -1.0
     elif col.months == 3:
         score += 0.2  # a quarter's figure, the one a filing leads with
@@ -323,30 +339,43 @@ def column_score(reading: Reading, col: Column | None, index: int, n: int, newes
     return score
 
 
-def pick(reading: Reading, rows: Sequence[Row], n_passages: int, min_label: float = 0.55) -> Cell | None:
-    """The cell that answers `reading`: the best-named row (better-ranked passages first on a
-    tie), in its best column for the period asked. None when no row names what is asked."""
-    best: Cell | None = None
-    for row in rows:
+_STATEMENT = re.compile(r"(?i)statements? of (?:consolidated )?(?:operations|income|earnings|cash flows)|balance sheets?")
+
+
+def top_cells(reading: Reading, rows: Sequence[Row], retrieved: int, min_label: float = 0.55, n: int = 8) -> list[Cell]:
+    """The best cell of each row that names what `reading` asks (its label scored against the
+    metric, its columns against the period), best first. Rows of the first `retrieved` passages
+    (those retrieval ranked) keep a rank prior; a primary statement's row a small bonus."""
+    best: dict[int, Cell] = {}
+    pct_wanted = reading.kind == "percent"
+    for k, row in enumerate(rows):
         ls = label_score(reading, row)
         if ls < min_label:
             continue
-        prior = 0.06 * (n_passages - row.passage_index) / max(n_passages, 1)
-        pct_wanted = reading.kind == "percent"
-        ends = [c.end for c in row.columns if c.end and not c.change]
+        prior = 0.06 * (retrieved - row.passage_index) / retrieved if row.passage_index < retrieved else 0.0
+        if _STATEMENT.search(row.title) or _STATEMENT.search(" ".join(row.headings)):
+            prior += 0.05
+        ends = [when(c) for c in row.columns if when(c) and not c.change]
         newest = max(ends) if ends else None
+        spans = frozenset(c.months for c in row.columns if c.months)
         for i, value in enumerate(row.cells):
-            if not _FIGURE.search(value) and value not in ("—", "-"):
+            if not _FIGURE.search(value):
                 continue
-            cs = column_score(reading, row.columns[i] if row.columns else None, i, len(row.cells), newest)
+            cs = column_score(reading, row.columns[i] if row.columns else None, i, len(row.cells), newest, spans)
             if pct_wanted and "%" not in value and "rate" not in row.label.lower():
                 cs -= 0.5
             if not pct_wanted and "%" in value and reading.kind == "amount":
                 cs -= 0.3
             total = ls * 2.0 + cs * 0.5 + prior
-            if best is None or total > best.score:
-                best = Cell(row, i, total)
-    return best
+            if k not in best or total > best[k].score:
+                best[k] = Cell(row, i, total)
+    return sorted(best.values(), key=lambda c: -c.score)[:n]
+
+
+def pick(reading: Reading, rows: Sequence[Row], retrieved: int, min_label: float = 0.55) -> Cell | None:
+    """The cell that answers `reading`, or None when no row names what is asked."""
+    cells = top_cells(reading, rows, retrieved, min_label, n=1)
+    return cells[0] if cells else None
 
 
 def say_value(cell: Cell) -> str:

@@ -93,3 +93,23 @@ def test_a_change_across_two_filings_is_a_cited_side_by_side_with_the_difference
     assert "| Source | Period | Value | Cited |" in md
     assert "| ferries 2024 Q1.pdf | three months ended March 31, 2024 | $1,050 thousand | [1] |" in md
     assert "<table class='side'" in to_html([answer.to_dict()])
+
+
+def test_a_follow_up_asking_how_the_figure_changed_answers_side_by_side(services, library, tmp_path):
+    """Tried as a new user would: "what was freight revenue last quarter", then "how did it change
+    from the quarter before" — the first answer's first line is the figure, cited to its row; the
+    follow-up measures the same thing and answers with the filings side by side."""
+    from retrieval.followup import turn_of
+
+    list(library.add([str(_ferries_quarters(tmp_path / "reports"))]))
+    services.settings.retrieval.answer_mode = "quote"
+    chat = services.chat()
+    first = [e for e in chat.ask("What was Lighthouse Ferries' freight revenue last quarter?") if isinstance(e, Done)][0].answer
+    assert first.sentences[0].text == "Freight revenue, three months ended June 30, 2024: $1,204 thousand"
+    history = [turn_of(first.question, [c.passage for c in first.citations])]
+    history[0].answer = first.text
+    then = [e for e in chat.ask("How did it change from the quarter before?", history=history) if isinstance(e, Done)][0].answer
+    assert not then.refused, then.refusal_reason
+    assert then.sentences[0].text.startswith("Freight revenue: $1,050 thousand (three months ended March 31, 2024) → "
+                                             "$1,204 thousand (three months ended June 30, 2024); change +$154 thousand")
+    assert {c.passage.file_name for c in then.citations} == {"ferries 2024 Q1.pdf", "ferries 2024 Q2.pdf"}

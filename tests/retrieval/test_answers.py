@@ -109,7 +109,7 @@ def test_a_change_in_one_filing_is_its_row_side_by_side_with_the_difference_comp
     assert direct is not None
     line = direct.sentences[0][0]
     assert line == ("Total net sales: $82,959 million (three months ended June 25, 2022) → $81,797 million "
-                    "(three months ended July 1, 2023); change −$1,162 million (−1.4 %), computed from [1] and [1]")
+                    "(three months ended July 1, 2023); change −$1,162 million (−1.4 %), computed from [1]")
     rows = [s for s in direct.sentences if s[2] == "row"]
     assert [r[0] for r in rows] == ["three months ended June 25, 2022 | $82,959 million",
                                     "three months ended July 1, 2023 | $81,797 million"]
@@ -155,3 +155,14 @@ def test_rows_wrapped_over_lines_and_headings_without_separators_are_read():
     assert [r.label for r in rows] == ["Research and development expenses"]
     col = rows[0].columns[2]
     assert (col.months, col.end.isoformat()) == (9, "2023-09-30")
+
+
+def test_two_figures_compared_in_one_period_stand_side_by_side_with_their_ratio():
+    direct = direct_answer(read_question("How did research and development compare to total net sales in the quarter ended July 1, 2023?"),
+                           [passage(STATEMENT)])
+    assert direct.sentences[0][0] == (
+        "Research and development, three months ended July 1, 2023: $7,442 million; Total net sales, three months "
+        "ended July 1, 2023: $81,797 million; Research and development 9.1 % of total net sales, computed from [1]")
+    assert [s[0] for s in direct.sentences if s[2] == "row"] == [
+        "Research and development | three months ended July 1, 2023 | $7,442 million",
+        "Total net sales | three months ended July 1, 2023 | $81,797 million"]

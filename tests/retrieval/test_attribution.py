@@ -53,3 +53,25 @@ def test_sentence_split_keeps_abbreviations_and_list_numbers():
     assert [text[a:b] for a, b in split_sentences(text)] == [
         "Prices rose, e.g. for steel.", "Dr. Berg agreed.", "1. First point here.", "2. Second point.",
     ]
+
+
+def test_a_figure_no_cited_passage_states_flags_the_sentence_though_its_words_match():
+    """In written mode every number must come from a cited passage: a model wrote the row's words
+    with another figure, and the sentence was cited as supported."""
+    table = _passage("Three Months Ended\nJuly 1, 2023 | June 25, 2022\nTotal net sales for the quarter | 81,797 | 82,959\n"
+                     "Research and development expense for the quarter | 7,442 | 6,797", 4)
+    att = Attributor([table])
+    invented = att.attribute("Total net sales for the quarter were 95,310 and research and development expense was 7,442.")
+    assert invented.claim and not invented.supported
+    stated = att.attribute("Total net sales for the quarter were 81,797 and research and development expense was 7,442.")
+    assert stated.supported
+    # the same amount in another scale, or a difference the sentence says it computed, is not invented
+    assert att.attribute("Total net sales for the quarter were $81.8 billion, with research and development expense of 7,442.").supported
+    assert att.attribute("Total net sales for the quarter fell by 1,162, computed from the two quarters of 81,797 and 82,959.").supported
+
+
+def test_a_figure_the_passage_spells_out_is_stated():
+    """A model wrote "18 hours" for the passage's "eighteen hours" and the sentence lost its citation."""
+    att = Attributor([_passage("Our bakery's sourdough loaf needs eighteen hours of cold fermentation before it is baked.", 2)])
+    assert att.attribute("The sourdough loaf needs 18 hours of cold fermentation before it is baked.").supported
+    assert not att.attribute("The sourdough loaf needs 28 hours of cold fermentation before it is baked.").supported
