@@ -275,7 +275,8 @@ def compose_figure(stated: Stated) -> Composed:
 
 
 def _computed(n1: int, n2: int) -> str:
-    return f"computed from [{n1}]" if n1 == n2 else f"computed from [{n1}] and [{n2}]"
+    a, b = sorted((n1, n2))
+    return f"computed from [{a}]" if a == b else f"computed from [{a}] and [{b}]"
 
 
 def _ratio(a: Stated, b: Stated) -> str:
@@ -289,7 +290,11 @@ def compose_side_by_side(sbs: SideBySide, by: str = "period") -> Composed:
     """`by` "period": one figure over periods or filings, from the first to the last; "label":
     two figures of one period ("operating expenses against revenue"), one row each."""
     out = Composed()
-    numbers = [out.cite(s.passage, (s.cell.row.start, s.cell.row.end), s.cell.score) for s in sbs.rows]
+    # the newest period is what a reader asks about first ("the latest filing … compared to the
+    # quarters before"): its source is [1], the rest follow back in time; rows read oldest first
+    order = sbs.rows if by == "label" else sbs.rows[::-1]
+    cited = {id(s): out.cite(s.passage, (s.cell.row.start, s.cell.row.end), s.cell.score) for s in order}
+    numbers = [cited[id(s)] for s in sbs.rows]
     first, last = sbs.rows[0], sbs.rows[-1]
     n1, n2 = numbers[0], numbers[-1]
     label = say_label(first.cell)
@@ -315,7 +320,7 @@ def compose_side_by_side(sbs: SideBySide, by: str = "period") -> Composed:
         "label": label,
         "rows": [{**s.to_dict(), "citation": n} for s, n in zip(sbs.rows, numbers)],
         "change": sbs.change or None,
-        "computed_from": [n1, n2] if sbs.change else [],
+        "computed_from": sorted({n1, n2}) if sbs.change else [],
         "differ": sbs.differ,
     }
     return out

@@ -81,9 +81,10 @@ def test_a_change_across_two_filings_is_a_cited_side_by_side_with_the_difference
     rows = [s for s in answer.sentences if s.role == "row"]
     assert [r.text for r in rows] == ["ferries 2024 Q1.pdf | three months ended March 31, 2024 | $1,050 thousand",
                                       "ferries 2024 Q2.pdf | three months ended June 30, 2024 | $1,204 thousand"]
+    # the newest filing, the one a reader asks about first, is [1]; the rows read oldest first
     cited = {c.n: (c.passage.file_name, c.passage.chunk.page, c.quote_text) for c in answer.citations}
-    assert cited[1] == ("ferries 2024 Q1.pdf", 3, "Freight revenue | 1,050 | 900")
-    assert cited[2] == ("ferries 2024 Q2.pdf", 3, "Freight revenue | 1,204 | 998")
+    assert cited[1] == ("ferries 2024 Q2.pdf", 3, "Freight revenue | 1,204 | 998")
+    assert cited[2] == ("ferries 2024 Q1.pdf", 3, "Freight revenue | 1,050 | 900")
     comparison = answer.to_dict()["comparison"]
     assert comparison["computed_from"] == [1, 2] and comparison["change"] == "+$154 thousand (+14.7 %)"
 
@@ -91,7 +92,7 @@ def test_a_change_across_two_filings_is_a_cited_side_by_side_with_the_difference
 
     md = to_markdown([answer.to_dict()])
     assert "| Source | Period | Value | Cited |" in md
-    assert "| ferries 2024 Q1.pdf | three months ended March 31, 2024 | $1,050 thousand | [1] |" in md
+    assert "| ferries 2024 Q1.pdf | three months ended March 31, 2024 | $1,050 thousand | [2] |" in md
     assert "<table class='side'" in to_html([answer.to_dict()])
 
 

@@ -95,6 +95,6 @@ def test_a_change_across_filings_is_shown_first_line_then_a_cited_grid(qtbot, wi
     grid = next(t for t in _tables(window.chat.view.document()) if t and t[0][:3] == ["Source", "Period", "Value"])
     assert grid[1][:3] == ["ferries 2024 Q1.pdf", "three months ended March 31, 2024", "$1,050 thousand"]
     assert grid[2][:3] == ["ferries 2024 Q2.pdf", "three months ended June 30, 2024", "$1,204 thousand"]
-    assert grid[1][3] == "[1]" and grid[2][3] == "[2]"
-    window.chat.activate(len(window.chat.turns) - 1, 2)
+    assert grid[1][3] == "[2]" and grid[2][3] == "[1]"  # the newest filing is cited first
+    window.chat.activate(len(window.chat.turns) - 1, 1)
     assert window.viewer.pdf_view.pageNavigator().currentPage() == 2 and window.viewer.found_on_page == 3
