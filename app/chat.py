@@ -23,7 +23,7 @@ from retrieval.models import Answer, AnswerSentence, Citation, Passage, render_s
 from retrieval.prompts import REFUSAL, build_messages, pack
 from retrieval.answers import direct_answer
 from retrieval.question import follow, read_question
-from retrieval.quote import best_sentences
+from retrieval.quote import best_sentences, is_row
 from retrieval.streaming import MarkerFilter, Numbering, SentenceCited, StreamingCiter, Token  # noqa: F401  (events of Chat.ask)
 
 _REFUSAL_TEXT = re.compile(r"(could not|couldn't|cannot|can't|unable to) find|not (mentioned|found|stated) in", re.I)
@@ -222,6 +222,13 @@ class Chat:
         documents, named = self._documents_of(passages, reading)
         direct = direct_answer(reading, passages, documents, self.read_document, named)
         if direct is not None:
+            # one supporting sentence of the passages, after the figure and its row ("Total net
+            # sales decreased 1 % … driven by …"): the figure first, never behind a neighbour
+            for q in best_sentences(question, passages, self.embed, max_sentences=1, reading=reading):
+                text = q.display(passages)
+                if not is_row(text) and all(text not in t for t, *_ in direct.sentences):
+                    n = direct.cite(passages[q.passage_index], (q.start, q.end), q.score)
+                    direct.sentences.append((text, [n], "claim", q.score))
             yield from self._direct(question, direct, timings, t0)
             return
         quotes = best_sentences(question, passages, self.embed, read_with=read_with, reading=reading)
