@@ -10,6 +10,12 @@ follow-up question) and docs/summary.png (a document summarised, the scope chip 
 
 Writes docs/models.png: Settings ▸ Models with a download running (from a loopback hub serving
 the bundled GGUF as the catalog entry: tests/hubserver.py; no model hub is reachable here).
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots.py --figures
+
+Writes docs/figures.png: Apple's Q2 and Q3 2023 10-Qs (../shared/data/sec-10q), "What were
+Apple's total net sales last quarter?" answered with the figure on the first line, then "How did
+they change from the quarter before?" answered side by side.
 """
 
 from __future__ import annotations
@@ -135,6 +141,43 @@ def main() -> None:
     print("saved", *(str(OUT / n) for n in ("library.png", "answer.png", "viewer.png", "followup.png", "summary.png")))
 
 
+def figures() -> None:
+    """A figure on the first line, then a change side by side (two real 10-Q filings)."""
+    from ui.app import application
+
+    app = application(sys.argv)
+    work = Path(tempfile.mkdtemp(prefix="citewise-shots-"))
+    filings = work / "Apple 10-Q"
+    filings.mkdir()
+    for name in ("2023 Q2 AAPL.pdf", "2023 Q3 AAPL.pdf"):
+        shutil.copy(SHARED / "sec-10q" / "docs" / name, filings / name)
+    os.environ["CITEWISE_CONFIG"] = str(work / "config.toml")
+    settings = load_settings(data_dir=work / "data", **{"llm.engine": "llamacpp"})
+    services = build_services(settings)
+    win = MainWindow(services, ui_state=None, warm_up=False)
+    win.resize(1360, 900)
+    win.show()
+    done, answers = [], []
+    win.index_finished.connect(done.append)
+    win.answer_finished.connect(answers.append)
+    win.enqueue_index([str(filings)])
+    wait(app, lambda: done)
+    for i, question in enumerate(("What were Apple's total net sales last quarter?",
+                                  "How did they change from the quarter before?")):
+        win.chat.input.setText(question)
+        win.chat.ask_button.click()
+        wait(app, lambda: len(answers) > i)
+    settle(app)
+    bar = win.chat.view.verticalScrollBar()
+    text = win.chat.view.toPlainText()
+    bar.setValue(int(bar.maximum() * text.index("How did they change") / max(len(text), 1)) - 40)
+    settle(app, 0.3)
+    win.grab().save(str(OUT / "figures.png"))
+    win.close()
+    QTimer.singleShot(0, app.quit)
+    print("saved", OUT / "figures.png")
+
+
 def models_page() -> None:
     from app import catalog
     from app.engines.llamacpp import bundled_gguf
@@ -167,4 +210,4 @@ def models_page() -> None:
 
 
 if __name__ == "__main__":
-    models_page() if "--models" in sys.argv else main()
+    models_page() if "--models" in sys.argv else figures() if "--figures" in sys.argv else main()

@@ -139,7 +139,7 @@ def _period_line(line: str) -> bool:
 _CONNECTORS = (" and", " of", " &", ",", "-", " for", " in", " on", " to", " the")
 
 
-def _unit_before(context: str, text: str, start: int) -> tuple[str, str]:
+def unit_before(context: str, text: str, start: int) -> tuple[str, str]:
     """The unit the table at `start` is stated in ("In millions", also wrapped over lines), and
     the words around it (which say whether shares are counted in thousands)."""
     before = " ".join((context + " " + text[: max(start, 0)])[-1500:].split())
@@ -201,7 +201,7 @@ def rows_of(passage_index: int, text: str, context: str = "") -> list[Row]:
             if start < 0:
                 continue  # a row of the context: read for the state only
             lead = len(raw) - len(raw.lstrip())
-            unit, unit_line = _unit_before(context, text, start)
+            unit, unit_line = unit_before(context, text, start)
             out.append(Row(passage_index, start + lead, start + len(raw.rstrip()), label, st.section, values,
                            _columns(len(values), st), list(st.headings), unit, st.dollars or "$" in unit_line,
                            st.title, unit_line))
