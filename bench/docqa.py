@@ -23,6 +23,7 @@ There is no gold page. Scored, per question:
   decimal point, years and dates left out) — the share of questions where at least one of
   them is in the top-5 passages; figures@answer: in the answer; figures@first_line: on the
   answer's first line (what a reader reads first; a quoted row under its headings counts whole);
+  a figure in millions also counts as the billions it rounds to (7,730 is "$7.7 billion");
 - refusals (Citewise says the documents do not hold it; every question here is answerable).
 Split by Source Chunk Type (Table/Text) and by Question Type (single/multi-document).
 Writes bench/results/docqa-<date>.json and prints the table.
@@ -97,7 +98,17 @@ def normal_figure(raw: str) -> str:
 
 
 def figures_in(text: str) -> set[str]:
-    return {normal_figure(m.group(1)) for m in _NUMBER.finditer(text)}
+    """The figures of a text, and each amount of four digits or more also as the billions it
+    rounds to: a statement's 7,730 (in millions) is the reference's "$7.7 billion" (both
+    systems are scored so)."""
+    out = set()
+    for m in _NUMBER.finditer(text):
+        raw = normal_figure(m.group(1))
+        out.add(raw)
+        if "." not in raw and len(raw) >= 4:
+            value = int(raw) / 1000
+            out.update(normal_figure(f"{value:.{d}f}") for d in (1, 2, 3))
+    return out
 
 
 def first_line(answer: str) -> str:
@@ -202,11 +213,20 @@ def citewise_system(folder: Path, work: Path):
     failed = [(Path(r.path).name, r.error) for r in library.manifest.files() if r.status == "failed"]
     chat = Chat(library.retriever, services.engine, services.embedder.embed, services.settings, chunks_of=library.chunks_of)
 
-    def ask(question: str) -> dict:
+    def ask(question: str, before: bool = False) -> dict:
+        import app.chat as chat_module
+        import retrieval.quote as quote
+
         answer = None
-        for event in chat.ask(question, mode="quote"):
-            if isinstance(event, Done):
-                answer = event.answer
+        saved = quote.kind_bonus, chat_module.direct_answer
+        if before:  # the quote answer as it was before issue 29: the question unread
+            quote.kind_bonus, chat_module.direct_answer = (lambda reading, sentence: 0.0), (lambda *a, **k: None)
+        try:
+            for event in chat.ask(question, mode="quote"):
+                if isinstance(event, Done):
+                    answer = event.answer
+        finally:
+            quote.kind_bonus, chat_module.direct_answer = saved
         passages = [(p.file_name, p.chunk.page, p.chunk.text) for p in library.retriever.search(question, k=K)]
         first = answer.citations[0].passage.chunk.path if answer.citations else None
         return {"first_file": first, "passages": passages, "answer": answer.text, "refused": answer.refused}
@@ -272,7 +292,7 @@ def run(system: str, ask, questions) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=0, help="questions (0 = all 195)")
-    ap.add_argument("--systems", default="peer,citewise")
+    ap.add_argument("--systems", default="peer,citewise", help="citewise also runs citewise-before (its answer path of 2026-11-27)")
     ap.add_argument("--out", default="")
     ap.add_argument("--peer-answers", default="on", choices=("on", "off"),
                     help="the peer writes answers with llama-index's synthesizer and the bundled model (slow)")
@@ -302,6 +322,10 @@ def main() -> None:
             ask, info, services = citewise_system(folder, work / "cw")
         rows = run(system, ask, questions)
         info["query_s"] = round(time.perf_counter() - t - info["build_s"], 1)
+        if system == "citewise":  # the same library and retrieval, the answer path of 2026-11-27
+            before = run("before", lambda q: ask(q, before=True), questions)
+            results["systems"]["citewise-before"] = {"info": {"answer": "quote path before issue 29"}, "scores": score(before)}
+            details["citewise-before"] = before
         results["systems"][system] = {"info": info, "scores": score(rows)}
         details[system] = rows
         if services is not None:
@@ -327,12 +351,12 @@ def main() -> None:
 
 
 def print_table(results: dict) -> None:
-    print(f"\n{'system':9s} {'group':13s} {'q':>4s} {'file@1':>7s} {'fig@5':>6s} {'fig@ans':>7s} {'fig@1st':>7s} {'refused':>7s}")
+    print(f"\n{'system':15s} {'group':13s} {'q':>4s} {'file@1':>7s} {'fig@5':>6s} {'fig@ans':>7s} {'fig@1st':>7s} {'refused':>7s}")
     for system, body in results["systems"].items():
         for group, s in body["scores"].items():
             cells = [s["file@1_%"], s["figures@5_%"], s["figures@answer_%"], s.get("figures@first_line_%"), s["refused_%"]]
             shown = ["-" if v is None else f"{v:.1f}" for v in cells]
-            print(f"{system:9s} {group:13s} {s['questions']:4d} {shown[0]:>7s} {shown[1]:>6s} {shown[2]:>7s} {shown[3]:>7s} {shown[4]:>7s}")
+            print(f"{system:15s} {group:13s} {s['questions']:4d} {shown[0]:>7s} {shown[1]:>6s} {shown[2]:>7s} {shown[3]:>7s} {shown[4]:>7s}")
     if "ratios" in results:
         print("citewise / peer:", results["ratios"])
 

@@ -128,12 +128,23 @@ def _export_quietly(model_dir: Path, out: Path, kind: str) -> None:
     if kind == "fp32":
         optimized.rename(out / "model.onnx")
         return
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(optimized), str(out / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul", "Attention"],
-        extra_options={"DefaultTensorType": 1},  # FLOAT, for the fused nodes shape inference cannot type
-    )
+    # the quantizer logs "Please consider to run pre-processing before quantization" on the root
+    # logger, which the command line printed into answers: the graph is pre-optimised above
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(
+            str(optimized), str(out / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True,
+            op_types_to_quantize=["MatMul", "Attention"],
+            extra_options={"DefaultTensorType": 1},  # FLOAT, for the fused nodes shape inference cannot type
+        )
+    finally:
+        root.setLevel(level)
     optimized.unlink()
 
 
