@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 from retrieval.models import Passage
 from retrieval.question import Period, Reading, label_words, say_date
 from retrieval.tables import (Cell, Row, amount, column_score, pick, rows_of, say_cell, say_label, say_value, top_cells,
-                              unit_before, when)
+                              when)
 
 MAX_DOCUMENTS = 8  # filings compared side by side at most
 
@@ -89,20 +89,19 @@ def _rows_of_chunk(chunk_id: str, text: str, context: str, index: int) -> list[R
 
 def candidates(passages: Sequence[Passage], document: Sequence[Passage] = ()) -> tuple[list[Passage], list[Row], int]:
     """The passages a cell may come from — the retrieved ones first (they keep a rank prior), then
-    the rest of the document's chunks — with their rows, and how many were retrieved. A table
-    whose unit line ("(In millions, except …)") ended the chunk before it on its page takes its
-    unit from there."""
+    the rest of the document's chunks — with their rows, and how many were retrieved. A chunk
+    that opens with rows but carries no headings is read after the last lines of the chunk
+    before it on its page, where a table's headings and unit ("Three Months Ended September 30,
+    2023 2022", "(In millions)") were left when the loader did not see them as the table's."""
     seen = {p.chunk.id for p in passages}
     pool = [*passages, *(p for p in document if p.chunk.id not in seen)]
-    rows = table_rows(pool)
-    before = {b.chunk.id: a.chunk.text[-400:] for a, b in zip(document, document[1:])
+    before = {b.chunk.id: "\n".join(a.chunk.text.split("\n")[-8:]) for a, b in zip(document, document[1:])
               if a.chunk.path == b.chunk.path and a.chunk.unit == b.chunk.unit}
-    for i, row in enumerate(rows):
-        if not row.unit and pool[row.passage_index].chunk.id in before:
-            tail = before[pool[row.passage_index].chunk.id]
-            unit, line = unit_before("", tail, len(tail))
-            if unit and " | " not in tail[tail.rfind(unit) :]:  # the unit ends the chunk: no table between
-                rows[i] = replace(row, unit=unit, unit_line=line, currency=row.currency or "$" in line)
+    rows: list[Row] = []
+    for i, p in enumerate(pool):
+        c = p.chunk
+        context = c.context or before.get(c.id, "")
+        rows.extend(_rows_of_chunk(c.id, c.text, context, i))
     return pool, rows, len(passages)
 
 

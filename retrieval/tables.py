@@ -111,6 +111,7 @@ class Row:
 @dataclass
 class _State:
     headings: list[str] = field(default_factory=list)  # heading rows with cells (" | ")
+    shown: list[str] = field(default_factory=list)  # the same heading lines, verbatim (for quotes)
     groups: list[str] = field(default_factory=list)  # period lines spanning all columns
     inner: str = ""  # a period line between rows ("Three Months Ended October 29, 2023")
     unit: str = ""
@@ -150,8 +151,17 @@ def unit_before(context: str, text: str, start: int) -> tuple[str, str]:
     return m.group(1).lower().rstrip("s"), before[max(0, m.start() - 20) : m.end() + 120]
 
 
+_DATE_YEARS = re.compile(r"(?i)((?:(?:three|six|nine|twelve)\s+months\s+ended\s+)?[a-z]+\.?\s*\d{1,2},)\s*"
+                         r"((?:19|20)\d\d)((?:\s+(?:19|20)\d\d)+)\s*$")
+
+
 def _spread(line: str) -> str:
-    """A heading line without cell separators that names several periods, as cells."""
+    """A heading line without cell separators that names several periods, as cells: "Sep 30,
+    2023 Oct 1, 2022", "Three Months Ended Nine Months Ended", "Three Months Ended September 30,
+    2023 2022" (one date, then the years of its columns)."""
+    years = _DATE_YEARS.search(line)
+    if years and DATE.search(years.group(1) + " " + years.group(2)):
+        return " | ".join(f"{years.group(1)} {y}" for y in [years.group(2), *years.group(3).split()])
     for pattern in (DATE, _MONTHS_ENDED):
         found = [m.group(0) for m in pattern.finditer(line)]
         if len(found) > 1:
@@ -180,13 +190,15 @@ def rows_of(passage_index: int, text: str, context: str = "") -> list[Row]:
         if " | " in line and _headings_only(line):
             st.pending.clear()
             if st.in_rows:
-                st.headings, st.groups, st.inner, st.in_rows = [], [], "", False
+                st.headings, st.shown, st.groups, st.inner, st.in_rows = [], [], [], "", False
             st.headings.append(line)
+            st.shown.append(line)
             continue
         if is_row(line):
             cells = _cells(line)
             wrapped = st.pending and (st.pending[-1].endswith(_CONNECTORS) or cells[0][:1].islower())
-            if st.pending and not wrapped and st.in_rows and st.pending[-1][:1].isupper():
+            if st.pending and not wrapped and st.pending[-1][:1].isupper() and (
+                    st.in_rows or len(st.pending[-1].split()) <= 3):  # "Revenue" over the segments' rows
                 st.section = st.pending[-1]  # "Operating expenses" over its rows
             first = len(st.pending) - 1
             while first > 0 and (st.pending[first - 1].endswith(_CONNECTORS) or st.pending[first][:1].islower()):
@@ -203,7 +215,7 @@ def rows_of(passage_index: int, text: str, context: str = "") -> list[Row]:
             lead = len(raw) - len(raw.lstrip())
             unit, unit_line = unit_before(context, text, start)
             out.append(Row(passage_index, start + lead, start + len(raw.rstrip()), label, st.section, values,
-                           _columns(len(values), st), list(st.headings), unit, st.dollars or "$" in unit_line,
+                           _columns(len(values), st), list(st.shown), unit, st.dollars or "$" in unit_line,
                            st.title, unit_line))
             continue
         unit = _UNIT.search(line)
@@ -214,8 +226,9 @@ def rows_of(passage_index: int, text: str, context: str = "") -> list[Row]:
         if spread:  # "Sep 30, 2023 Oct 1, 2022 …" or "Three Months Ended Nine Months Ended": headings
             st.pending.clear()
             if st.in_rows:
-                st.headings, st.groups, st.inner, st.in_rows = [], [], "", False
+                st.headings, st.shown, st.groups, st.inner, st.in_rows = [], [], [], "", False
             st.headings.append(spread)
+            st.shown.append(line)
             continue
         if unit and len(line) < 200:
             continue

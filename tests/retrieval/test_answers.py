@@ -166,3 +166,12 @@ def test_two_figures_compared_in_one_period_stand_side_by_side_with_their_ratio(
     assert [s[0] for s in direct.sentences if s[2] == "row"] == [
         "Research and development | three months ended July 1, 2023 | $7,442 million",
         "Total net sales | three months ended July 1, 2023 | $81,797 million"]
+
+
+def test_a_heading_of_one_date_and_its_years_gives_each_column_its_period():
+    """Microsoft's segment table: "Three Months Ended September 30, 2023 2022" over "Revenue" rows."""
+    text = ("(In millions)\n\nThree Months Ended September 30, 2023 2022\n\nRevenue\n\n"
+            "Productivity and Business Processes | $18,592 | $16,465\nMore Personal Computing | 13,666 | 13,332\n"
+            "Operating Income\nMore Personal Computing | 5,174 | 4,217")
+    assert first_line("How much revenue did the Personal Computing segment bring in the quarter ended September 30, 2022?",
+                      [passage(text)]) == "More Personal Computing, three months ended September 30, 2022: $13,332 million"
