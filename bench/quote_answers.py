@@ -62,6 +62,8 @@ def contained(answer, golds) -> tuple[bool, bool]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=400, help="questions per dataset (0 = all)")
+    ap.add_argument("--datasets", default="squad2,covid-qa")
+    ap.add_argument("--out", default="")
     args = ap.parse_args()
     random.seed(11)
     work = Path(tempfile.mkdtemp(prefix="citewise-bench-quote-"))
@@ -73,7 +75,10 @@ def main() -> None:
                                  "cores": os.cpu_count()}, "datasets": {}}
     covid_docs, covid_q = load_covid()
     squad_docs, squad_q, _ = load_squad()
+    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"quote-answers-{time.strftime('%Y-%m-%d')}.json"
     for name, docs, questions in (("squad2", squad_docs, squad_q), ("covid-qa", covid_docs, covid_q)):
+        if name not in args.datasets.split(","):
+            continue
         if args.limit:
             questions = random.sample(questions, min(args.limit, len(questions)))
         folder = work / name
@@ -107,8 +112,7 @@ def main() -> None:
         }
         print(name, results["datasets"][name], flush=True)
         services.close()
-    out = ROOT / "bench" / "results" / f"quote-answers-{time.strftime('%Y-%m-%d')}.json"
-    out.write_text(json.dumps(results, indent=2))
+        out.write_text(json.dumps(results, indent=2))  # after each dataset: a long run stopped keeps what it measured
     print(f"\n{'data':9s} {'q':>5s} {'gold in answer before → now':>28s} {'on first line before → now':>27s} {'refused':>8s} {'recall@5':>8s}")
     for name, r in results["datasets"].items():
         print(f"{name:9s} {r['questions']:5d} {r['before_in_%']:>13.1f} → {r['now_in_%']:<12.1f} "
