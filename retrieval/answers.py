@@ -239,7 +239,7 @@ def _disagreements(found: list[Stated]) -> list[str]:
             if col.end and not col.change and amount(row.cells[i]) is not None:
                 seen.setdefault((col.end, col.months), []).append((s, i))
     out = []
-    for (end, months), items in sorted(seen.items()):
+    for (end, months), items in sorted(seen.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
         values = {amount(s.cell.row.cells[i]) for s, i in items}
         if len(items) > 1 and len(values) > 1:
             said = ", ".join(f"{say_value(Cell(s.cell.row, i, 0.0))} in {s.source}" for s, i in items)

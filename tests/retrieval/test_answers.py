@@ -175,3 +175,17 @@ def test_a_heading_of_one_date_and_its_years_gives_each_column_its_period():
             "Operating Income\nMore Personal Computing | 5,174 | 4,217")
     assert first_line("How much revenue did the Personal Computing segment bring in the quarter ended September 30, 2022?",
                       [passage(text)]) == "More Personal Computing, three months ended September 30, 2022: $13,332 million"
+
+
+def test_filings_whose_rows_mix_balance_and_quarter_columns_of_one_date_are_compared():
+    """A side-by-side crashed sorting a balance-sheet column (no span) beside a quarter's of the same date."""
+    def filing(path, end, prior, now, before):
+        text = (f"(In millions)\n{end} | Three Months Ended {end} | {prior}\n"
+                f"Total net sales | ${now} | ${now} | ${before}")
+        return passage(text, path=path, page=3)
+    filings = {"/docs/2023 Q2 ACME.pdf": filing("/docs/2023 Q2 ACME.pdf", "April 1, 2023", "March 26, 2022", "94,836", "97,278"),
+               "/docs/2023 Q3 ACME.pdf": filing("/docs/2023 Q3 ACME.pdf", "July 1, 2023", "April 1, 2023", "81,797", "94,000")}
+    sbs = across_documents(read_question("How did total net sales change over time?"), list(filings),
+                           lambda path: [filings[path]])
+    assert [s.cell.value for s in sbs.rows] == ["$94,836", "$81,797"]
+    assert sbs.differ and sbs.differ[0].startswith("April 1, 2023")
