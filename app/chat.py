@@ -88,53 +88,31 @@ class Chat:
         """`mode` ("generate" | "quote") overrides the settings' answer mode for this question.
         `history`: the conversation's earlier turns (oldest first): the question is a follow-up,
         read with them (retrieval/followup.py), after the answering model rewrote it as a standalone
-        question where it writes the answer (retrieval/condense.py). `scope`: only those files are searched."""
+        question where it writes the answer (retrieval/condense.py). `scope`: only those files are searched.
+
+        The steps: read (rewrite a follow-up), search and judge (`_search`), then a refusal, a
+        quoted answer (`_quote_answer`) or a written one (`_written_answer`), ending with Done."""
         if mode not in (None, "generate", "quote"):
             raise ValueError(f"answer mode must be generate or quote, not {mode!r}")
-        cancel = cancel or (lambda: False)
-        settings = self.settings
-        timings: dict[str, float] = {}
-        t0 = time.perf_counter()
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
-
-        mode = mode or answer_mode(settings)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        mode = mode or answer_mode(self.settings)
         rewritten = None
-        if history and condenses(settings, mode):
+        if history and condenses(self.settings, mode):
             rewritten = yield from self._condense(question, history, timings)
         query = rewritten or question  # what is searched, judged and answered
 
-        yield Status("searching")
-        t_search = time.perf_counter()
-        retriever = self.retriever
-        context = context_for(history or [], question=query)
-        # a follow-up asking for a figure or a change without saying of what is searched and
-        # judged with the question before it (which says): quote mode's deterministic condense
-        searched = judged_as(query, history, rewritten)
-        passages = retriever.search(searched, k=settings.retrieval.top_k, context=context,
-                                    within=scope.files if scope is not None else None)
-        timings["retrieval_s"] = time.perf_counter() - t_search
-        # judged on the question itself (a rewrite stands alone too), with the passages found in
-        # context: on doc2dial the question read with the earlier ones was refused more often
-        # (follow-ups 12.4 % vs 7.2 %, new topics 22.5 % vs 0 %: bench/conversation.py)
-        decision = decide(searched, passages, settings.retrieval.strictness, retriever.last_topic, retriever)
-        yield Retrieved(passages, decision.refuse, rewritten)
-        followup = {"read_with": context.text if context is not None else None,
-                    "rewritten": rewritten,
-                    "retrieved": turn_of(question, passages).passages,
-                    "scope": scope.chosen if scope is not None else None}
+        passages, decision, followup = yield from self._search(question, query, history, rewritten, scope, timings)
         if decision.refuse:
-            answer = Answer(
-                question=question, text=REFUSAL, raw="", refused=True,
-                refusal_reason=decision.reason, closest=passages[:3], **followup,
-            )
+            answer = Answer(question=question, text=REFUSAL, raw="", refused=True, refusal_reason=decision.reason,
+                            closest=passages[:3], **followup)
             timings["total_s"] = time.perf_counter() - t0
             answer.timings = timings
             yield Done(answer)
-            return
-
-        if mode == "quote":
+        elif mode == "quote":
             read_with = None if rewritten else followup["read_with"]
             earlier = history[-1].question if history and not rewritten else None
             for event in self._quote_answer(query, passages, timings, t0, read_with, earlier):
@@ -143,26 +121,47 @@ class Chat:
                     for name, value in followup.items():
                         setattr(event.answer, name, value)
                 yield event
-            return
+        else:
+            yield from self._written_answer(question, query, passages, followup, cancel or (lambda: False), timings, t0)
 
+    def _search(self, question, query, history, rewritten, scope, timings) -> Iterator[ChatEvent]:
+        """Search for the question (read with the conversation) and judge whether the passages
+        hold an answer; returns (passages, decision, what the answer records of the follow-up)."""
+        yield Status("searching")
+        t_search = time.perf_counter()
+        context = context_for(history or [], question=query)
+        # a follow-up asking for a figure or a change without saying of what is searched and
+        # judged with the question before it (which says): quote mode's deterministic condense
+        searched = judged_as(query, history, rewritten)
+        passages = self.retriever.search(searched, k=self.settings.retrieval.top_k, context=context,
+                                         within=scope.files if scope is not None else None)
+        timings["retrieval_s"] = time.perf_counter() - t_search
+        # judged on the question itself (a rewrite stands alone too), with the passages found in
+        # context: on doc2dial the question read with the earlier ones was refused more often
+        # (bench/conversation.py; docs/benchmarks.md)
+        decision = decide(searched, passages, self.settings.retrieval.strictness, passages.topic, self.retriever)
+        yield Retrieved(passages, decision.refuse, rewritten)
+        followup = {"read_with": context.text if context is not None else None,
+                    "rewritten": rewritten,
+                    "retrieved": turn_of(question, passages).passages,
+                    "scope": scope.chosen if scope is not None else None}
+        return passages, decision, followup
+
+    def _written_answer(self, question, query, passages, followup, cancel, timings, t0) -> Iterator[ChatEvent]:
+        """The engine writes; each sentence is attributed as it arrives (StreamingCiter)."""
         engine = self.engine()
         for step in engine.load_steps():  # loading the model, starting or reaching the server
             yield Status(step)
-        llm = settings.llm
-        budget = engine.context_tokens - llm.max_tokens - 400
-        context = pack(passages, budget, getattr(engine, "count_tokens", None))
-        messages = build_messages(query, context)
+        llm = self.settings.llm
+        context = pack(passages, engine.context_tokens - llm.max_tokens - 400, getattr(engine, "count_tokens", None))
         citer = StreamingCiter(Attributor(context, embed=self.embed, settings=AttributionSettings()))
-
         yield Status("generating")
         t_gen = time.perf_counter()
         first_token = None
         cancelled = False
-        for delta in engine.stream_chat(
-            messages, max_tokens=llm.max_tokens, temperature=llm.temperature, repetition_penalty=llm.repetition_penalty
-        ):
-            if first_token is None:
-                first_token = time.perf_counter()
+        for delta in engine.stream_chat(build_messages(query, context), max_tokens=llm.max_tokens,
+                                        temperature=llm.temperature, repetition_penalty=llm.repetition_penalty):
+            first_token = first_token or time.perf_counter()
             yield from citer.feed(delta)
             if citer.looping:
                 break
@@ -171,31 +170,20 @@ class Chat:
                 break
         yield from citer.finish()
         t_end = time.perf_counter()
-        text, sentences, raw = citer.text, citer.sentences, citer.raw
-
+        text, sentences = citer.text, citer.sentences
         refused = bool(_REFUSAL_TEXT.search(text)) and not any(s.supported for s in sentences)
-        citations = citer.citations(context)
         answer = Answer(
-            question=question,
-            text=render_answer(sentences) if not refused else REFUSAL,
-            raw=raw,
-            sentences=sentences,
-            citations=citations if not refused else [],
-            refused=refused,
+            question=question, text=render_sentences(sentences) if not refused else REFUSAL, raw=citer.raw,
+            sentences=sentences, citations=citer.citations(context) if not refused else [], refused=refused,
             refusal_reason="The model found no answer in the passages." if refused else None,
-            closest=passages[:3] if refused else [],
-            engine=getattr(engine, "name", None),
-            model=getattr(engine, "model", None),
-            **followup,
+            closest=passages[:3] if refused else [], engine=getattr(engine, "name", None),
+            model=getattr(engine, "model", None), **followup,
         )
-        timings["ttft_s"] = (first_token - t_gen) if first_token else 0.0
-        timings["generation_s"] = t_end - t_gen
-        timings["total_s"] = t_end - t0
+        timings.update(ttft_s=(first_token - t_gen) if first_token else 0.0, generation_s=t_end - t_gen, total_s=t_end - t0)
         if cancelled:
             timings["cancelled"] = 1.0
         answer.timings = timings
         yield Done(answer)
-
 
     def _condense(self, question: str, history: list[Turn], timings: dict) -> Iterator[ChatEvent]:
         """The answering model rewrites the follow-up as a standalone question (retrieval/condense.py);
@@ -216,7 +204,7 @@ class Chat:
         """Quote mode: the figure asked for (a table's cell, or a change side by side) on the first
         line where the passages hold it (retrieval/answers.py), else the passages' best sentences,
         verbatim, each cited."""
-        reading = read_question(question, getattr(self.retriever, "last_topic", None))
+        reading = read_question(question, getattr(passages, "topic", None))
         if earlier:  # "how did they change from the quarter before?": what the question before measured
             reading = follow(reading, read_question(earlier))
         documents, named = self._documents_of(passages, reading)
@@ -247,7 +235,7 @@ class Chat:
             Citation(n, passages[i], *quote_of[i]) for i, n in sorted(numbering.by_passage.items(), key=lambda kv: kv[1])
         ]
         timings["total_s"] = time.perf_counter() - t0
-        yield Done(Answer(question=question, text=render_answer(sentences), raw="", sentences=sentences,
+        yield Done(Answer(question=question, text=render_sentences(sentences), raw="", sentences=sentences,
                           citations=citations, engine="quote", model=None, timings=timings))
 
 
@@ -257,7 +245,7 @@ class Chat:
         quarter"), else those of the passages, best first. A change named by no period of its own
         ("from the quarter before") also reads the documents that match its names in part (the
         same company's other filings)."""
-        prefs = getattr(self.retriever, "last_preferences", None) or {}
+        prefs = getattr(passages, "preferences", None) or {}
         named = sorted((p for p, v in prefs.items() if v >= 1.0), key=lambda p: -prefs[p])
         if not named:
             return list(dict.fromkeys(p.chunk.path for p in passages)), False
@@ -274,7 +262,7 @@ class Chat:
             yield SentenceCited(i, text, numbers, True, True)
         citations = [Citation(n, p, score, span) for n, (p, span, score) in enumerate(direct.cited, 1)]
         timings["total_s"] = time.perf_counter() - t0
-        yield Done(Answer(question=question, text=render_answer(sentences), raw="", sentences=sentences,
+        yield Done(Answer(question=question, text=render_sentences(sentences), raw="", sentences=sentences,
                           citations=citations, engine="quote", model=None, timings=timings,
                           figure=direct.figure, comparison=direct.comparison))
 
@@ -296,9 +284,8 @@ def answer_mode(settings) -> str:
     """`generate` (the LLM writes, citations verified) or `quote` (the passages' own sentences).
 
     `auto`: quote with the bundled 135M-parameter model, which measured far worse at writing
-    (bench/retrieval.py, 100 SQuAD questions: gold answer contained 77 % quoted vs 13 % generated,
-    citation precision 83 % vs 63 %, 0 vs 130 of 207 sentences unsupported); generate with a
-    model the user chose (their own, or a remote server), which is what they chose it for."""
+    than quoting (bench/retrieval.py; docs/benchmarks.md, "Quoted or written answers"); generate
+    with a model the user chose (their own, or a remote server), which is what they chose it for."""
     mode = settings.retrieval.answer_mode
     if mode != "auto":
         return mode
@@ -318,7 +305,4 @@ def condenses(settings, mode: str) -> bool:
 BUNDLED_ANSWER_MODE = "quote"
 
 
-render_answer = render_sentences  # the name app/ and its callers know
-
-
-__all__ = ["Chat", "ChatEvent", "Scope", "Status", "Retrieved", "Token", "SentenceCited", "Done", "render_answer"]
+__all__ = ["Chat", "ChatEvent", "Scope", "Status", "Retrieved", "Token", "SentenceCited", "Done"]

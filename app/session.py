@@ -19,15 +19,29 @@ class SessionError(Exception):
 
 
 class Session:
+    """ui/ reaches the core through this object and the core's data types (an import contract
+    says so): the window never holds app.services."""
+
     def __init__(self, services):
         self.services = services
         self.index_queue: deque[tuple[list[str], bool]] = deque()
         self.indexing = False  # a job runs (whoever runs `index` sets it)
         self.watcher = None  # a FolderWatcher while a folder is watched
-        self.watched: str | None = None
         self.conversation_id: int | None = None
         self.scope: list[str] | None = None  # files/folders questions are asked within (None: all)
         self.engine_note: str | None = None  # which engine answers and why (found by warm_up)
+
+    @classmethod
+    def open(cls, settings) -> "Session":
+        """A session over new services for these settings (the desktop app's start)."""
+        from app.services import build_services
+
+        return cls(build_services(settings))
+
+    @property
+    def settings(self):
+        """The settings in use (changed through `save_settings` + `rebuild_services`)."""
+        return self.services.settings
 
     # -- libraries -----------------------------------------------------------------------------
 
@@ -40,7 +54,15 @@ class Session:
         return self.services.settings.library
 
     def library_names(self) -> list[str]:
-        return self.services.library_names()
+        return self.services.libraries.names()
+
+    def int8_by_default(self) -> bool:
+        """Whether a new library embeds with the int8 copy on this computer."""
+        return self.services.embedders.int8_by_default()
+
+    def libraries_using(self, entry) -> list[str]:
+        """The libraries whose vectors came from this catalog embedding model."""
+        return self.services.libraries.using(entry)
 
     def _idle(self, what: str) -> None:
         if self.indexing:
@@ -57,20 +79,20 @@ class Session:
         return True
 
     def create_library(self, name: str, *, int8: bool | None = None) -> str:
-        lib = self.services.create_library(name, int8=int8)  # ValueError: the name is taken or empty
+        lib = self.services.libraries.create(name, int8=int8)  # ValueError: the name is taken or empty
         self.services.settings.library = lib.name
         self.scope = None
         return lib.name
 
     def rename_library(self, old: str, new: str) -> str:
-        lib = self.services.rename_library(old, new)
+        lib = self.services.libraries.rename(old, new)
         self.services.settings.library = lib.name
         return lib.name
 
     def delete_library(self, name: str) -> str:
         """Deletes the library's index (the documents stay); returns the library now current."""
         self._idle("delete a library")
-        self.services.delete_library(name)
+        self.services.libraries.delete(name)
         remaining = [n for n in self.library_names() if n != name]
         self.services.settings.library = remaining[0] if remaining else "default"
         return self.library_name
@@ -110,7 +132,6 @@ class Session:
                 on_line(f"{Path(r.path).name}: removed")
 
         self.watcher = self.library.watcher([folder], debounce_s=debounce_s, on_progress=progress, on_removed=removed).start()
-        self.watched = folder
 
     def stop_watch(self) -> bool:
         """False when nothing was watched."""
@@ -118,7 +139,6 @@ class Session:
             return False
         self.watcher.stop()
         self.watcher = None
-        self.watched = None
         return True
 
     # -- the conversation ----------------------------------------------------------------------
@@ -155,6 +175,10 @@ class Session:
             return Scope(paths, self.library.scope(paths))
         except DocumentError as exc:
             raise SessionError(str(exc)) from None
+
+    def chat(self):
+        """A Chat over the current library (its `ask` yields the answer's events)."""
+        return self.services.chat()
 
     def answers_written(self) -> bool:
         """Whether a model writes the answers (and summaries) now, rather than quoting passages."""
@@ -250,18 +274,18 @@ class Session:
         services = self.services
         # which engine answers and why: probing a vLLM environment runs a subprocess (~1 s), so it
         # is found here, off the GUI thread, for the settings dialog to show
-        note = services.engine_choice()
+        note = services.engines.choice()
         if services is self.services:
             self.engine_note = note
-        if services.int8_to_prepare():  # new libraries index with the int8 copy: made once (~10 s)
+        if services.embedders.int8_to_prepare():  # new libraries index with the int8 copy: made once (~10 s)
             yield "Preparing the fast embedder for this CPU (once)…"
-            services.prepare_int8()
+            services.embedders.prepare_int8()
         embedder = services.library().embedder  # int8 or float, as the library holds (or will)
         embedder.embed(["warm up"])
         if embedder is not services.embedder:  # answers match sentences to passages with the float model
             services.embedder.embed(["warm up"])
         if embedder.query_encoder_to_make():
-            yield "Preparing the question encoder…"  # made once (~4 s): questions embed ~2x faster
+            yield "Preparing the question encoder…"  # made once, in seconds: questions embed faster
         embedder.prepare_query_encoder()
         services.library().retriever  # opens the store: Chroma loads a large index for seconds
         from app.chat import answer_mode
@@ -269,12 +293,20 @@ class Session:
         if answer_mode(services.settings) == "quote":  # no engine: it starts when an answer is to be written
             yield f"Ready · {self.engine_status()}"
             return
-        engine = services.engine()
+        engine = services.engines.engine()
         for step in engine.load_steps():  # loading the model, starting or reaching the server
             if cancelled():
                 return
             yield f"Answer engine: {step}"
         yield f"Ready · {self.engine_status()}"
+
+    def engine_idle(self) -> bool:
+        """The answer engine runs and has not written for llm.idle_stop_minutes."""
+        return self.services.engines.idle()
+
+    def stop_engine(self) -> bool:
+        """Stops the answer engine, giving its memory back; True when one ran."""
+        return self.services.engines.stop()
 
     def engine_status(self) -> str:
         """Which engine and model will answer, and whether it runs now (for the status bar)."""
@@ -286,7 +318,7 @@ class Session:
             if settings.retrieval.answer_mode == "quote":
                 return "answers quote your passages (set in Settings) · no engine running"
             return "answers quote your passages: the bundled model cannot write (Settings → Models) · no engine running"
-        engine = services.running_engine
+        engine = services.engines.running
         if engine is not None:
             return f"{getattr(engine, 'name', '')} · {getattr(engine, 'model', '')} · running"
         name = (self.engine_note or "").split(":", 1)[0] or settings.llm.engine

@@ -33,8 +33,8 @@ def default_config_file() -> Path:
 class EmbeddingSettings(BaseModel):
     model: str = "bundled"  # or the folder of a sentence-transformers model
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    # texts per forward pass; 0 = auto: 8 on a CPU (a batch's activations stay in cache: ~10 %
-    # faster than 64, bench/embed_batch.py), 256 on CUDA
+    # texts per forward pass; 0 = auto: 8 on a CPU (a batch's activations stay in cache: faster
+    # than 64, bench/embed_batch.py), 256 on CUDA
     batch_size: int = Field(0, ge=0, le=4096)
     # auto: fp16 on CUDA; on a CPU a new library takes int8 (an ONNX copy made once into the
     # models dir) where it indexes fastest (indexing/fastest.py), else bf16 on CPUs with native
@@ -53,6 +53,9 @@ class IndexingSettings(BaseModel):
     parse_workers: int = Field(0, ge=0, le=64)  # processes that read files; 0 = one per two cores
     parse_timeout_s: float = Field(120.0, gt=0)  # per file; the parser is stopped after it
     parse_memory_mb: int = Field(4096, ge=0)  # address-space cap of a parser process; 0 = none
+    # a file past these is indexed as far as they go, and its report says so; 0 = no limit
+    max_pages_per_file: int = Field(2000, ge=0)
+    max_chunks_per_file: int = Field(10000, ge=0)
     ocr: Literal["auto", "off"] = "auto"  # OCR image-only PDF pages when the `ocr` extra is installed
 
 

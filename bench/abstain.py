@@ -179,7 +179,7 @@ def serialise(question: str, passages, retriever) -> dict:
         "passages": [{"path": p.chunk.path, "text": p.chunk.text, "context": p.chunk.context, "unit": p.chunk.unit,
                       "unit_kind": p.chunk.unit_kind.value, "heading": list(p.chunk.heading), "dense": p.dense,
                       "lexical": p.lexical, "focus": p.focus, "score": p.score, "id": p.chunk.id} for p in passages],
-        "topic": retriever.last_topic,
+        "topic": passages.topic,
         "identities": {path: retriever.identity(path) for path in paths},
         "frequency": retriever.frequency(words) if words else {},
     }

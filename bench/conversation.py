@@ -153,9 +153,9 @@ def refusals(question: str, context, passages, retriever) -> dict:
     question read with its context (the gold passage exists for every turn: a refusal is false)."""
     from retrieval.abstain import decide
 
-    out = {"refused": decide(question, passages, "balanced", retriever.last_topic, retriever).refuse}
+    out = {"refused": decide(question, passages, "balanced", passages.topic, retriever).refuse}
     if context is not None and context.text:
-        out["refused_in_context"] = decide(f"{context.text} {question}", passages, "balanced", retriever.last_topic, retriever).refuse
+        out["refused_in_context"] = decide(f"{context.text} {question}", passages, "balanced", passages.topic, retriever).refuse
     else:
         out["refused_in_context"] = out["refused"]
     return out

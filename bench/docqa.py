@@ -211,7 +211,7 @@ def citewise_system(folder: Path, work: Path):
         pass
     build_s = time.perf_counter() - t
     failed = [(Path(r.path).name, r.error) for r in library.manifest.files() if r.status == "failed"]
-    chat = Chat(library.retriever, services.engine, services.embedder.embed, services.settings, chunks_of=library.chunks_of)
+    chat = Chat(library.retriever, services.engines.engine, services.embedder.embed, services.settings, chunks_of=library.chunks_of)
 
     def ask(question: str, before: bool = False) -> dict:
         import app.chat as chat_module

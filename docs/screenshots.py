@@ -39,6 +39,7 @@ from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from app.samples import sample_files  # noqa: E402
 from app.services import build_services  # noqa: E402
 from app.settings import load_settings  # noqa: E402
+from app.session import Session
 from ui.main_window import MainWindow  # noqa: E402
 
 OUT = ROOT / "docs"
@@ -80,7 +81,7 @@ def main() -> None:
     os.environ["CITEWISE_CONFIG"] = str(work / "config.toml")
     settings = load_settings(data_dir=work / "data", **{"llm.engine": "llamacpp"})
     services = build_services(settings)
-    win = MainWindow(services, ui_state=None, warm_up=False)
+    win = MainWindow(Session(services), ui_state=None, warm_up=False)
     win.resize(1360, 820)
     win.show()
     services.embedder.embed(["warm up"])
@@ -154,7 +155,7 @@ def figures() -> None:
     os.environ["CITEWISE_CONFIG"] = str(work / "config.toml")
     settings = load_settings(data_dir=work / "data", **{"llm.engine": "llamacpp"})
     services = build_services(settings)
-    win = MainWindow(services, ui_state=None, warm_up=False)
+    win = MainWindow(Session(services), ui_state=None, warm_up=False)
     win.resize(1360, 900)
     win.show()
     done, answers = [], []
@@ -179,7 +180,7 @@ def figures() -> None:
 
 
 def models_page() -> None:
-    from app import catalog
+    from app.models import catalog
     from app.engines.llamacpp import bundled_gguf
     from tests.hubserver import Faults, HubServer
     from ui.app import application

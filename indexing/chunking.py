@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,43 @@ _CLAUSE_END = set(",;:、，；：)")
 _NONE, _WORD, _CLAUSE, _SENTENCE, _PARAGRAPH, _HEADING = range(6)
 HEADING_CONTEXT_TOKENS = 24  # at most this much of a heading path is read with each chunk
 TABLE_CONTEXT_TOKENS = 64  # and at most this much of a table's heading rows
+
+
+# characters tokenized in one call: a 20 MB line without spaces (base64, minified data) tokenized
+# at once needs gigabytes, and the tokenizer aborts the whole process when an allocation fails
+WINDOW_CHARS = 100_000
+
+
+def _windows(text: str, size: int) -> list[tuple[int, int]]:
+    """`text` cut into spans of at most `size` characters, each ending at a paragraph, a line or
+    a space in its last fifth where there is one (chunks never straddle a cut)."""
+    out, a = [], 0
+    while len(text) - a > size:
+        b = a + size
+        floor = b - size // 5
+        cut = max(text.rfind("\n\n", floor, b), text.rfind("\n", floor, b), text.rfind(" ", floor, b))
+        b = cut + 1 if cut > a else b
+        out.append((a, b))
+        a = b
+    out.append((a, len(text)))
+    return out
+
+
+# more characters than any chunk of `max_tokens` holds (a word-piece is rarely over 6 characters)
+_CHARS_PER_CHUNK = 2_000
+
+
+def _cut(doc: ParsedDocument, chunks: list[Chunk], max_chunks: int) -> bool:
+    """Whether the limit stopped the chunking before the document's end."""
+    if not max_chunks or len(chunks) < max_chunks:
+        return False
+    if len(chunks) > max_chunks:
+        return True
+    last = chunks[max_chunks - 1]
+    rest = [u for u in doc.units if u.number > last.unit]
+    unit = next((u for u in doc.units if u.number == last.unit), None)
+    tail = unit.text[last.end:] if unit is not None else ""
+    return any(ch.isalnum() for ch in tail) or any(any(ch.isalnum() for ch in u.text) for u in rest)
 
 
 def _is_cjk(ch: str) -> bool:
@@ -125,6 +163,13 @@ class Chunker:
         overlap: int | None = None, rows: bool = False,
     ) -> list[tuple[int, int, int]]:
         """`(start, end, tokens)` character spans of `text`, each at most `max_tokens` tokens."""
+        if len(text) > WINDOW_CHARS:  # tokenized a window at a time (see _windows)
+            heads, out = heading_starts or set(), []
+            for a, b in _windows(text, WINDOW_CHARS):
+                local = {h - a for h in heads if a <= h < b}
+                out += [(a + s, a + e, t) for s, e, t in self.spans(text[a:b], local, max_tokens=max_tokens,
+                                                                    overlap=overlap, rows=rows)]
+            return out
         if not text.strip():
             return []
         enc = self.tokenizer.encode(text, add_special_tokens=False)
@@ -224,13 +269,17 @@ class Chunker:
             prose(pos, len(text))
         return out
 
-    def chunk_document(self, doc: ParsedDocument, *, path: str, content_hash: str) -> list[Chunk]:
+    def chunk_document(self, doc: ParsedDocument, *, path: str, content_hash: str, max_chunks: int = 0) -> list[Chunk]:
+        """The document's chunks, in order. With `max_chunks`, at most that many: the rest of the
+        text is not even tokenized, and `doc.warnings` says how much was left out."""
         key = hashlib.blake2b(
             f"{path}\0{content_hash}\0{self.config.fingerprint}".encode(), digest_size=10
         ).hexdigest()
         chunks: list[Chunk] = []
         for unit in doc.units:
-            for start, end, tokens, heading, context in self.chunk_unit(unit):
+            if max_chunks and len(chunks) >= max_chunks:
+                break
+            for start, end, tokens, heading, context in self._bounded(unit, max_chunks - len(chunks) if max_chunks else 0):
                 text = unit.text[start:end]
                 if not any(ch.isalnum() for ch in text):
                     continue
@@ -251,4 +300,19 @@ class Chunker:
                         context=context,
                     )
                 )
+        if _cut(doc, chunks, max_chunks):
+            del chunks[max_chunks:]
+            covered = sum(len(u.text) for u in doc.units if u.number < chunks[-1].unit) + chunks[-1].end
+            share = 100 * covered / max(1, sum(len(u.text) for u in doc.units))
+            about = f"about {share:.0f} %" if share >= 1 else "under 1 %"
+            doc.warnings.append(f"indexed its first {max_chunks:,} passages, {about} of its text: the rest is "
+                                f"left out by the size limit per file (indexing.max_chunks_per_file = {max_chunks:,})")
         return chunks
+
+    def _bounded(self, unit: Unit, room: int) -> list[tuple[int, int, int, tuple[str, ...], str]]:
+        """`chunk_unit`, reading no more of a giant unit's text than `room` chunks can hold."""
+        if room and len(unit.text) > room * _CHARS_PER_CHUNK:
+            end = room * _CHARS_PER_CHUNK
+            unit = dataclasses.replace(unit, text=unit.text[:end], headings=tuple(h for h in unit.headings if h[0] < end),
+                                       tables=tuple(t for t in unit.tables if t[2] <= end))
+        return self.chunk_unit(unit)

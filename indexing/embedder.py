@@ -9,8 +9,8 @@ AMX), about twice the fp32 speed, vectors within cosine 0.998 of fp32; fp32 else
 
 Questions on a CPU: a float library's questions run on an fp32 ONNX Runtime copy of the model
 once it is made (`prepare_query_encoder`, called by the app's warm-up; made once into the cache
-dir): the same vector as torch's (cosine 1.0000), ~2x faster for one short question, which was
-a third of a large library's retrieval time (bench/query.py). Until then, and where onnx or
+dir): the same vector as torch's, faster for one short question, which was a large share of a
+large library's retrieval time (bench/query.py). Until then, and where onnx or
 onnxruntime is missing, torch embeds them.
 
 Vector spaces: fp32, fp16 and bf16 vectors are interchangeable (the same weights, rounding
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 BUNDLED_EMBEDDING_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # texts per forward pass. On a CPU small batches are faster: 8 chunks of 256 tokens keep a
 # layer's activations (8x256x1536 floats in the feed-forward) in the caches, where 64 spill to
-# memory: ~10 % faster for torch fp32/bf16 and ONNX Runtime int8 here (bench/embed_batch.py).
+# memory: faster for torch fp32/bf16 and ONNX Runtime int8 (bench/embed_batch.py).
 # A GPU wants large ones: small batches leave it mostly idle.
 CPU_BATCH = 8
 CUDA_BATCH = 256

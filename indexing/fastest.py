@@ -1,9 +1,8 @@
 """Which embedder path indexes fastest on this computer's CPU: measured where it can be.
 
 The int8 ONNX Runtime copy of the model (onnx_models.py) indexed faster than the float path on
-each CPU kind bench/indexing.py ran on (README: an AMD EPYC with AVX2 only 1.70x the peer
-against fp32's 1.11x; an Intel Xeon with AVX512-VNNI 1.57x against 1.01x; an AMD EPYC with
-native bf16 2.53x against bf16's 1.82x), with recall@5 within a point of fp32. So under
+each CPU kind bench/indexing.py ran on (AVX2 only, AVX512-VNNI, native bf16: docs/benchmarks.md,
+"Indexing"), with recall@5 within a point of fp32. So under
 precision `auto` a new library on a CPU takes int8 where
 
 - a measurement on this CPU says so: `measure()` times both paths on the same chunks (a few

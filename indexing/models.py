@@ -50,8 +50,8 @@ class ParsedDocument:
         """What the document says it is: its title and, for a paged document, the opening of its
         first page (a 10-Q's cover names the company and the period); retrieval reads it, with
         the file name, to tell documents apart. The opening of a text without pages is not a
-        cover: a paper's abstract names half of what the other papers name too (COVID-QA
-        recall@5 fell 5 points when it counted)."""
+        cover: a paper's abstract names half of what the other papers name too (COVID-QA's
+        recall fell when it counted: bench/retrieval.py)."""
         first = self.units[0] if self.units else None
         head = first.text[:1500] if first is not None and first.kind is UnitKind.PAGE and first.number == 1 else ""
         return "\n".join(part for part in (self.title or "", head) if part)

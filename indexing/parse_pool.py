@@ -38,6 +38,10 @@ class ParseLimits:
     memory_mb: int = 4096  # address space of a worker; 0 = no cap
     ocr: bool = True  # OCR image-only PDF pages when the OCR extra is installed
     ocr_page_timeout_s: float = 120.0  # OCR gets this much per page, apart from the file's limit
+    max_pages: int = 2000  # pages read of one file (the rest left out, and said so); 0 = all
+    max_chunks: int = 10000  # passages kept of one file (likewise); 0 = all
+    # a PDF still being read when this share of timeout_s has passed is indexed as far as it got
+    soft_timeout_share: float = 0.8
 
 
 @dataclass
@@ -51,7 +55,7 @@ class Parsed:
 # -- inside a worker ---------------------------------------------------------------------------
 
 _chunker: Chunker | None = None
-_ocr = False
+_limits = ParseLimits()
 
 
 def _die_with_parent() -> None:
@@ -64,17 +68,17 @@ def _die_with_parent() -> None:
         pass
 
 
-def _init_worker(tokenizer_dir: str, config: ChunkingConfig, memory_mb: int, ocr: bool) -> None:
-    global _chunker, _ocr
+def _init_worker(tokenizer_dir: str, config: ChunkingConfig, limits: ParseLimits) -> None:
+    global _chunker, _limits
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the embedder has the cores; a parser takes one
-    _ocr = ocr
-    if memory_mb > 0:
+    _limits = limits
+    if limits.memory_mb > 0:
         import resource
 
-        limit = memory_mb * 2**20
+        limit = limits.memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     _chunker = Chunker.from_model_dir(tokenizer_dir, config)
 
@@ -84,13 +88,17 @@ def parse_file(path: str, content_hash: str) -> Parsed:
     from indexing.loaders import load_document
 
     assert _chunker is not None, "parse_file runs in a worker started by ParsePool"
+    import time
+
+    soft = _limits.timeout_s * _limits.soft_timeout_share if _limits.timeout_s > 0 else 0
     try:
-        doc = load_document(path, ocr=_ocr)
+        doc = load_document(path, ocr=_limits.ocr, max_pages=_limits.max_pages,
+                            deadline=time.monotonic() + soft if soft else None)
     except RecursionError:
         raise DocumentError("the file's structure is nested too deeply to read", code="malformed") from None
     except MemoryError:
         raise DocumentError("too large to parse within the memory limit (a decompression bomb?)", code="too-large") from None
-    chunks = _chunker.chunk_document(doc, path=path, content_hash=content_hash)
+    chunks = _chunker.chunk_document(doc, path=path, content_hash=content_hash, max_chunks=_limits.max_chunks)
     return Parsed(doc, chunks)
 
 
@@ -157,7 +165,7 @@ class ParsePool:
             if self.tokenizer_dir is None:
                 init, args = _init_reader, (self.limits.memory_mb,)
             else:
-                init, args = _init_worker, (self.tokenizer_dir, self.config, self.limits.memory_mb, self.limits.ocr)
+                init, args = _init_worker, (self.tokenizer_dir, self.config, self.limits)
             self._pool = ProcessPool(
                 max_workers=max(1, self.limits.workers), initializer=init, initargs=args,
                 context=multiprocessing.get_context("spawn"),

@@ -174,7 +174,8 @@ class Indexer(Upkeep):
             doc.warnings.append(f"{len(found)} of {doc.page_count} pages read by OCR")
         if len(found) < len(read):
             doc.warnings.append(f"{len(read) - len(found)} of {doc.page_count} pages have no text, even by OCR")
-        return self.chunker.chunk_document(doc, path=todo.path, content_hash=todo.content_hash)
+        return self.chunker.chunk_document(doc, path=todo.path, content_hash=todo.content_hash,
+                                           max_chunks=self.pool.limits.max_chunks)
 
     def _failed(self, path: str, old: FileRecord | None, size: int, mtime_ns: int, digest: str, reason: str) -> FileReport:
         if old and old.indexed:
@@ -269,118 +270,145 @@ class Indexer(Upkeep):
         force: bool = False,
         cancel: Callable[[], bool] | None = None,
     ) -> Iterator[Progress]:
-        cancel = cancel or (lambda: False)
-        t0 = time.perf_counter()
-        progress = Progress(phase="scanning")
-        yield progress
+        """Index the files under `paths`, yielding Progress (a snapshot per file and step); the
+        last one's phase is "done" or "cancelled", its reports one per file found."""
+        run = _Run(self, cancel or (lambda: False))
+        yield run.progress
         files, skipped = discover(paths)
-        sizes = {}
-        for f in files:
-            try:
-                sizes[str(f)] = f.stat().st_size
-            except OSError:
-                sizes[str(f)] = 0
-        progress.files_total = len(files)
-        progress.bytes_total = sum(sizes.values())
-        progress.reports.extend(skipped)
-        progress.phase = "indexing"
-        # files handed to the parse workers ahead of the embedder: enough that the workers never
-        # run dry while a batch is embedded (a 3 MB PDF parses for ~4 s), few enough that parsed
-        # files waiting for the embedder stay small in memory (bench/indexing.py)
-        lookahead = 8 * max(1, self.options.parse.workers) + 4
-        lookahead_bytes = 64 * 2**20
-
-        def too_many() -> bool:
-            return len(inflight) > lookahead or (
-                len(inflight) > 1 and sum(t.size for t, _ in inflight) > lookahead_bytes
-            )
-
-        def finish(report: FileReport, work: bool = False) -> Progress:
-            progress.files_done += 1
-            progress.bytes_done += sizes.get(report.path, 0)
-            progress.elapsed = time.perf_counter() - t0
-            if work:
-                progress.work_bytes += sizes.get(report.path, 0)
-                progress.work_seconds = progress.elapsed
-            progress.chunks_done += report.chunks if report.status is FileStatus.INDEXED else 0
-            progress.report = report
-            progress.reports.append(report)
-            return copy.copy(progress)  # a snapshot: the consumer may read it on another thread
-
+        files = run.plan(files)
+        run.progress.reports.extend(skipped)
+        run.progress.phase = "indexing"
         self.acquire()
-        inflight: deque[tuple[_ToParse, Future]] = deque()
-        batch: list[_Prepared] = []
         try:
             self.recover()
-
-            def flush() -> Iterator[Progress]:
-                nonlocal batch
-                if not batch:
-                    return
-                items, batch = batch, []
-                t = time.perf_counter()
-                vectors = self._vectors(items)
-                if cancel():  # cancelled while embedding: the batch is not committed (redone next run)
-                    return
-                embed_each = (time.perf_counter() - t) / max(1, sum(len(i.chunks) for i in items))
-                for item, report in zip(items, self._commit(items, vectors)):
-                    report.seconds = item.seconds + embed_each * len(item.chunks)
-                    yield finish(report, work=True)
-
-            def collect(block: bool) -> Iterator[Progress]:
-                """Take the files the workers have finished, in the order they finish (a large PDF
-                or its OCR does not hold up the files behind it). With `block`, wait until fewer
-                than the look-ahead are out, embedding what is parsed meanwhile."""
-                while inflight and not cancel():
-                    ready = next((i for i, (_, f) in enumerate(inflight) if f.done()), None)
-                    if ready is None:
-                        if not block:
-                            return
-                        if batch:  # the workers are busy: embed what they parsed instead of waiting
-                            yield from flush()
-                        else:
-                            wait([f for _, f in inflight], timeout=1.0, return_when=FIRST_COMPLETED)
-                        continue
-                    todo, future = inflight[ready]
-                    del inflight[ready]
-                    result = self._parsed(todo, future)
-                    if isinstance(result, tuple):  # its image-only pages go to OCR: comes back later
-                        inflight.append(result)
-                        continue
-                    if isinstance(result, FileReport):
-                        yield finish(result, work=True)
-                    else:
-                        batch.append(result)
-                        if sum(len(i.chunks) for i in batch) >= self.options.flush_chunks:
-                            yield from flush()
-                    block = block and too_many()
-
             for path in files:
-                if cancel():
+                if run.cancel():
                     break
-                progress.current = str(path)
-                progress.report = None
-                progress.elapsed = time.perf_counter() - t0
-                yield copy.copy(progress)
+                yield run.at(path)
                 todo = self._check(path, force)
                 if isinstance(todo, FileReport):
-                    yield finish(todo)
+                    yield run.finish(todo)
                     continue
-                inflight.append((todo, self.pool.submit(todo.path, todo.content_hash)))
-                yield from collect(block=too_many())
-            while inflight and not cancel():
-                yield from collect(block=True)  # returns when all are in (or on cancel)
-            if not cancel():
-                yield from flush()
+                run.inflight.append((todo, self.pool.submit(todo.path, todo.content_hash)))
+                yield from run.collect(block=run.too_many())
+            while run.inflight and not run.cancel():
+                yield from run.collect(block=True)  # returns when all are in (or on cancel)
+            if not run.cancel():
+                yield from run.flush()
                 if prune:
-                    for report in self.prune(paths, {str(f) for f in files}):
-                        progress.reports.append(report)
+                    run.progress.reports.extend(self.prune(paths, {str(f) for f in files}))
         finally:
-            for _, future in inflight:
+            for _, future in run.inflight:
                 future.cancel()  # parsed but not embedded: not committed, redone next run
             self.lock.release()
-        progress.current = None
-        progress.report = None
-        progress.elapsed = time.perf_counter() - t0
-        progress.phase = "cancelled" if cancel() else "done"
-        yield progress
+        yield run.end()
+
+
+# a file this large (a 5,000-page PDF, a database dump named .txt) is indexed after the others, so
+# the ordinary documents of a drop are searchable first
+GIANT_BYTES = 8 * 2**20
+
+
+class _Run:
+    """One `Indexer.index` run: its Progress, the files handed to the parse workers (`inflight`)
+    and the parsed ones waiting for the embedder (`batch`)."""
+
+    def __init__(self, indexer: Indexer, cancel: Callable[[], bool]):
+        self.indexer = indexer
+        self.cancel = cancel
+        self.t0 = time.perf_counter()
+        self.progress = Progress(phase="scanning")
+        self.sizes: dict[str, int] = {}
+        self.inflight: deque[tuple[_ToParse, Future]] = deque()
+        self.batch: list[_Prepared] = []
+        # files handed to the parse workers ahead of the embedder: enough that the workers never
+        # run dry while a batch is embedded (a 3 MB PDF parses for seconds), few enough that parsed
+        # files waiting for the embedder stay small in memory (bench/indexing.py)
+        self.lookahead = 8 * max(1, indexer.options.parse.workers) + 4
+        self.lookahead_bytes = 64 * 2**20
+
+    def plan(self, files: list[Path]) -> list[Path]:
+        """The files in the order they are indexed: as found, giants last."""
+        for f in files:
+            try:
+                self.sizes[str(f)] = f.stat().st_size
+            except OSError:
+                self.sizes[str(f)] = 0
+        self.progress.files_total = len(files)
+        self.progress.bytes_total = sum(self.sizes.values())
+        return sorted(files, key=lambda f: self.sizes[str(f)] >= GIANT_BYTES)
+
+    def too_many(self) -> bool:
+        return len(self.inflight) > self.lookahead or (
+            len(self.inflight) > 1 and sum(t.size for t, _ in self.inflight) > self.lookahead_bytes
+        )
+
+    def at(self, path: Path) -> Progress:
+        self.progress.current = str(path)
+        self.progress.report = None
+        self.progress.elapsed = time.perf_counter() - self.t0
+        return copy.copy(self.progress)
+
+    def finish(self, report: FileReport, work: bool = False) -> Progress:
+        p = self.progress
+        p.files_done += 1
+        p.bytes_done += self.sizes.get(report.path, 0)
+        p.elapsed = time.perf_counter() - self.t0
+        if work:
+            p.work_bytes += self.sizes.get(report.path, 0)
+            p.work_seconds = p.elapsed
+        p.chunks_done += report.chunks if report.status is FileStatus.INDEXED else 0
+        p.report = report
+        p.reports.append(report)
+        return copy.copy(p)  # a snapshot: the consumer may read it on another thread
+
+    def flush(self) -> Iterator[Progress]:
+        """Embed and commit the parsed files waiting (cancelled while embedding: not committed,
+        redone next run)."""
+        if not self.batch:
+            return
+        items, self.batch = self.batch, []
+        t = time.perf_counter()
+        vectors = self.indexer._vectors(items)
+        if self.cancel():
+            return
+        embed_each = (time.perf_counter() - t) / max(1, sum(len(i.chunks) for i in items))
+        for item, report in zip(items, self.indexer._commit(items, vectors)):
+            report.seconds = item.seconds + embed_each * len(item.chunks)
+            yield self.finish(report, work=True)
+
+    def collect(self, block: bool) -> Iterator[Progress]:
+        """Take the files the workers have finished, in the order they finish (a large PDF or its
+        OCR does not hold up the files behind it). With `block`, wait until fewer than the
+        look-ahead are out, embedding what is parsed meanwhile."""
+        while self.inflight and not self.cancel():
+            ready = next((i for i, (_, f) in enumerate(self.inflight) if f.done()), None)
+            if ready is None:
+                if not block:
+                    return
+                if self.batch:  # the workers are busy: embed what they parsed instead of waiting
+                    yield from self.flush()
+                else:
+                    wait([f for _, f in self.inflight], timeout=1.0, return_when=FIRST_COMPLETED)
+                continue
+            todo, future = self.inflight[ready]
+            del self.inflight[ready]
+            result = self.indexer._parsed(todo, future)
+            if isinstance(result, tuple):  # its image-only pages go to OCR: comes back later
+                self.inflight.append(result)
+                continue
+            if isinstance(result, FileReport):
+                yield self.finish(result, work=True)
+            else:
+                self.batch.append(result)
+                if sum(len(i.chunks) for i in self.batch) >= self.indexer.options.flush_chunks:
+                    yield from self.flush()
+            block = block and self.too_many()
+
+    def end(self) -> Progress:
+        p = self.progress
+        p.current = None
+        p.report = None
+        p.elapsed = time.perf_counter() - self.t0
+        p.phase = "cancelled" if self.cancel() else "done"
+        return p

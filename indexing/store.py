@@ -39,19 +39,38 @@ def _settings():
     return Settings(anonymized_telemetry=False, allow_reset=False)
 
 
+def chroma_server(url: str | None) -> tuple[str, str | None, int | None] | None:
+    """(scheme, host, port as written) of a Chroma server's URL ("host:port" is http), None when
+    no server is configured; `open_client` says when it is not an http(s)://host:port address."""
+    if not url:
+        return None
+    parsed = urlparse(url if "://" in url else f"http://{url}")
+    try:
+        port = parsed.port
+    except ValueError:  # "host:notaport"
+        port = None
+    return parsed.scheme, parsed.hostname, port
+
+
+def missing_collection() -> type[Exception]:
+    """The exception Chroma raises for a collection that does not exist, embedded and from a
+    server alike (`except missing_collection():` imports chromadb only when one is raised)."""
+    from chromadb.errors import NotFoundError
+
+    return NotFoundError
+
+
 def open_client(path: Path | None = None, url: str | None = None):
     """An embedded client on `path`, or an HTTP client for the server at `url`."""
     import chromadb
 
     if url:
-        parsed = urlparse(url if "://" in url else f"http://{url}")
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        scheme, host, port = chroma_server(url)
+        if scheme not in ("http", "https") or not host:
             raise StoreError(f"Chroma URL {url!r} is not an http(s)://host:port address")
-        port = parsed.port or (443 if parsed.scheme == "https" else 8000)
+        port = port or (443 if scheme == "https" else 8000)
         try:
-            client = chromadb.HttpClient(
-                host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=_settings()
-            )
+            client = chromadb.HttpClient(host=host, port=port, ssl=scheme == "https", settings=_settings())
             client.heartbeat()
         except Exception as exc:
             raise StoreError(f"the Chroma server at {url} cannot be reached ({type(exc).__name__}: {exc})") from None
@@ -75,13 +94,6 @@ def library_slug(name: str) -> str:
 
 def collection_name(library: str) -> str:
     return COLLECTION_PREFIX + library_slug(library)
-
-
-def is_missing_collection(exc: Exception) -> bool:
-    """Chroma's error for a collection that does not exist (its type differs across versions
-    and between the embedded client and a server)."""
-    text = str(exc).lower()
-    return "does not exist" in text or "not found" in text
 
 
 @dataclass

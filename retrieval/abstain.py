@@ -51,9 +51,8 @@ class Library(Protocol):
 
 # fitted by bench/abstain.py on SQuAD 2.0 (two libraries of 8 articles), COVID-QA (98 papers) and
 # sec-10q (20 filings): answerable questions vs out-of-corpus ones (topic) and vs near misses
-# (focus); bench/results/abstain-2026-11-27.json "final". The thresholds refuse 1 / 2.5 / 6 % of
-# those answerable questions; held out a dataset at a time, balanced refused 92-95 % of
-# out-of-corpus questions and 95-98 % of near misses, with 2.5-3.6 % false refusals.
+# (focus); bench/results/abstain-2026-11-27.json "final": the thresholds are the lenient, balanced
+# and strict rates of false refusals fitted there (docs/benchmarks.md, "Abstention").
 WEIGHTS = {
     "topic": {"dense": 19.375, "coverage": 6.074, "unknown": -2.176, "size": -1.121, "bias": -6.985},
     "focus": {"unmatched": -3.382, "absent": -4.998, "year": -6.299, "bias": 3.139},

@@ -14,9 +14,9 @@ a change of topic does not inherit the old one; and a question that says that mu
 dense and lexical searches both rank first a passage of another document than the previous
 answer's leans on it less still (× 0.3). (Applied to every question, that check undid "and on
 weekends?", whose one word points at the buses' page: short questions are left out of it.)
-Weights were picked on one half of doc2dial's dialogues (bench/conversation.py --grid: three earlier
-questions and a document bonus twice the first rank's score gave 75.3 % on follow-ups there, 76.4 %
-on the other half; a new topic pays for it: 77.9 → 71.8 %).
+Weights were picked on one half of doc2dial's dialogues and checked on the other (bench/conversation.py
+--grid: three earlier questions and a document bonus twice the first rank's score; a question on a
+new topic pays a little for it: docs/benchmarks.md, "Follow-up questions").
 """
 
 from __future__ import annotations

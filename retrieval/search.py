@@ -18,8 +18,8 @@ question's own), and the previous answer's documents and neighbouring passages g
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -50,6 +50,50 @@ class SearchSettings:
     focus_bonus: float = 2.0 / 61.0
 
 
+@dataclass
+class _Ranks:
+    """One search's ranked lists (chunk id → rank) and the passages read so far."""
+
+    vector: object
+    dense: dict[str, int]
+    dense_more: dict[str, int] = field(default_factory=dict)  # the question read with the earlier ones
+    lexical: dict[str, int] = field(default_factory=dict)
+    lexical_more: dict[str, int] = field(default_factory=dict)
+    lexical_hits: list[tuple[str, float]] = field(default_factory=list)
+    by_id: dict[str, Passage] = field(default_factory=dict)
+    fetched: dict = field(default_factory=dict)  # id → (chunk, vector) read from the stores
+    chunk_of: dict = field(default_factory=dict)
+
+    def add_lexical(self, own, more) -> None:
+        """The lexical lists' results ((hits, fetched) each, or None)."""
+        if own is not None:
+            self.lexical_hits, fetched = own
+            self.lexical = {cid: i for i, (cid, _) in enumerate(self.lexical_hits)}
+            self.add_fetched(fetched)
+        if more is not None:
+            more_hits, more_fetched = more
+            self.lexical_more = {cid: i for i, (cid, _) in enumerate(more_hits)}
+            self.fetched = more_fetched | self.fetched
+            self.chunk_of.update({cid: chunk for cid, (chunk, _) in more_fetched.items()})
+            self.lexical_hits = self.lexical_hits + [h for h in more_hits if h[0] not in self.lexical]
+
+    def add_fetched(self, fetched: dict) -> None:
+        self.fetched.update(fetched)
+        self.chunk_of.update({cid: chunk for cid, (chunk, _) in fetched.items()})
+
+
+class Found(list):
+    """A search's passages, best first (a list of Passage), with what it read of the question:
+    `topic`, the question less the names and periods that picked documents (None when none
+    did: "gross margin" of "Apple's gross margin in Q3 2023"), and `preferences`, each picked
+    document's weight (path → 1.0 for a full match of what the question names)."""
+
+    def __init__(self, passages=(), *, topic: str | None = None, preferences: dict[str, float] | None = None):
+        super().__init__(passages)
+        self.topic = topic
+        self.preferences = preferences or {}
+
+
 class Retriever:
     def __init__(
         self,
@@ -68,87 +112,108 @@ class Retriever:
         self.documents = documents  # path → identity of every indexed document
         self._frequency = frequency  # word → chunks holding it (the lexical index)
         self._size = size  # chunks in the library
-        self.last_preferences: dict[str, float] = {}
-        self.last_topic: str | None = None  # the question less what picked the documents, if any did
 
     def search(
         self, query: str, k: int | None = None, *, context: Context | None = None, within: Sequence[str] | None = None
-    ) -> list[Passage]:
-        """The k best passages. `within`: only these files (a scope the user chose), searched in
-        the stores themselves (Chroma's `where`, FTS5's path filter), not filtered after top-k."""
+    ) -> "Found":
+        """The k best passages, with what the search read of the question (Found). `within`: only
+        these files (a scope the user chose), searched in the stores themselves (Chroma's `where`,
+        FTS5's path filter), not filtered after top-k.
+
+        The lists fused by reciprocal rank: the question's dense and lexical hits, the same read
+        with the conversation (a follow-up: `context`), and the best passages of the documents the
+        question names (`preferences`), each with its weight and bonuses (`_score`)."""
         k = k or self.settings.top_k
-        where = {"file_path": {"$in": list(within)}} if within is not None else None
         s = self.settings
         n = max(k, s.candidates)
-        prefetch = s.lexical_prefetch if s.lexical_prefetch is not None else 2 * k + 2
-        # the lexical list needs no vector: it runs beside the question's embedding and the dense
-        # search (SQLite, ONNX Runtime/torch and Chroma all release the GIL), which halves the
-        # latency of a large library on two cores (bench/query.py)
-        documents = self.documents() if self.documents is not None else None
-        if documents is not None and within is not None:
-            allowed = set(within)
-            documents = {path: identity for path, identity in documents.items() if path in allowed}
-        prefs, inside = preferences(query, documents) if documents is not None else ({}, query)
-        self.last_preferences = prefs
-        self.last_topic = inside if prefs else None
+        prefs, inside = self._preferences(query, within)
         # the best-matching documents are also searched on their own (a few: a filter per query),
         # for the question's topic: within Apple's filing, "Apple" and "10-Q" tell nothing
         preferred = sorted(p for p, v in prefs.items() if v >= 1.0)[:200] if prefs else None
-        lexical = _Beside(self._lexical, query, n, prefetch, preferred, inside, within) if self.lexical is not None else None
         expanded = f"{context.text} {query}" if context is not None and context.text else None
-        lexical_more = (_Beside(self._lexical, expanded, n, prefetch, None, "", within)
-                        if expanded and self.lexical is not None else None)
+        # the lexical lists need no vector: they run beside the question's embedding and the dense
+        # search (SQLite, ONNX Runtime/torch and Chroma all release the GIL), which halves the
+        # latency of a large library on two cores (bench/query.py)
+        prefetch = s.lexical_prefetch if s.lexical_prefetch is not None else 2 * k + 2
+        lexical = [None, None]
+        if self.lexical is not None:
+            lexical[0] = _BESIDE.submit(self._lexical, query, n, prefetch, preferred, inside, within)
+            if expanded:
+                lexical[1] = _BESIDE.submit(self._lexical, expanded, n, prefetch, None, "", within)
+        r = self._dense(query, inside, expanded, preferred, n, within)
+        r.add_lexical(*(f.result() if f is not None else None for f in lexical))
+        lean = self._lean(context, r)
+        score = self._score(r, prefs, context, lean)
+        # dense hits in their order, then lexical-only ones in theirs; a stable sort by score
+        order = [*r.dense, *(c for c in r.dense_more if c not in r.dense),
+                 *(c for c, _ in r.lexical_hits if c not in r.dense and c not in r.dense_more)]
+        if prefs or (context is not None and context.documents):
+            # a lexical-only hit's document decides its bonus: read them all first
+            r.add_fetched(self._read([c for c in order if c not in r.chunk_of]))
+        order = sorted(order, key=lambda c: -score(c))
+        return Found(self._keep(order, r, score, prefs, k), topic=inside if prefs else None, preferences=prefs)
+
+    def _preferences(self, query: str, within: Sequence[str] | None) -> tuple[dict[str, float], str]:
+        """The documents the question names (path → weight) and its topic without those names."""
+        documents = self.documents() if self.documents is not None else None
+        if documents is None:
+            return {}, query
+        if within is not None:
+            allowed = set(within)
+            documents = {path: identity for path, identity in documents.items() if path in allowed}
+        return preferences(query, documents)
+
+    def _dense(self, query, inside, expanded, preferred, n, within) -> "_Ranks":
+        """The dense lists: the question's, the question read with the conversation's, and the
+        named documents' own best passages (ranked among themselves)."""
+        where = {"file_path": {"$in": list(within)}} if within is not None else None
         vector = self.embedder.embed_query(query)
-        dense_hits = self.store.query(vector, n, where=where)
-        dense_rank = {h.chunk.id: r for r, h in enumerate(dense_hits)}
-        more_rank: dict[str, int] = {}  # the question read with the earlier ones (a follow-up)
+        hits = self.store.query(vector, n, where=where)
+        r = _Ranks(vector=vector, dense={h.chunk.id: i for i, h in enumerate(hits)})
         if expanded:
             more = self.store.query(self.embedder.embed_query(expanded), n, where=where)
-            more_rank = {h.chunk.id: r for r, h in enumerate(more)}
-            seen = {h.chunk.id for h in dense_hits}
-            dense_hits = dense_hits + [h for h in more if h.chunk.id not in seen]
+            r.dense_more = {h.chunk.id: i for i, h in enumerate(more)}
+            seen = {h.chunk.id for h in hits}
+            hits = hits + [h for h in more if h.chunk.id not in seen]
         if preferred:
-            # the matching documents' own best passages, ranked among themselves
             topic_vector = self.embedder.embed_query(inside) if inside != query else vector
             own = self.store.query(topic_vector, n, where={"file_path": {"$in": preferred}})
-            for r, h in enumerate(own):
-                dense_rank[h.chunk.id] = min(r, dense_rank.get(h.chunk.id, r))
-            seen = {h.chunk.id for h in dense_hits}
-            dense_hits = dense_hits + [h for h in own if h.chunk.id not in seen]
-        by_id: dict[str, Passage] = {h.chunk.id: Passage(chunk=h.chunk, score=0.0, dense=h.score) for h in dense_hits}
-        lexical_hits: list[tuple[str, float]] = []
-        fetched: dict = {}
-        if lexical is not None:
-            lexical_hits, fetched = lexical.result()
-        lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical_hits)}
-        lexical_more_rank: dict[str, int] = {}
-        if lexical_more is not None:
-            more_hits, more_fetched = lexical_more.result()
-            lexical_more_rank = {cid: r for r, (cid, _) in enumerate(more_hits)}
-            fetched = more_fetched | fetched
-            lexical_hits = lexical_hits + [h for h in more_hits if h[0] not in lexical_rank]
-        chunk_of = {cid: p.chunk for cid, p in by_id.items()}
-        chunk_of.update({cid: chunk for cid, (chunk, _) in fetched.items()})
-        lean = 1.0  # how much the conversation counts for this question
-        if context is not None and context.own_words and dense_rank and lexical_rank:
-            # a question that says enough on its own, whose own dense and lexical lists agree on a
-            # passage of another document than the previous answer's, has changed the topic
-            top = next(iter(dense_rank))
-            if lexical_rank.get(top) == 0 and chunk_of.get(top) is not None and chunk_of[top].path not in context.documents:
-                lean = context.new_topic
+            for i, h in enumerate(own):
+                r.dense[h.chunk.id] = min(i, r.dense.get(h.chunk.id, i))
+            seen = {h.chunk.id for h in hits}
+            hits = hits + [h for h in own if h.chunk.id not in seen]
+        r.by_id = {h.chunk.id: Passage(chunk=h.chunk, score=0.0, dense=h.score) for h in hits}
+        r.chunk_of = {cid: p.chunk for cid, p in r.by_id.items()}
+        return r
+
+    @staticmethod
+    def _lean(context: Context | None, r: "_Ranks") -> float:
+        """How much the conversation counts for this question: less when the question says enough
+        on its own and its own dense and lexical lists agree on a passage of another document than
+        the previous answer's (the topic changed)."""
+        if context is None or not context.own_words or not r.dense or not r.lexical:
+            return 1.0
+        top = next(iter(r.dense))
+        chunk = r.chunk_of.get(top)
+        if r.lexical.get(top) == 0 and chunk is not None and chunk.path not in context.documents:
+            return context.new_topic
+        return 1.0
+
+    def _score(self, r: "_Ranks", prefs: dict[str, float], context: Context | None, lean: float) -> Callable[[str], float]:
+        s = self.settings
         w = context.weight * lean if context is not None else 0.0
 
         def fused(cid: str) -> float:
             score = 0.0
-            if cid in dense_rank:
-                score += s.dense_weight / (s.rrf_k + dense_rank[cid] + 1)
-            if cid in lexical_rank:
-                score += s.lexical_weight / (s.rrf_k + lexical_rank[cid] + 1)
-            if cid in more_rank:
-                score += w * s.dense_weight / (s.rrf_k + more_rank[cid] + 1)
-            if cid in lexical_more_rank:
-                score += w * s.lexical_weight / (s.rrf_k + lexical_more_rank[cid] + 1)
-            chunk = chunk_of.get(cid)
+            if cid in r.dense:
+                score += s.dense_weight / (s.rrf_k + r.dense[cid] + 1)
+            if cid in r.lexical:
+                score += s.lexical_weight / (s.rrf_k + r.lexical[cid] + 1)
+            if cid in r.dense_more:
+                score += w * s.dense_weight / (s.rrf_k + r.dense_more[cid] + 1)
+            if cid in r.lexical_more:
+                score += w * s.lexical_weight / (s.rrf_k + r.lexical_more[cid] + 1)
+            chunk = r.chunk_of.get(cid)
             if prefs and chunk is not None:
                 score += s.focus_bonus * prefs.get(chunk.path, 0.0)
             if context is not None and chunk is not None:
@@ -157,28 +222,23 @@ class Retriever:
                     score += lean * context.near_bonus
             return score
 
-        # dense hits in their order, then lexical-only ones in theirs; a stable sort by score
-        order = [*dense_rank, *(c for c in more_rank if c not in dense_rank),
-                 *(c for c, _ in lexical_hits if c not in dense_rank and c not in more_rank)]
-        if prefs or (context is not None and context.documents):
-            # a lexical-only hit's document decides its bonus: read them all first
-            missing = [c for c in order if c not in chunk_of]
-            fetched.update(self._read(missing))
-            chunk_of.update({cid: chunk for cid, (chunk, _) in fetched.items()})
-        order = sorted(order, key=lambda c: -fused(c))
-        lexical_score = dict(lexical_hits)
+        return fused
+
+    def _keep(self, order: list[str], r: "_Ranks", score, prefs: dict[str, float], k: int) -> list[Passage]:
+        """The first k passages of `order`, each scored, none inside one already kept; a
+        lexical-only hit is read (text and vector) only when it is reached."""
+        lexical_score = dict(r.lexical_hits)
         kept: list[Passage] = []
         for pos, cid in enumerate(order):
-            if cid not in by_id and cid not in fetched:  # ranked high enough to matter: read it now
-                rest = [c for c in order[pos:] if c not in by_id and c not in fetched]
-                fetched.update(self._read(rest))
-            if cid not in by_id:
-                if cid not in fetched:  # removed from the library since the lexical search
+            if cid not in r.by_id and cid not in r.fetched:  # ranked high enough to matter: read it now
+                r.add_fetched(self._read([c for c in order[pos:] if c not in r.by_id and c not in r.fetched]))
+            if cid not in r.by_id:
+                if cid not in r.fetched:  # removed from the library since the lexical search
                     continue
-                chunk, v = fetched[cid]
-                by_id[cid] = Passage(chunk=chunk, score=0.0, dense=float(np.dot(v, vector)))
-            p = by_id[cid]
-            p.score = fused(cid)
+                chunk, v = r.fetched[cid]
+                r.by_id[cid] = Passage(chunk=chunk, score=0.0, dense=float(np.dot(v, r.vector)))
+            p = r.by_id[cid]
+            p.score = score(cid)
             p.focus = prefs.get(p.chunk.path, 0.0)
             p.lexical = lexical_score.get(cid, p.lexical)
             if not _inside(p, kept):
@@ -220,26 +280,8 @@ class Retriever:
         return hits, self._read([cid for cid, _ in hits[:prefetch]])
 
 
-class _Beside:
-    """Runs `fn(*args)` in a thread of its own while the caller goes on; `result()` joins it."""
-
-    def __init__(self, fn, *args):
-        self._out: tuple = ()
-        self._thread = threading.Thread(target=self._run, args=(fn, args), name="citewise-lexical", daemon=True)
-        self._thread.start()
-
-    def _run(self, fn, args) -> None:
-        try:
-            self._out = (fn(*args), None)
-        except BaseException as exc:  # handed to the caller
-            self._out = (None, exc)
-
-    def result(self):
-        self._thread.join()
-        value, error = self._out
-        if error is not None:
-            raise error
-        return value
+# the lexical searches run beside the question's embedding and the dense search (see search)
+_BESIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="citewise-lexical")
 
 
 def _inside(p: Passage, kept: list[Passage]) -> bool:

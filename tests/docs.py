@@ -41,6 +41,29 @@ def make_pdf(path: Path, pages: list[str], *, image_only: bool = False) -> Path:
     return path
 
 
+def make_attachment_encrypted_pdf(path: Path, pages: list[str]) -> Path:
+    """A PDF whose pages are plain but whose attachments are encrypted (the /Encrypt dictionary's
+    streams and strings use the /Identity filter, only /EFF a cipher; the user password is not
+    empty), as a mail client's "protect attachments" writes it: added as an incremental update."""
+    import re
+
+    make_pdf(path, pages)
+    data = path.read_bytes()
+    data += b"" if data.endswith(b"\n") else b"\n"
+    startxref = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
+    size = int(re.findall(rb"/Size (\d+)", data)[-1])
+    root = re.findall(rb"/Root (\d+ \d+ R)", data)[-1]
+    obj = (b"%d 0 obj\n<< /Filter /Standard /V 4 /R 4 /Length 128 /P -4 /CF << /StdCF << /CFM /AESV2 "
+           b"/AuthEvent /EFOpen /Length 16 >> >> /StmF /Identity /StrF /Identity /EFF /StdCF /O <%s> /U <%s> >>\nendobj\n"
+           % (size, b"3a" * 32, b"5c" * 32))
+    at = len(data)
+    xref = b"xref\n%d 1\n%010d 00000 n \n" % (size, at)
+    trailer = (b"trailer\n<< /Size %d /Root %s /Encrypt %d 0 R /ID [<%s> <%s>] /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
+               % (size + 1, root, size, b"ab" * 16, b"ab" * 16, startxref, at + len(obj)))
+    path.write_bytes(data + obj + xref + trailer)
+    return path
+
+
 def make_layout_pdf(path: Path, pages: list[list[tuple[float, float, str]]], *, font_size: int = 9) -> Path:
     """A PDF whose text is placed like a report generator places it: each `(x, y, text)` drawn at
     that point (A4 in points, y down), so tables have real columns and pages real columns."""

@@ -32,7 +32,7 @@ def application(argv: list[str] | None = None):
     return QApplication.instance() or QApplication(argv or sys.argv)
 
 
-def run(services, *, argv: list[str] | None = None, smoke: bool = False) -> int:
+def run(session, *, argv: list[str] | None = None, smoke: bool = False) -> int:
     from PySide6.QtGui import QIcon
 
     from app.settings import default_config_file
@@ -45,7 +45,7 @@ def run(services, *, argv: list[str] | None = None, smoke: bool = False) -> int:
     icon = Path(__file__).with_name("citewise.svg")
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
-    window = MainWindow(services, ui_state=default_config_file().with_name("window.ini"), warm_up=not smoke)
+    window = MainWindow(session, ui_state=default_config_file().with_name("window.ini"), warm_up=not smoke)
     window.show()
     if smoke:  # used by tests and the packaging check: the window opens, then the app quits
         from PySide6.QtCore import QTimer
@@ -55,7 +55,7 @@ def run(services, *, argv: list[str] | None = None, smoke: bool = False) -> int:
 
             started = psutil.Process().create_time()
             print(f"window shown {time.time() - started:.2f} s after the process started; "
-                  f"{window.library_panel.model.rowCount()} documents in library '{services.settings.library}'")
+                  f"{window.library_panel.model.rowCount()} documents in library '{session.library_name}'")
             window.close()
             app.quit()
 

@@ -1,7 +1,7 @@
 """The `citewise` command: the desktop app where there is a screen, the CLI otherwise.
 
 `citewise` alone opens the window (or, with no display, the question loop); `citewise gui`
-insists on the window; every other command is the CLI's (app/cli.py).
+insists on the window; every other command is the CLI's (app/cli/).
 """
 
 from __future__ import annotations
@@ -27,14 +27,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         print(f"citewise: invalid settings: {exc}", file=sys.stderr)
         return 2
-    from app.services import build_services
+    from app.logs import route_to_log
+    from app.session import Session
     from ui.app import run
 
-    services = build_services(settings)
+    route_to_log(settings.data_dir, verbose=getattr(args, "verbose", False))
+    session = Session.open(settings)
     try:
-        return run(services, smoke=getattr(args, "smoke", False))
+        return run(session, smoke=getattr(args, "smoke", False))
     finally:
-        services.close()
+        session.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,20 +1,52 @@
 """The window's library actions: switching, creating, renaming and deleting libraries, adding
 documents (dialogs, drops), the queue of indexing jobs, watching a folder, removing documents.
 
-A part of MainWindow (ui/main_window.py), which it is mixed into: it uses the window's session,
-panels, status bar and worker pool. What is decided lives in app/session.py; this is the Qt side.
+A part of MainWindow (ui/main_window.py), which it is mixed into: what it uses of the window is
+declared on the class below (the session, panels, workers, signals and helpers the window makes).
+What is decided lives in app/session.py; this is the Qt side.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from app.session import SessionError
 
+if TYPE_CHECKING:
+    from PySide6.QtCore import SignalInstance
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QStatusBar
+
+    from app.session import Session
+    from ui.chat_view import ChatView
+    from ui.library_panel import LibraryPanel
+    from ui.workers import GeneratorWorker
+
 
 class LibraryActions:
+    # what the window provides (MainWindow.__init__ and its methods); annotations only, nothing here
+    # shadows the window's own attributes
+    session: Session
+    library_panel: LibraryPanel
+    chat: ChatView
+    watch_action: QAction
+    ask_worker: GeneratorWorker | None
+    index_worker: GeneratorWorker | None
+    last_job: object  # the final Progress of the last indexing job
+    library: object  # the session's current library (its files, file, scope)
+    index_queue: object  # the session's queue of jobs waiting their turn
+    index_finished: SignalInstance
+    answer_finished: SignalInstance
+    watch_changed: SignalInstance
+    _run: Callable[..., GeneratorWorker]  # runs a generator on the worker pool, reporting back on the GUI thread
+    show_error: Callable[[str, str], None]
+    refresh_conversations: Callable[[], None]
+    statusBar: Callable[[], QStatusBar]  # noqa: N815 (Qt's name)
+    setWindowTitle: Callable[[str], None]  # noqa: N815
+
     def connect_library_panel(self, lp) -> None:
         from PySide6.QtCore import QUrl
         from PySide6.QtGui import QDesktopServices
@@ -33,10 +65,10 @@ class LibraryActions:
     # -- libraries -------------------------------------------------------------------------
 
     def refresh_libraries(self) -> None:
-        self.library_panel.set_libraries(self.services.library_names(), self.services.settings.library)
+        self.library_panel.set_libraries(self.session.library_names(), self.session.settings.library)
         self.refresh_documents()
         self.show_scope()
-        self.setWindowTitle(f"Citewise — {self.services.settings.library}")
+        self.setWindowTitle(f"Citewise — {self.session.settings.library}")
 
     def ask_within(self, paths: list[str]) -> None:
         """Questions from now on are asked within these files (empty: the whole library)."""
@@ -97,8 +129,8 @@ class LibraryActions:
     def new_library_dialog(self) -> None:
         from ui.library_panel import NewLibraryDialog
 
-        choosable = self.services.settings.embedding.precision == "auto"
-        dialog = NewLibraryDialog(self, fast=choosable and self.services.int8_by_default(), choosable=choosable)
+        choosable = self.session.settings.embedding.precision == "auto"
+        dialog = NewLibraryDialog(self, fast=choosable and self.session.int8_by_default(), choosable=choosable)
         if dialog.exec() and dialog.name.text().strip():
             self.create_library(dialog.name.text(), int8=dialog.int8.isChecked() if choosable else None)
 
@@ -111,7 +143,7 @@ class LibraryActions:
         self.refresh_libraries()
 
     def rename_library_dialog(self) -> None:
-        old = self.services.settings.library
+        old = self.session.settings.library
         name, ok = QInputDialog.getText(self, "Rename library", f"New name for “{old}”:", text=old)
         if ok and name.strip() and name.strip() != old:
             self.rename_library(old, name)
@@ -125,7 +157,7 @@ class LibraryActions:
         self.refresh_libraries()
 
     def delete_library_dialog(self) -> None:
-        name = self.services.settings.library
+        name = self.session.settings.library
         answer = QMessageBox.question(
             self, "Delete library",
             f"Delete the library “{name}”? Its index is deleted; your documents stay where they are.",

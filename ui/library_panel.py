@@ -51,9 +51,15 @@ class LibraryPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.answers_written = lambda: False  # the window tells: a model writes, so a quoted summary is offered too
+        self._updating = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        self._build_libraries(layout)
+        self._build_documents(layout)
+        self._build_job(layout)
 
+    def _build_libraries(self, layout: QVBoxLayout) -> None:
+        """The library chooser and its menu (new, rename, delete), and the filter."""
         top = QHBoxLayout()
         self.libraries = QComboBox()
         self.libraries.setToolTip("Library: a separate collection of documents")
@@ -76,6 +82,8 @@ class LibraryPanel(QWidget):
         self.filter.setClearButtonEnabled(True)
         layout.addWidget(self.filter)
 
+    def _build_documents(self, layout: QVBoxLayout) -> None:
+        """The documents: a hint with sample documents while empty, else the table; the add buttons."""
         self.stack = QStackedWidget()
         self.empty = QWidget()
         empty_layout = QVBoxLayout(self.empty)
@@ -132,6 +140,8 @@ class LibraryPanel(QWidget):
         buttons.addWidget(self.add_folder_button)
         layout.addLayout(buttons)
 
+    def _build_job(self, layout: QVBoxLayout) -> None:
+        """The indexing job (progress, cancel, what waits) and the files it could not index."""
         # the indexing job
         self.job = QWidget()
         job_layout = QVBoxLayout(self.job)
@@ -162,7 +172,6 @@ class LibraryPanel(QWidget):
         self.problems.hide()
         layout.addWidget(self.problems_label)
         layout.addWidget(self.problems)
-        self._updating = False
 
     # -- libraries -------------------------------------------------------------------------
 
@@ -300,7 +309,7 @@ class NewLibraryDialog(QDialog):
         self.int8.setChecked(fast)
         self.int8.setEnabled(choosable)
         self.int8.setToolTip(
-            "Embeds with an int8 copy of the model: 1.4x to 1.6x faster than float vectors on the CPUs measured, "
+            "Embeds with an int8 copy of the model: faster than float vectors on every CPU measured, "
             "search quality within a point. Checked where it is the faster path on this computer. "
             "A library keeps the kind of vectors it was made with."
         )

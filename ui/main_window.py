@@ -26,9 +26,9 @@ class MainWindow(LibraryActions, QMainWindow):
     answer_finished = Signal(object)  # the answer dict, or None after an error
     watch_changed = Signal(str)  # a watched folder changed and the library followed (a line to show)
 
-    def __init__(self, services, *, ui_state: Path | None = None, warm_up: bool = True):
+    def __init__(self, session: Session, *, ui_state: Path | None = None, warm_up: bool = True):
         super().__init__()
-        self.session = Session(services)
+        self.session = session
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(4)
         self.workers: set[GeneratorWorker] = set()
@@ -184,17 +184,17 @@ class MainWindow(LibraryActions, QMainWindow):
     def check_idle_engine(self) -> None:
         """Stops the answer engine (off the GUI thread: a server takes seconds to stop) when it has
         not written for llm.idle_stop_minutes and no answer is being written."""
-        if self.ask_worker is not None or not self.services.engine_idle():
+        if self.ask_worker is not None or not self.session.engine_idle():
             return
-        services = self.services
+        session = self.session
 
         def stop(cancelled):
-            if services.stop_engine():
+            if session.stop_engine():
                 yield "stopped"
 
         def stopped(_):
             self.refresh_engine_label()
-            minutes = services.settings.llm.idle_stop_minutes
+            minutes = session.settings.llm.idle_stop_minutes
             self.statusBar().showMessage(f"The answer engine stopped after {minutes:g} minutes unused, "
                                          "giving its memory back; it starts again with the next answer", 15000)
 
@@ -205,10 +205,6 @@ class MainWindow(LibraryActions, QMainWindow):
         log.warning("%s: %s", title, message)
 
     # -- the session (Qt-free: app/session.py) -----------------------------------------------
-
-    @property
-    def services(self):
-        return self.session.services
 
     @property
     def library(self):
@@ -238,7 +234,7 @@ class MainWindow(LibraryActions, QMainWindow):
         from app.chat import Done, Retrieved, SentenceCited, Status, Token
 
         self.chat.start_answer(question)
-        chat = self.services.chat()
+        chat = self.session.chat()
         state = {"answer": None}
 
         def on_event(e):
@@ -312,7 +308,7 @@ class MainWindow(LibraryActions, QMainWindow):
     # -- conversations ---------------------------------------------------------------------
 
     def refresh_conversations(self) -> None:
-        self.conversations_panel.set_conversations(self.services.conversations.list(), self.conversation_id)
+        self.conversations_panel.set_conversations(self.session.conversations.list(), self.conversation_id)
 
     def new_conversation(self) -> None:
         self.session.new_conversation()
@@ -325,10 +321,10 @@ class MainWindow(LibraryActions, QMainWindow):
         self.show_scope()
 
     def rename_conversation_dialog(self, cid: int) -> None:
-        conv = self.services.conversations.get(cid)
+        conv = self.session.conversations.get(cid)
         title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=conv.title if conv else "")
         if ok and title.strip():
-            self.services.conversations.rename(cid, title)
+            self.session.conversations.rename(cid, title)
             self.refresh_conversations()
 
     def delete_conversation(self, cid: int) -> None:
@@ -355,7 +351,7 @@ class MainWindow(LibraryActions, QMainWindow):
         title = self.session.conversation_title() if scope == "conversation" else None
         try:
             written = export(turns, path, title=title,
-                             library=self.services.settings.library)
+                             library=self.session.settings.library)
         except (ExportError, OSError) as exc:
             QMessageBox.warning(self, "Export", f"Could not export to {path}: {exc}")
             return None
@@ -376,10 +372,10 @@ class MainWindow(LibraryActions, QMainWindow):
         from app.secrets import get_api_key
         from ui.settings_dialog import SettingsDialog
 
-        s = self.services.settings
+        s = self.session.settings
         dialog = SettingsDialog(s, get_api_key(s.llm.remote_url) if s.llm.remote_url else None, self,
                                 engine_note=self._engine_note or "being determined while the models load…",
-                                libraries_using=self.services.libraries_using)
+                                libraries_using=self.session.libraries_using)
         if dialog.exec():
             self.apply_settings(dialog.changes(), dialog.api_key_changed())
 

@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import catalog, hub
+from app.models import catalog
+from app.models import downloads
 from ui.workers import GeneratorWorker
 
 COLUMNS = ["Model", "Engine", "Download", "Needs", "Licence", "Status"]
@@ -39,7 +40,7 @@ class ModelsPage(QWidget):
         self.data_dir = settings.data_dir
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
-        self.download: hub.Download | None = None
+        self.download: downloads.Download | None = None
         self.worker: GeneratorWorker | None = None
         self.error: str | None = None
         self.chosen: dict | None = None  # the changes of the last "Use"
@@ -49,7 +50,7 @@ class ModelsPage(QWidget):
 
         layout = QVBoxLayout(self)
         self.hardware = QLabel(f"<small>This computer: {html.escape(self.hw.describe())}. "
-                               f"Downloads come from {html.escape(hub.endpoint_of(settings))}, nowhere else.</small>")
+                               f"Downloads come from {html.escape(downloads.endpoint_of(settings))}, nowhere else.</small>")
         self.hardware.setWordWrap(True)
         layout.addWidget(self.hardware)
         self.table = QTableWidget(len(self.entries), len(COLUMNS))
@@ -111,9 +112,9 @@ class ModelsPage(QWidget):
             return "in use"
         if catalog.installed(e, self.data_dir):
             return "installed"
-        partial = hub.partial_bytes(e, self.data_dir)
+        partial = downloads.partial_bytes(e, self.data_dir)
         if partial:
-            return f"{hub.human_bytes(partial)} fetched"
+            return f"{downloads.human_bytes(partial)} fetched"
         return ""
 
     def refresh(self) -> None:
@@ -135,7 +136,7 @@ class ModelsPage(QWidget):
         busy = self.worker is not None
         installed = e is not None and catalog.installed(e, self.data_dir)
         self.download_button.setEnabled(e is not None and not busy and not installed)
-        partial = e is not None and not installed and hub.partial_bytes(e, self.data_dir) > 0
+        partial = e is not None and not installed and downloads.partial_bytes(e, self.data_dir) > 0
         self.download_button.setText("Resume download" if partial else "Download")
         self.cancel_button.setEnabled(busy)
         self.use_button.setEnabled(installed and not busy)
@@ -155,7 +156,7 @@ class ModelsPage(QWidget):
         if e is None or self.worker is not None:
             return
         self.error = None
-        download = hub.Download(e, self.data_dir, endpoint=hub.endpoint_of(self.settings), timeout_s=self.settings.models.timeout_s)
+        download = downloads.Download(e, self.data_dir, endpoint=downloads.endpoint_of(self.settings), timeout_s=self.settings.models.timeout_s)
         self.download = download
         self.progress.setRange(0, 0)
         self.progress.show()
@@ -163,7 +164,7 @@ class ModelsPage(QWidget):
         def run(cancelled):
             try:
                 yield from download.events()
-            except hub.DownloadCancelled:  # the user's choice, not a failure
+            except downloads.DownloadCancelled:  # the user's choice, not a failure
                 return
 
         worker = GeneratorWorker(run, name=f"download {e.id}")
@@ -174,7 +175,7 @@ class ModelsPage(QWidget):
         self._update_buttons()
         self.pool.start(worker)
 
-    def _on_progress(self, p: hub.Progress) -> None:
+    def _on_progress(self, p: downloads.Progress) -> None:
         if p.total:  # per mille: a progress bar holds ints, a model is bigger than 2 GB
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * p.done / p.total))
@@ -230,7 +231,7 @@ class ModelsPage(QWidget):
                                       f"~{e.size_mb} MB.")
         if answer != QMessageBox.StandardButton.Yes:
             return
-        hub.remove(e, self.data_dir)
+        downloads.remove(e, self.data_dir)
         self.status.setText(f"Removed {e.id}.")
         self.refresh()
 

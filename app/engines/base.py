@@ -14,6 +14,7 @@ class Engine(Protocol):
     name: str  # "llama.cpp", "vLLM (CPU)", "remote"
     model: str  # what the user would recognise: a file name, a model id
     context_tokens: int
+    running: bool  # holds memory now (a loaded model, a started server): what idle stop gives back
 
     def stream_chat(
         self,
@@ -34,9 +35,13 @@ class Engine(Protocol):
         ("starting vLLM (CPU)…") for the UI to show; yields nothing when ready already."""
         ...
 
-    def load(self) -> None: ...
+    def load(self) -> None:
+        """Get ready without reporting the steps."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Give back what it holds (a model, a server process); it loads again when next asked."""
+        ...
 
 
 class EngineBase:

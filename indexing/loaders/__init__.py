@@ -21,6 +21,8 @@ from indexing.models import DocumentError, ParsedDocument
 EXTENSIONS: dict[str, str] = {
     ".pdf": "pdf",
     ".docx": "docx",
+    ".docm": "docx",  # macro-enabled: its text is read, its macros never run
+    ".dotx": "docx",
     ".html": "html",
     ".htm": "html",
     ".xhtml": "html",
@@ -123,10 +125,9 @@ def detect_format(path: Path) -> tuple[str, list[str]]:
 
 
 def _loader(fmt: str) -> Callable[[Path], ParsedDocument]:
-    # imported on demand: each loader's library is only paid for when such a file is seen
-    if fmt == "pdf":
-        from indexing.loaders.pdf import load_pdf as fn
-    elif fmt == "docx":
+    # imported on demand: each loader's library is only paid for when such a file is seen (PDF's
+    # loader takes the OCR choice: read_document calls it itself)
+    if fmt == "docx":
         from indexing.loaders.docx import load_docx as fn
     elif fmt == "html":
         from indexing.loaders.html import load_html as fn
@@ -152,8 +153,13 @@ def without_surrogates(unit):
     return dataclasses.replace(unit, text=_SURROGATE.sub("\ufffd", unit.text))
 
 
-def load_document(path: str | os.PathLike[str], *, ocr: bool = False) -> ParsedDocument:
+def load_document(path: str | os.PathLike[str], *, ocr: bool = False, max_pages: int = 0,
+                  deadline: float | None = None) -> ParsedDocument:
     """Parse one file into citable units. Raises DocumentError with a specific reason.
+
+    With `max_pages`, at most that many pages (chapters) are kept; a PDF still being read at
+    `deadline` (time.monotonic()) keeps the pages read so far. Either way `doc.warnings` says
+    what was left out: a giant is indexed as far as the limits go, never silently cut.
 
     With `ocr`, a PDF's pages without a text layer are listed in `doc.ocr_pages` for the caller
     to OCR (indexing/ocr.py) instead of making an image-only PDF an error.
@@ -164,9 +170,14 @@ def load_document(path: str | os.PathLike[str], *, ocr: bool = False) -> ParsedD
         if fmt == "pdf":
             from indexing.loaders.pdf import load_pdf
 
-            doc = load_pdf(path, ocr=ocr)
+            doc = load_pdf(path, ocr=ocr, max_pages=max_pages, deadline=deadline)
         else:
             doc = _loader(fmt)(path)
+        if max_pages and len(doc.units) > max_pages:  # (a PDF's loader stops at the limit itself)
+            total = len(doc.units)
+            doc.units = doc.units[:max_pages]
+            doc.warnings.append(f"indexed the first {max_pages:,} of its {total:,} parts: the rest is left out by the "
+                                f"size limit per file (indexing.max_pages_per_file = {max_pages:,})")
     except FileNotFoundError:
         raise DocumentError("the file disappeared while it was being indexed", code="vanished") from None
     except PermissionError:

@@ -13,7 +13,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from indexing.loaders.salvage import bad_part, read_salvaging
+from indexing.loaders.salvage import bad_part, patched, read_salvaging
 from indexing.loaders.structured import UnitBuilder
 from indexing.models import DocumentError, ParsedDocument, Unit, UnitKind
 
@@ -66,36 +66,75 @@ def _heading_level(paragraph) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _is_strict_ooxml(path: Path) -> bool:
+_DOCX_MAIN = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+_OTHER_MAINS = {  # what Word saves beside .docx, under a .docx name as often as not
+    b"application/vnd.ms-word.document.macroEnabled.main+xml": "a macro-enabled document (.docm)",
+    b"application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml": "a template (.dotx)",
+    b"application/vnd.ms-word.template.macroEnabledTemplate.main+xml": "a macro-enabled template (.dotm)",
+}
+_STRICT = re.compile(rb"http://purl\.oclc\.org/ooxml/(\w+)/(\w+)")
+
+
+def _as_standard_docx(path: Path):
+    """A macro-enabled document, a template or a Strict Open XML document, rewritten in memory as
+    the standard package python-docx reads (content type; Strict's namespaces to the transitional
+    ones, which name the same elements), with what it was; None when it is none of them. Macros
+    are never run: only the XML of the text is read."""
     try:
         with zipfile.ZipFile(path) as zf:
-            return b"purl.oclc.org/ooxml" in zf.read("_rels/.rels")
-    except Exception:
-        return False
+            types = zf.read("[Content_Types].xml")
+            parts: dict[str, bytes] = {}
+            what = [label for main, label in _OTHER_MAINS.items() if main in types]
+            for main in _OTHER_MAINS:
+                types = types.replace(main, _DOCX_MAIN)
+            if what:
+                parts["[Content_Types].xml"] = types
+            if b"purl.oclc.org/ooxml" in zf.read("_rels/.rels"):
+                what.append("Strict Open XML")
+                for name in zf.namelist():
+                    if name.endswith((".xml", ".rels")):
+                        data = parts.get(name) or zf.read(name)
+                        parts[name] = _STRICT.sub(rb"http://schemas.openxmlformats.org/\1/2006/\2", data)
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return None
+    return (patched(path, parts), " and ".join(what)) if what else None
 
 
-def load_docx(path: Path) -> ParsedDocument:
+def _open(path: Path):
+    """(python-docx Document, damaged parts left out, warnings)."""
     import docx
     from docx.opc.exceptions import PackageNotFoundError
-    from docx.oxml.ns import qn
-    from docx.table import Table
+
+    def read(source):
+        return docx.Document(source if not isinstance(source, Path) else str(source))
 
     try:
-        document, damaged = read_salvaging(path, lambda source: docx.Document(source if not isinstance(source, Path) else str(source)),
-                                           essential=("word/document.xml",))
+        document, damaged = read_salvaging(path, read, essential=("word/document.xml",))
+        return document, damaged, []
     except zipfile.BadZipFile as exc:
         if bad_part(exc) == "word/document.xml":
             raise DocumentError("malformed Word document: its text (word/document.xml) is damaged", code="malformed") from None
         raise DocumentError(f"malformed Word document: {exc}", code="malformed") from None
-    except (PackageNotFoundError, KeyError) as exc:
-        if _is_strict_ooxml(path):
-            raise DocumentError(
-                "Word 'Strict Open XML' documents are not supported: save it again as a standard .docx",
-                code="unsupported",
-            ) from None
-        raise DocumentError(f"malformed Word document: {exc or 'not a valid .docx package'}", code="malformed") from None
+    except (PackageNotFoundError, KeyError, ValueError) as exc:
+        refused = exc
     except Exception as exc:
         raise DocumentError(f"malformed Word document: {exc}", code="malformed") from None
+    standard = _as_standard_docx(path)
+    if standard is None:
+        raise DocumentError(f"malformed Word document: {refused or 'not a valid .docx package'}", code="malformed") from None
+    try:
+        document = read(standard[0])
+    except Exception as exc:
+        raise DocumentError(f"malformed Word document ({standard[1]}): {exc}", code="malformed") from None
+    macros = " (its macros are never run)" if "macro" in standard[1] else ""
+    return document, [], [f"read as a Word document: the file is {standard[1]}{macros}"]
+
+
+def load_docx(path: Path) -> ParsedDocument:
+    from docx.oxml.ns import qn
+    from docx.table import Table
+
+    document, damaged, notes = _open(path)
 
     builder = UnitBuilder()
     pages: list[Unit] = []
@@ -164,7 +203,7 @@ def load_docx(path: Path) -> ParsedDocument:
         title = document.core_properties.title or None
     except Exception:
         pass
-    warnings = [f"damaged parts left out ({', '.join(damaged)}); the text was read without them"] if damaged else []
+    warnings = notes + ([f"damaged parts left out ({', '.join(damaged)}); the text was read without them"] if damaged else [])
     if left_out:
         warnings.append(f"imported content it cannot read left out ({', '.join(sorted(set(left_out)))})")
     return ParsedDocument(kind="docx", units=pages, title=title, page_count=page if saw_breaks else 1, warnings=warnings)

@@ -1,7 +1,8 @@
 """EPUB loader: ebooklib (the maintained EPUB2/EPUB3 reader), one unit per chapter.
 
 Chapters follow the spine (reading order); a chapter's label is its table-of-contents title,
-else its first heading. Empty spine documents (cover, title page images) are skipped.
+else its first heading. Empty spine documents (cover, title page images) and spine items that
+are not markup (an image) are skipped; chapters declared text/html or XML are read like XHTML.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ def _refuse_drm(path: Path) -> None:
                             code="encrypted")
 
 
+# spine items a reading system shows as pages though they are not declared XHTML (EPUB 2 books
+# and converters declare chapters text/html or plain XML; ebooklib types those as unknown)
+_MARKUP_TYPES = ("text/html", "application/xml", "text/xml", "application/x-dtbook+xml", "text/x-oeb1-document")
+
+
+def _markup(item) -> bool:
+    return (getattr(item, "media_type", "") or "").split(";")[0].strip().lower() in _MARKUP_TYPES
+
+
 def load_epub(path: Path) -> ParsedDocument:
     from ebooklib import ITEM_DOCUMENT, epub
 
@@ -92,8 +102,8 @@ def load_epub(path: Path) -> ParsedDocument:
     failed = 0
     for idref, _linear in book.spine:
         item = book.get_item_with_id(idref) if idref else None
-        if item is None or item.get_type() != ITEM_DOCUMENT:
-            continue
+        if item is None or not (item.get_type() == ITEM_DOCUMENT or _markup(item)):
+            continue  # an image, a stylesheet: nothing to read
         try:
             content = item.get_content()
             unit = html_to_unit(content, number=len(units) + 1, kind=UnitKind.CHAPTER)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from pathlib import Path
+from typing import Iterator
 
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
@@ -67,9 +69,26 @@ def _open(path: Path) -> PdfReader:
             raise DocumentError("encrypted PDF: its cipher needs the 'cryptography' package", code="encrypted") from None
         except Exception as exc:
             raise DocumentError(f"encrypted PDF that cannot be opened: {_reason(exc)}", code="encrypted") from None
-        if result == PasswordType.NOT_DECRYPTED:
+        if result == PasswordType.NOT_DECRYPTED and not _only_attachments_encrypted(reader):
             raise DocumentError("encrypted PDF: a password is needed to open it", code="encrypted")
     return reader
+
+
+def _only_attachments_encrypted(reader: PdfReader) -> bool:
+    """Whether only the PDF's attachments are encrypted (streams and strings use the /Identity
+    crypt filter, as "protect attachments" writes it): then its pages are read without a password,
+    pypdf being told there is nothing to decrypt (it would refuse every object otherwise)."""
+    encryption = getattr(reader, "_encryption", None)
+    if encryption is None or getattr(encryption, "V", 0) < 4:
+        return False
+    if encryption.StmF != "/Identity" or encryption.StrF != "/Identity":
+        return False
+    reader._encryption = None  # pypdf 6: objects are decrypted only while this is set
+    return True
+
+
+def _attachments_locked(reader: PdfReader) -> bool:
+    return reader._encryption is None and "/Encrypt" in reader.trailer
 
 
 def _encrypted_payload(reader: PdfReader) -> str | None:
@@ -143,12 +162,13 @@ def ocr_unavailable_reason(requested: bool) -> str | None:
     return None
 
 
-def load_pdf(path: Path, *, ocr: bool = False) -> ParsedDocument:
+def load_pdf(path: Path, *, ocr: bool = False, max_pages: int = 0, deadline: float | None = None) -> ParsedDocument:
+    """The PDF's pages (see load_document for `max_pages` and `deadline`)."""
     if _pypdf_configuration is None:
-        return _load_pdf(path, ocr)
+        return _load_pdf(path, ocr, max_pages, deadline)
     with _pypdf_configuration(**_LIMITS):
         try:
-            return _load_pdf(path, ocr)
+            return _load_pdf(path, ocr, max_pages, deadline)
         except DocumentError as exc:
             if exc.code != "malformed":
                 raise
@@ -170,7 +190,22 @@ def _page_text(page) -> tuple[list[str], str | None]:
     return [], page.extract_text() or ""
 
 
-def _load_pdf(path: Path, ocr: bool) -> ParsedDocument:
+def _pages_to_read(count: int, max_pages: int, deadline: float | None, read: dict) -> Iterator[int]:
+    """Page indexes to read, in order, until the page or the time limit; what stopped it is
+    added to `read` under the key "stopped"."""
+    last = min(count, max_pages) if max_pages else count
+    for index in range(last):
+        if deadline is not None and index and time.monotonic() > deadline:
+            read["stopped"] = f"indexed the first {index:,} of {count:,} pages: reading the rest would pass the time " \
+                              "limit per file (indexing.parse_timeout_s)"
+            return
+        yield index
+    if last < count:
+        read["stopped"] = (f"indexed the first {last:,} of {count:,} pages: the rest is left out by the size limit "
+                           f"per file (indexing.max_pages_per_file = {max_pages:,})")
+
+
+def _load_pdf(path: Path, ocr: bool, max_pages: int = 0, deadline: float | None = None) -> ParsedDocument:
     reader = _open(path)
     try:
         pages = reader.pages
@@ -199,13 +234,14 @@ def _load_pdf(path: Path, ocr: bool) -> ParsedDocument:
     failed: list[int] = []
     first_error: BaseException | None = None
     heading: tuple[str, ...] = ()
-    read: dict[int, tuple[list[str], str | None]] = {}
-    for index in range(count):
+    read: dict = {}  # page index → _page_text; "stopped" → why the pages after were not read
+    for index in _pages_to_read(count, max_pages, deadline, read):
         try:
             read[index] = _page_text(pages[index])
         except Exception as exc:  # one bad page must not cost the others
             failed.append(index + 1)
             first_error = first_error or exc
+    stopped = read.pop("stopped", None)
     drop = repeated_keys([lines for lines, _ in read.values() if lines])
     for index in range(count):
         heading = outline.get(index, heading)
@@ -239,10 +275,12 @@ def _load_pdf(path: Path, ocr: bool) -> ParsedDocument:
     if not units and why_not:
         raise no_text_layer(count, why_not)
 
-    warnings = []
+    warnings = ["its attachments are encrypted and were not read; its pages need no password"] if _attachments_locked(reader) else []
     ocr_pages = imageonly if ocr and not why_not else []
     if imageonly and not ocr_pages:
         warnings.append(f"{len(imageonly)} of {count} pages have no text layer")
+    if stopped:
+        warnings.append(stopped)
     if failed:
         shown = ", ".join(map(str, failed[:10])) + ("…" if len(failed) > 10 else "")
         warnings.append(f"pages {shown} could not be read ({_reason(first_error)})")

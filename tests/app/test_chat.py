@@ -8,6 +8,7 @@ from app.chat import Done, MarkerFilter, Retrieved, SentenceCited, Status, Token
 from retrieval.followup import Turn
 from app.services import build_services
 from tests import docs
+from tests.engines import FakeEngine
 
 
 def _ask(services, question):
@@ -213,41 +214,11 @@ def test_a_scoped_question_is_answered_from_the_chosen_files_only(services, libr
         library.scope([tmp_path / "elsewhere"])
 
 
-class ScriptedModel:
-    """A capable model's replies, scripted: no model that can rewrite a question runs on CI's CPU
-    (the bundled 135M cannot; catalog models need the hub), so this engine stands for one in the
-    tests of what Citewise does with its rewrite. It writes answers by copying the first source's
-    last sentence, as a capable model would, and records every prompt it was given."""
-
-    name, model, context_tokens = "scripted", "capable-model", 4096
-    running = False
-
-    def __init__(self, rewrite: str):
-        self.rewrite = rewrite
-        self.prompts: list[str] = []
-
-    def stream_chat(self, messages, **params):
-        prompt = messages[-1]["content"]
-        self.prompts.append(prompt)
-        if "<Standalone question>" in prompt:
-            yield from self.rewrite.split(" ")[:1]
-            yield from (" " + w for w in self.rewrite.split(" ")[1:])
-            return
-        source = prompt.split('<source id="1"', 1)[1].split(">", 1)[1].split("</source>", 1)[0]
-        yield source.strip().split("\n")[-1].strip().rstrip(".") + " [1]."
-
-    def load_steps(self):
-        yield from ()
-
-    def close(self):
-        pass
-
-
 def _conversation(services, tmp_path, rewrite: str):
     """The town's library; "When does the ferry to Vardø leave?" then "And on weekends?", answered
     by a scripted capable model that rewrites the follow-up as `rewrite`."""
     folder = docs.make_town(tmp_path / "town")
-    model = ScriptedModel(rewrite)
+    model = FakeEngine(rewrite)
     s = build_services(services.settings, embedder=services.embedder, engine=model)
     s.settings.retrieval.answer_mode = "generate"
     for _ in s.library().add([str(folder)]):
@@ -307,3 +278,27 @@ def test_the_bundled_model_quotes_and_rewrites_nothing_but_can_be_asked_to(servi
     if answer.rewritten is not None:
         assert accept("And on weekends?", answer.rewritten, [Turn(first.question, answer=first.text)]) == answer.rewritten
     assert answer.citations[0].passage.file_name == "ferry.md" and "11:30" in answer.text
+
+
+def test_a_written_answer_streams_word_by_word_and_its_sentence_is_cited_to_its_source(services, tmp_path):
+    """With a model that writes (FakeEngine: it copies the first source's last line, as a capable
+    model quotes), the user sees the words arrive, then the sentence marked supported and cited
+    [1] to the passage it came from; the model's own [1] never reaches the screen."""
+    folder = docs.make_town(tmp_path / "town")
+    model = FakeEngine()
+    s = build_services(services.settings, embedder=services.embedder, engine=model)
+    s.settings.retrieval.answer_mode = "generate"
+    try:
+        for _ in s.library().add([str(folder)]):
+            pass
+        events = list(s.chat().ask("When does the ferry to Vardø leave?"))
+    finally:
+        s.close()
+    answer = events[-1].answer
+    tokens = [e.text for e in events if isinstance(e, Token)]
+    assert len(tokens) > 3 and "[" not in "".join(tokens)
+    written = FakeEngine.answer(model.prompts[-1]).removesuffix(" [1].")
+    assert answer.text.startswith(written) and answer.engine == "fake"
+    cited = [e for e in events if isinstance(e, SentenceCited)]
+    assert cited and cited[0].supported and cited[0].citations == [1]
+    assert written.split()[-1] in answer.citations[0].passage.chunk.text

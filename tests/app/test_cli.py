@@ -168,7 +168,7 @@ def test_summarize_a_document_from_the_terminal(data_dir, tmp_path):
 
 def test_shell_paths_keep_spaces_in_names(tmp_path):
     """`:index`, `:remove` and `:in` take quoted paths, and a path with spaces typed as it is."""
-    from app.commands import shell_paths
+    from app.cli.commands import shell_paths
 
     papers = tmp_path / "My Papers"
     papers.mkdir()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app import catalog, hub
+from app.models import catalog
+from app.models import downloads
 from tests.hubserver import Faults, HubServer
 
 GGUF_ENTRY = "qwen2.5-0.5b"  # served with the bundled SmolLM2 GGUF's bytes
@@ -35,7 +36,7 @@ def _folder_repo(entry: catalog.Entry) -> dict[str, dict[str, Path]]:
     return {entry.repo: files}
 
 
-def _run(d: hub.Download) -> list[hub.Progress]:
+def _run(d: downloads.Download) -> list[downloads.Progress]:
     return list(d.events())
 
 
@@ -72,7 +73,7 @@ def test_catalog_entries_are_complete_and_fit_is_judged_by_this_computer():
 def test_download_shows_progress_checks_the_checksum_and_places_the_model_whole(tmp_path):
     entry = catalog.get(GGUF_ENTRY)
     with HubServer(_gguf_repo(entry), Faults(rate=40e6)) as srv:
-        events = _run(hub.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
+        events = _run(downloads.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
     size = _gguf().stat().st_size
     downloading = [p for p in events if p.stage == "downloading" and p.total]
     assert len(downloading) >= 5 and all(p.total == size for p in downloading)
@@ -84,21 +85,21 @@ def test_download_shows_progress_checks_the_checksum_and_places_the_model_whole(
     assert target.read_bytes() == _gguf().read_bytes()
     assert catalog.installed(entry, tmp_path)
     assert catalog.install_record(entry, tmp_path)["files"][0]["checksum"] == srv.sha256(_gguf())
-    assert not hub.staging_dir(entry, tmp_path).exists()
+    assert not downloads.staging_dir(entry, tmp_path).exists()
 
 
 def test_a_killed_download_resumes_where_it_stopped(tmp_path):
     entry = catalog.get(GGUF_ENTRY)
     with HubServer(_gguf_repo(entry), Faults(rate=15e6)) as srv:
-        d = hub.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10)
+        d = downloads.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10)
         for p in d.events():
             if p.done > 30e6:
                 d._proc.kill()  # as a crash or `kill -9` would
                 break
-        kept = hub.partial_bytes(entry, tmp_path)
+        kept = downloads.partial_bytes(entry, tmp_path)
         assert kept > 20e6 and not catalog.installed(entry, tmp_path)
         srv.faults.rate = None
-        events = _run(hub.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
+        events = _run(downloads.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
     gets = [r for r in srv.requests if r.startswith("GET")]
     assert len(gets) == 2 and gets[1].endswith(f"bytes={kept}-")  # only the rest was fetched
     assert events[0].done >= kept or events[1].done >= kept
@@ -108,7 +109,7 @@ def test_a_killed_download_resumes_where_it_stopped(tmp_path):
 def test_a_dropped_connection_is_resumed_in_the_same_download(tmp_path):
     entry = catalog.get(GGUF_ENTRY)
     with HubServer(_gguf_repo(entry), Faults(drop_after=10_000_000)) as srv:
-        _run(hub.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
+        _run(downloads.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
     assert any(r.startswith("GET") and "bytes=" in r for r in srv.requests)
     assert (catalog.folder(entry, tmp_path) / entry.files[0]).read_bytes() == _gguf().read_bytes()
 
@@ -116,10 +117,10 @@ def test_a_dropped_connection_is_resumed_in_the_same_download(tmp_path):
 def test_a_corrupted_byte_is_refused_by_the_checksum(tmp_path):
     entry = catalog.get(GGUF_ENTRY)
     with HubServer(_gguf_repo(entry), Faults(corrupt=True)) as srv:
-        with pytest.raises(hub.DownloadError, match=r"failed its checksum .*SHA-256.*deleted"):
-            _run(hub.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
+        with pytest.raises(downloads.DownloadError, match=r"failed its checksum .*SHA-256.*deleted"):
+            _run(downloads.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
     assert not catalog.installed(entry, tmp_path)
-    assert hub.partial_bytes(entry, tmp_path) < 1000  # the corrupted file is gone, not kept to resume
+    assert downloads.partial_bytes(entry, tmp_path) < 1000  # the corrupted file is gone, not kept to resume
 
 
 @pytest.mark.parametrize("fault, message", [
@@ -135,8 +136,8 @@ def test_server_and_disk_failures_are_named(tmp_path, fault, message):
               "disk": Faults(claim_size=10**15)}.get(fault, Faults())
     with HubServer(repos, faults) as srv:
         t0 = time.monotonic()
-        with pytest.raises(hub.DownloadError, match=message):
-            _run(hub.Download(entry, tmp_path, endpoint=srv.url, timeout_s=1))
+        with pytest.raises(downloads.DownloadError, match=message):
+            _run(downloads.Download(entry, tmp_path, endpoint=srv.url, timeout_s=1))
         assert time.monotonic() - t0 < 60
     if fault == "disk":  # refused before a byte was fetched
         assert not any(r.startswith("GET") for r in srv.requests)
@@ -146,33 +147,33 @@ def test_server_and_disk_failures_are_named(tmp_path, fault, message):
 def test_cancel_stops_the_download_and_keeps_what_was_fetched(tmp_path):
     entry = catalog.get(GGUF_ENTRY)
     with HubServer(_gguf_repo(entry), Faults(rate=10e6)) as srv:
-        d = hub.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10)
+        d = downloads.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10)
         seen = []
 
         def consume():
             try:
                 for p in d.events():
                     seen.append(p)
-            except hub.DownloadError as exc:
+            except downloads.DownloadError as exc:
                 seen.append(exc)
 
         t = threading.Thread(target=consume)
         t.start()
         deadline = time.monotonic() + 30
-        while not any(isinstance(p, hub.Progress) and p.done > 5e6 for p in seen) and time.monotonic() < deadline:
+        while not any(isinstance(p, downloads.Progress) and p.done > 5e6 for p in seen) and time.monotonic() < deadline:
             time.sleep(0.05)
         d.cancel()
         t.join(30)
-    assert isinstance(seen[-1], hub.DownloadCancelled) and "kept to resume" in str(seen[-1])
-    assert hub.partial_bytes(entry, tmp_path) > 5e6 and not catalog.installed(entry, tmp_path)
-    assert hub.remove(entry, tmp_path) and hub.partial_bytes(entry, tmp_path) == 0
+    assert isinstance(seen[-1], downloads.DownloadCancelled) and "kept to resume" in str(seen[-1])
+    assert downloads.partial_bytes(entry, tmp_path) > 5e6 and not catalog.installed(entry, tmp_path)
+    assert downloads.remove(entry, tmp_path) and downloads.partial_bytes(entry, tmp_path) == 0
 
 
 def test_a_folder_model_is_listed_through_the_model_info_api_and_fetched_by_pattern(tmp_path):
     entry = catalog.get(FOLDER_ENTRY)
     repos = _folder_repo(entry)
     with HubServer(repos) as srv:
-        _run(hub.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
+        _run(downloads.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
     assert any(r.startswith("GET /api/models/BAAI/bge-small-en-v1.5/revision/main") for r in srv.requests)
     got = {str(p.relative_to(catalog.folder(entry, tmp_path))) for p in catalog.folder(entry, tmp_path).rglob("*") if p.is_file()}
     assert "config.json" in got and "model.safetensors" in got and "1_Pooling/config.json" in got
@@ -234,7 +235,7 @@ def test_a_new_embedding_model_makes_new_libraries_and_old_ones_keep_theirs(tmp_
     entry = catalog.get(FOLDER_ENTRY)
     data = tmp_path / "data"
     with HubServer(_folder_repo(entry)) as srv:
-        _run(hub.Download(entry, data, endpoint=srv.url, timeout_s=10))
+        _run(downloads.Download(entry, data, endpoint=srv.url, timeout_s=10))
     doc = tmp_path / "ferry.txt"
     doc.write_text("The harbour ferry leaves Skerry Point at 7:40 every weekday morning.", encoding="utf-8")
 
@@ -249,12 +250,12 @@ def test_a_new_embedding_model_makes_new_libraries_and_old_ones_keep_theirs(tmp_
     old = after.library("default")
     assert old.embedder.model_id == bundled_id
     assert old.retriever.search("When does the ferry leave?", k=1)[0].file_name == "ferry.txt"
-    after.create_library("Second")
+    after.libraries.create("Second")
     new = after.library("Second")
     list(new.add([str(doc)]))
     assert new.embedder.model_id == str(catalog.folder(entry, data).resolve())
     assert new.retriever.search("When does the ferry leave?", k=1)[0].file_name == "ferry.txt"
-    assert after.libraries_using(entry) == ["Second"] and after.libraries_using(catalog.get(GGUF_ENTRY)) == []
+    assert after.libraries.using(entry) == ["Second"] and after.libraries.using(catalog.get(GGUF_ENTRY)) == []
     after.close()
     # not configured (the settings file names the bundled model), but library 'Second' needs it
     from app import cli
@@ -267,12 +268,12 @@ def test_a_new_embedding_model_makes_new_libraries_and_old_ones_keep_theirs(tmp_
 def test_a_second_download_of_the_same_model_waits_for_none_and_says_why(tmp_path):
     entry = catalog.get(GGUF_ENTRY)
     with HubServer(_gguf_repo(entry), Faults(rate=10e6)) as srv:
-        first = hub.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10)
+        first = downloads.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10)
         events = first.events()
         while next(events).done < 2e6:
             pass
-        with pytest.raises(hub.DownloadError, match="is being downloaded already"):
-            _run(hub.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
+        with pytest.raises(downloads.DownloadError, match="is being downloaded already"):
+            _run(downloads.Download(entry, tmp_path, endpoint=srv.url, timeout_s=10))
         srv.faults.rate = None
         list(events)
     assert (catalog.folder(entry, tmp_path) / entry.files[0]).read_bytes() == _gguf().read_bytes()

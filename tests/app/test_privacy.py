@@ -181,7 +181,7 @@ def test_a_model_download_connects_to_the_configured_hub_and_nowhere_else(tmp_pa
     """`citewise models download` is the one outbound connection Citewise makes, and only to the
     hub configured (models.endpoint): the download's child process is guarded too, and every
     connection it made went to that server."""
-    from app import catalog
+    from app.models import catalog
     from app.engines.llamacpp import bundled_gguf
     from tests.hubserver import HubServer
 

@@ -64,7 +64,7 @@ def test_watching_follows_a_folder_until_stopped(services, tmp_path):
     session = Session(services)
     lines: list[str] = []
     session.start_watch(str(tmp_path), lines.append, debounce_s=0.2)
-    assert session.watched == str(tmp_path) and session.watcher is not None
+    assert session.watcher is not None
     assert session.stop_watch() and session.watcher is None and not session.stop_watch()
 
 
@@ -120,7 +120,7 @@ def test_quote_mode_starts_no_engine_at_launch_nor_to_answer(settings, embedder,
     assert steps[-1] == "Ready · answers quote your passages: the bundled model cannot write (Settings → Models) · no engine running"
     *_, done = services.chat().ask("When does the ferry leave Skerry Point?")
     assert done.answer.engine == "quote" and done.answer.citations
-    assert services.running_engine is None and _engine_children().keys() <= before.keys()
+    assert services.engines.running is None and _engine_children().keys() <= before.keys()
     services.close()
 
 
@@ -139,14 +139,14 @@ def test_an_idle_engine_stops_and_starts_again_with_the_next_answer(settings, em
     _index(session, tmp_path / "a.txt")
     assert session.engine_status() == "llamacpp · bundled model · starts with the next answer"
     *_, done = services.chat().ask("When does the ferry leave Skerry Point?")
-    assert done.answer.engine == "llama.cpp" and services.engine_running()
+    assert done.answer.engine == "llama.cpp" and (services.engines.running is not None)
     assert session.engine_status().endswith("· running")
     now = time.monotonic()
-    assert not services.engine_idle(now + 14 * 60)
-    assert services.stop_idle_engine(now + 16 * 60)
-    assert not services.engine_running() and session.engine_status().endswith("starts with the next answer")
+    assert not services.engines.idle(now + 14 * 60)
+    assert services.engines.idle(now + 16 * 60) and services.engines.stop()
+    assert not (services.engines.running is not None) and session.engine_status().endswith("starts with the next answer")
     *_, done = services.chat().ask("When does the ferry leave Skerry Point?")
-    assert done.answer.engine == "llama.cpp" and services.engine_running()
+    assert done.answer.engine == "llama.cpp" and (services.engines.running is not None)
     settings.llm.idle_stop_minutes = 0  # never
-    assert not services.engine_idle(now + 10 * 3600)
+    assert not services.engines.idle(now + 10 * 3600)
     services.close()

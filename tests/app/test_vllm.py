@@ -116,14 +116,15 @@ def test_cli_answers_with_vllm_by_default_and_leaves_nothing_when_killed(vllm_en
     hub serves the converted bundled model's files as the catalog's vLLM entry); Citewise killed
     with SIGKILL (no Python runs, no atexit) still leaves no vLLM process behind: its watchdog
     stops them."""
-    from app import catalog, hub
+    from app.models import catalog
+    from app.models import downloads
     from tests import docs as make
     from tests.hubserver import HubServer
 
     entry = catalog.get("smollm2-360m-hf")
     served = {p.name: p for p in Path(vllm_engine.model_arg).iterdir() if p.is_file()}
     with HubServer({entry.repo: served}) as srv:
-        list(hub.Download(entry, tmp_path / "data", endpoint=srv.url).events())
+        list(downloads.Download(entry, tmp_path / "data", endpoint=srv.url).events())
     downloaded = catalog.folder(entry, tmp_path / "data")
     assert (downloaded / "model.safetensors").stat().st_size == (Path(vllm_engine.model_arg) / "model.safetensors").stat().st_size
     folder = tmp_path / "docs"

@@ -128,7 +128,7 @@ def test_a_section_where_nothing_written_is_supported_is_quoted_instead(services
 def test_the_bundled_model_writes_a_summary_through_llama_cpp_every_bullet_checked(services, trip):
     """The real bundled model (llama.cpp) runs the whole map-reduce; whatever it writes, each
     bullet shown is supported by its passage (or quoted from it) and cited to the file."""
-    summary = _written(services, trip, services.engine())
+    summary = _written(services, trip, services.engines.engine())
     parts = _sections(summary)
     assert list(parts) == list(SECTIONS) and all(parts.values())
     for bullets in parts.values():

@@ -15,7 +15,7 @@ def test_library_refuses_a_different_embedding_model(services):
     services.library()  # creates the collection with the bundled model
     store = services.library().store
     with pytest.raises(ModelMismatchError) as info:
-        ChunkStore(services.client, services.library().name, embed_model="someone/other-model", dim=768, chunker="v1")
+        ChunkStore(services.libraries.client, services.library().name, embed_model="someone/other-model", dim=768, chunker="v1")
     assert "indexed with the embedding model sentence-transformers/all-MiniLM-L6-v2" in str(info.value)
     assert store.count() == 0
 
@@ -24,15 +24,15 @@ def test_int8_and_float_vectors_are_never_mixed_in_one_library(services):
     """A library written with int8 (ONNX) vectors refuses a float embedder, and the reverse."""
     from indexing.store import ChunkStore
 
-    name = services.create_library("Floats", int8=False).name
+    name = services.libraries.create("Floats", int8=False).name
     model = services.embedder.model_id
     float_store = services.library(name).store  # created by the float (auto/bf16/fp32) embedder
     with pytest.raises(ModelMismatchError) as info:
-        ChunkStore(services.client, name, embed_model=model, dim=384, chunker="v1", variant="int8-onnx")
+        ChunkStore(services.libraries.client, name, embed_model=model, dim=384, chunker="v1", variant="int8-onnx")
     assert "holds float vectors" in str(info.value) and "not mixed" in str(info.value)
-    ChunkStore(services.client, "int8-lib", embed_model=model, dim=384, chunker="v1", variant="int8-onnx")
+    ChunkStore(services.libraries.client, "int8-lib", embed_model=model, dim=384, chunker="v1", variant="int8-onnx")
     with pytest.raises(ModelMismatchError) as info:
-        ChunkStore(services.client, "int8-lib", embed_model=model, dim=384, chunker="v1", variant="float")
+        ChunkStore(services.libraries.client, "int8-lib", embed_model=model, dim=384, chunker="v1", variant="float")
     assert "holds int8-onnx vectors" in str(info.value) and "precision to int8" in str(info.value)
     assert float_store.count() == 0
 

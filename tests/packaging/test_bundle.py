@@ -91,7 +91,7 @@ def test_bundle_downloads_a_catalog_model(bundle, tmp_path):
     `citewise models download` from a loopback hub, then `models list` says it is installed."""
     import json
 
-    from app import catalog
+    from app.models import catalog
     from app.engines.llamacpp import bundled_gguf
     from tests.hubserver import HubServer
 

@@ -8,10 +8,11 @@ import pytest
 @pytest.fixture
 def window(qtbot, settings, embedder, engine, tmp_path):
     from app.services import build_services
+    from app.session import Session
     from ui.main_window import MainWindow
 
     services = build_services(settings, embedder=embedder, engine=engine)
-    win = MainWindow(services, ui_state=tmp_path / "window.ini", warm_up=False)
+    win = MainWindow(Session(services), ui_state=tmp_path / "window.ini", warm_up=False)
     qtbot.addWidget(win)
     win.show()
     yield win

@@ -32,9 +32,9 @@ def test_chat_view_and_viewer_render_hostile_text_inert(qtbot, window, tmp_path)
         window.enqueue_index([str(folder)])
         window.index_worker.signals.progress.connect(lambda p: shown.append((label.text(), label.textFormat())))
     assert any(odd.name in text and fmt == Qt.TextFormat.PlainText for text, fmt in shown)
-    window.services.settings.retrieval.answer_mode = "generate"  # the model's own words, streamed
+    window.session.services.settings.retrieval.answer_mode = "generate"  # the model's own words, streamed
     first = _ask(qtbot, window, hostile.QUESTIONS["notice.html"])
-    window.services.settings.retrieval.answer_mode = "quote"
+    window.session.services.settings.retrieval.answer_mode = "quote"
     second = _ask(qtbot, window, hostile.QUESTIONS["kennel.md"])
     assert first["citations"][0]["file_name"] == "notice.html" and second["citations"][0]["file_name"] == "kennel.md"
 

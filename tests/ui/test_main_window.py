@@ -83,7 +83,7 @@ def test_cancel_keeps_what_was_committed(qtbot, window, tmp_path):
     many.mkdir()
     for i in range(12):
         (many / f"note-{i:02d}.md").write_text(f"# Note {i}\n\n" + f"Entry {i} records the tide at {i} o'clock. " * 40, encoding="utf-8")
-    window.services.settings.indexing.batch_chunks = 4  # several commits (a batch commits as one)
+    window.session.services.settings.indexing.batch_chunks = 4  # several commits (a batch commits as one)
     seen = []
 
     def on_progress(p):
@@ -119,7 +119,7 @@ def _ask(qtbot, win, question):
 
 
 def test_answer_streams_with_a_source_card_naming_file_and_page(qtbot, indexed):
-    indexed.services.settings.retrieval.answer_mode = "generate"  # the LLM streams token by token
+    indexed.session.services.settings.retrieval.answer_mode = "generate"  # the LLM streams token by token
     answer, tokens = _ask(qtbot, indexed, "How much does the museum night tour cost?")
     assert len(tokens) > 3
     assert answer and not answer["refused"] and answer["citations"]
@@ -184,17 +184,18 @@ def test_every_export_format_keeps_the_citations(qtbot, indexed, tmp_path):
 
 def test_conversations_persist_and_reopen(qtbot, indexed, settings, embedder, engine, tmp_path):
     from app.services import build_services
+    from app.session import Session
     from ui.main_window import MainWindow
 
     _ask(qtbot, indexed, "How much does the museum night tour cost?")
     _ask(qtbot, indexed, "When does the ferry to Bainbridge Island leave?")
-    convs = indexed.services.conversations.list()
+    convs = indexed.session.services.conversations.list()
     assert len(convs) == 1 and convs[0].turns == 2
-    indexed.services.conversations.rename(convs[0].id, "Trip planning")
+    indexed.session.services.conversations.rename(convs[0].id, "Trip planning")
     indexed.close()
 
     services = build_services(settings, embedder=embedder, engine=engine)
-    again = MainWindow(services, ui_state=tmp_path / "window.ini", warm_up=False)
+    again = MainWindow(Session(services), ui_state=tmp_path / "window.ini", warm_up=False)
     qtbot.addWidget(again)
     item = again.conversations_panel.list.item(0)
     assert item.text().startswith("Trip planning")
@@ -213,8 +214,8 @@ def test_settings_engine_line_is_found_off_the_gui_thread(qtbot, window, monkeyp
     from ui.settings_dialog import SettingsDialog
 
     threads = []
-    real = window.services.engine_choice
-    monkeypatch.setattr(window.services, "engine_choice", lambda: threads.append(threading.current_thread()) or real())
+    real = window.session.services.engines.choice
+    monkeypatch.setattr(window.session.services, "engine_choice", lambda: threads.append(threading.current_thread()) or real())
     window.warm_up()
     qtbot.waitUntil(lambda: window._engine_note is not None, timeout=60000)
     assert threads and all(t is not threading.main_thread() for t in threads)
@@ -230,7 +231,7 @@ def test_settings_dialog_round_trips_and_writes_only_changes(qtbot, window, tmp_
     from app.settings import default_config_file, load_settings
     from ui.settings_dialog import SettingsDialog
 
-    dialog = SettingsDialog(window.services.settings, None, engine_note=window.services.engine_choice())
+    dialog = SettingsDialog(window.session.services.settings, None, engine_note=window.session.services.engines.choice())
     qtbot.addWidget(dialog)
     assert dialog.changes() == {}
     # the dialog says which engine answers and why (the tests choose llama.cpp)
@@ -245,25 +246,25 @@ def test_settings_dialog_round_trips_and_writes_only_changes(qtbot, window, tmp_
     assert "engine" not in written and "data_dir" not in written  # nothing the user did not change
     reloaded = load_settings()
     assert reloaded.retrieval.top_k == 8 and reloaded.retrieval.strictness == "strict"
-    assert window.services.settings.retrieval.top_k == 8  # the running app uses them at once
-    again = SettingsDialog(window.services.settings, None)
+    assert window.session.services.settings.retrieval.top_k == 8  # the running app uses them at once
+    again = SettingsDialog(window.session.services.settings, None)
     qtbot.addWidget(again)
     assert again.top_k.value() == 8 and again.strictness.currentData() == "strict"
 
 
 def test_libraries_can_be_created_renamed_and_deleted(qtbot, window, folder):
     window.create_library("Research")
-    assert window.services.settings.library == "Research"
+    assert window.session.services.settings.library == "Research"
     assert window.library_panel.libraries.currentText() == "Research"
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
         window.enqueue_index([str(folder / "facts.pdf")])
     window.rename_library("Research", "Papers 2024")
-    assert window.services.settings.library == "Papers 2024"
+    assert window.session.services.settings.library == "Papers 2024"
     assert "facts.pdf" in _names(window)  # documents stay indexed under the new name
     window.switch_library("default")
     assert _names(window) == {}
     window.delete_library("Papers 2024")
-    assert "Papers 2024" not in window.services.library_names()
+    assert "Papers 2024" not in window.session.services.libraries.names()
     assert (folder / "facts.pdf").exists()
 
 
@@ -286,9 +287,9 @@ def test_a_new_library_offers_int8_where_it_is_faster(qtbot, window, folder, mon
 
     monkeypatch.setattr(NewLibraryDialog, "exec", fill("Fast", True))
     window.new_library_dialog()
-    assert offered["Fast"] == (window.services.int8_by_default(), True)
-    assert window.services.settings.library == "Fast"
-    assert window.services.recorded_variant("Fast") == "int8-onnx"
+    assert offered["Fast"] == (window.session.services.embedders.int8_by_default(), True)
+    assert window.session.services.settings.library == "Fast"
+    assert window.session.services.libraries.recorded_variant("Fast") == "int8-onnx"
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
         window.enqueue_index([str(folder / "facts.pdf")])
     assert "facts.pdf" in _names(window)
@@ -296,31 +297,32 @@ def test_a_new_library_offers_int8_where_it_is_faster(qtbot, window, folder, mon
 
     monkeypatch.setattr(NewLibraryDialog, "exec", fill("Exact", False))
     window.new_library_dialog()
-    assert window.services.recorded_variant("Exact") == "float"
+    assert window.session.services.libraries.recorded_variant("Exact") == "float"
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
         window.enqueue_index([str(folder / "facts.pdf")])
     assert window.library.embedder.variant == "float" and window.library.store.count() > 0
 
-    window.services.settings.embedding.precision = "fp32"  # asked for float vectors: no int8 library
+    window.session.services.settings.embedding.precision = "fp32"  # asked for float vectors: no int8 library
     monkeypatch.setattr(NewLibraryDialog, "exec", fill("Other", False))
     window.new_library_dialog()
     assert offered["Other"] == (False, False)
     with pytest.raises(ValueError, match="needs the embedding precision auto or int8"):
-        window.services.create_library("Also fast", int8=True)
+        window.session.services.libraries.create("Also fast", int8=True)
 
 
 def test_window_geometry_is_remembered(qtbot, settings, embedder, engine, tmp_path):
     from app.services import build_services
+    from app.session import Session
     from ui.main_window import MainWindow
 
     state = tmp_path / "state.ini"
-    first = MainWindow(build_services(settings, embedder=embedder, engine=engine), ui_state=state, warm_up=False)
+    first = MainWindow(Session(build_services(settings, embedder=embedder, engine=engine)), ui_state=state, warm_up=False)
     qtbot.addWidget(first)
     first.show()
     first.resize(700, 500)  # the offscreen screen is 800x600: restoreGeometry keeps windows on it
     first.splitter.setSizes([250, 450, 0])
     first.close()
-    second = MainWindow(build_services(settings, embedder=embedder, engine=engine), ui_state=state, warm_up=False)
+    second = MainWindow(Session(build_services(settings, embedder=embedder, engine=engine)), ui_state=state, warm_up=False)
     qtbot.addWidget(second)
     second.show()
     assert (second.width(), second.height()) == (700, 500)
@@ -372,10 +374,11 @@ def test_watched_folder_follows_new_and_deleted_files(qtbot, window, tmp_path):
 
 def _warmed_up(qtbot, services, tmp_path):
     """A window whose background warm-up has run to "Ready", and every status it showed."""
+    from app.session import Session
     from ui.main_window import MainWindow
 
     seen = []
-    win = MainWindow(services, ui_state=tmp_path / "window.ini", warm_up=False)
+    win = MainWindow(Session(services), ui_state=tmp_path / "window.ini", warm_up=False)
     qtbot.addWidget(win)
     win.engine_label.setText = lambda text, real=win.engine_label.setText: seen.append(text) or real(text)
     win.warm_up()
@@ -413,7 +416,7 @@ def test_warm_up_prepares_the_int8_embedder_and_measures_it(qtbot, settings, eng
         pytest.skip("this CPU has no int8 dot products: new libraries are float here")
     settings.embedding.cache_dir = tmp_path / "fresh-models"
     services = build_services(settings, engine=engine)
-    assert services.int8_to_prepare()
+    assert services.embedders.int8_to_prepare()
     win, seen = _warmed_up(qtbot, services, tmp_path)
     assert "Preparing the fast embedder for this CPU (once)…" in seen
     assert list((tmp_path / "fresh-models").glob("model-int8-*/model.onnx"))
@@ -422,7 +425,7 @@ def test_warm_up_prepares_the_int8_embedder_and_measures_it(qtbot, settings, eng
     faster = "int8" if measured["int8"]["seconds"] < measured["float"]["seconds"] else "float"
     assert measured["pick"] == faster and fastest.measured_pick(tmp_path / "fresh-models") == faster
     assert win.library.embedder.variant == ("int8-onnx" if faster == "int8" else "float")
-    assert not services.int8_to_prepare()
+    assert not services.embedders.int8_to_prepare()
     win.close()
     win.pool.waitForDone()
 
@@ -532,11 +535,12 @@ def test_an_idle_engine_stops_and_the_status_bar_says_so(qtbot, settings, embedd
     unused for llm.idle_stop_minutes the window stops it off the GUI thread and says which engine
     will start with the next answer."""
     from app.services import build_services
+    from app.session import Session
     from ui.main_window import MainWindow
 
     settings.retrieval.answer_mode = "generate"
     services = build_services(settings, embedder=embedder)  # the window's own engine: it may stop it
-    win = MainWindow(services, ui_state=tmp_path / "window.ini", warm_up=False)
+    win = MainWindow(Session(services), ui_state=tmp_path / "window.ini", warm_up=False)
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.index_finished, timeout=LONG):
         win.enqueue_index([str(folder)])
@@ -545,11 +549,11 @@ def test_an_idle_engine_stops_and_the_status_bar_says_so(qtbot, settings, embedd
     assert answer["engine"] == "llama.cpp"
     assert win.engine_label.text() == f"Ready · llama.cpp · {answer['model']} · running"
     win.check_idle_engine()
-    assert services.engine_running()  # used a moment ago
+    assert (services.engines.running is not None)  # used a moment ago
     settings.llm.idle_stop_minutes = 0.0001
     qtbot.wait(50)
     win.check_idle_engine()
-    qtbot.waitUntil(lambda: not services.engine_running() and "starts with the next answer" in win.engine_label.text(), timeout=30000)
+    qtbot.waitUntil(lambda: not (services.engines.running is not None) and "starts with the next answer" in win.engine_label.text(), timeout=30000)
     assert "stopped after" in win.statusBar().currentMessage()
     win.close()
     win.pool.waitForDone()
@@ -566,15 +570,15 @@ def _hub_for(entry):
 def test_settings_models_download_then_the_next_answer_is_written_by_it(qtbot, indexed, monkeypatch):
     """Settings → Models → a model → Download: progress, then OK, and the next answer is written
     (not quoted) by the downloaded model through llama.cpp, with citations."""
-    from app import catalog
+    from app.models import catalog
     from ui.settings_dialog import SettingsDialog
 
     entry = catalog.get("qwen2.5-0.5b")
     monkeypatch.setenv("CITEWISE_LLM__ENGINE", "llamacpp")  # as the window's settings (rebuilt from file and environment)
     with _hub_for(entry) as srv:
         monkeypatch.setenv("CITEWISE_MODELS__ENDPOINT", srv.url)
-        indexed.services.settings.models.endpoint = srv.url
-        dialog = SettingsDialog(indexed.services.settings, None)
+        indexed.session.services.settings.models.endpoint = srv.url
+        dialog = SettingsDialog(indexed.session.services.settings, None)
         qtbot.addWidget(dialog)
         page = dialog.models
         assert "recommended" in page.table.item(page.row_of(catalog.recommended("llamacpp", page.hw).id), 5).text()
@@ -588,7 +592,7 @@ def test_settings_models_download_then_the_next_answer_is_written_by_it(qtbot, i
     assert values and page.status.text() == f"Downloaded {entry.id}. Answers will come from {entry.id} once you click OK."
     assert "chosen: click OK" in page.table.item(page.row_of(entry.id), 5).text()
     changes = dialog.changes()  # the tests' engine is llama.cpp already: only the model changes
-    assert changes == {"llm.model": catalog.model_path(entry, indexed.services.data_dir)}
+    assert changes == {"llm.model": catalog.model_path(entry, indexed.session.services.data_dir)}
     assert dialog.engine.currentData() == "llamacpp"
     dialog.accept()
     indexed.apply_settings(changes)
@@ -598,7 +602,8 @@ def test_settings_models_download_then_the_next_answer_is_written_by_it(qtbot, i
 
 
 def test_settings_models_cancel_keeps_the_partial_download_to_resume(qtbot, settings, monkeypatch):
-    from app import catalog, hub
+    from app.models import catalog
+    from app.models import downloads
     from ui.settings_dialog import SettingsDialog
 
     entry = catalog.get("qwen2.5-0.5b")
@@ -615,7 +620,7 @@ def test_settings_models_cancel_keeps_the_partial_download_to_resume(qtbot, sett
         page.cancel_button.click()
         qtbot.waitUntil(lambda: page.worker is None, timeout=30000)
     assert "cancelled" in page.status.text() and page.download_button.text() == "Resume download"
-    assert hub.partial_bytes(entry, settings.data_dir) > 5e6 and dialog.changes() == {}
+    assert downloads.partial_bytes(entry, settings.data_dir) > 5e6 and dialog.changes() == {}
     dialog.reject()
 
 
@@ -626,11 +631,12 @@ def test_a_follow_up_rewritten_by_a_writing_model_says_what_it_searched(qtbot, s
     quoted when asked for in quotes."""
     from app.services import build_services
     from tests.app.test_chat import ScriptedModel
+    from app.session import Session
     from ui.main_window import MainWindow
 
     settings.retrieval.answer_mode = "generate"
     services = build_services(settings, embedder=embedder, engine=ScriptedModel("When does the ferry to Vardø leave on weekends?"))
-    win = MainWindow(services, ui_state=tmp_path / "window.ini", warm_up=False)
+    win = MainWindow(Session(services), ui_state=tmp_path / "window.ini", warm_up=False)
     qtbot.addWidget(win)
     win.show()
     try:

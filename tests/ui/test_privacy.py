@@ -33,6 +33,7 @@ def store_url(request):
 def test_answer_flow_connects_only_where_configured(qtbot, store_url, data_dir, embedder, engine, tmp_path):
     from app.services import build_services
     from app.settings import load_settings
+    from app.session import Session
     from ui.main_window import MainWindow
 
     folder = tmp_path / "papers"
@@ -45,7 +46,7 @@ def test_answer_flow_connects_only_where_configured(qtbot, store_url, data_dir, 
     ports = {urlparse(store_url).port} if store_url else set()
     guard = netguard.install()
     with guard.watching(allow_ports=ports):
-        win = MainWindow(build_services(settings, embedder=embedder, engine=engine), ui_state=tmp_path / "w.ini", warm_up=True)
+        win = MainWindow(Session(build_services(settings, embedder=embedder, engine=engine)), ui_state=tmp_path / "w.ini", warm_up=True)
         qtbot.addWidget(win)
         win.show()
         with qtbot.waitSignal(win.index_finished, timeout=LONG) as job:
@@ -106,7 +107,7 @@ def test_api_key_from_settings_lives_in_the_keyring_only(qtbot, window, memory_k
     assert memory_keyring.store == {("citewise", f"api-key:{url}"): key}
     config = default_config_file().read_text(encoding="utf-8")
     assert url in config and key not in config
-    dialog = SettingsDialog(window.services.settings, get_api_key(url))  # the dialog shows it masked
+    dialog = SettingsDialog(window.session.services.settings, get_api_key(url))  # the dialog shows it masked
     assert dialog.api_key.echoMode() is QLineEdit.EchoMode.Password and dialog.api_key.text() == key
     dialog.deleteLater()
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from app.logs import route_to_log
 from app.settings import Settings, load_settings
 from indexing.offline import offline_env
 
@@ -117,12 +118,8 @@ def main(argv: Sequence[str] | None = None, *, args: argparse.Namespace | None =
     offline_env()
     if args is None:
         args = build_parser().parse_args(argv)
-    if args.verbose:
-        import logging
-
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if getattr(args, "self_test", False):
-        from app import selftest
+        from app.cli import selftest
 
         return selftest.run(args)
     try:
@@ -130,8 +127,9 @@ def main(argv: Sequence[str] | None = None, *, args: argparse.Namespace | None =
     except Exception as exc:  # pydantic ValidationError, a broken TOML file
         print(f"citewise: invalid settings: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    route_to_log(settings.data_dir, verbose=args.verbose)
 
-    from app import commands
+    from app.cli import commands
     from app.services import build_services
 
     services = build_services(settings)

@@ -9,8 +9,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from app import catalog, hub
-from app.console import UserError, err, out
+from app.models import catalog
+from app.models import downloads
+from app.cli.console import UserError, err, out
 
 
 def _entry(name: str) -> catalog.Entry:
@@ -32,7 +33,7 @@ def rows(settings, hw: catalog.Hardware) -> list[dict]:
             "languages": list(e.languages), "good_for": e.good_for, "fits": f.fits, "fit": f.why,
             "installed": catalog.installed(e, settings.data_dir), "in_use": catalog.in_use(e, settings),
             "recommended": e.id in recommended, "bundled": e.bundled,
-            "partial_mb": round(hub.partial_bytes(e, settings.data_dir) / 2**20, 1),
+            "partial_mb": round(downloads.partial_bytes(e, settings.data_dir) / 2**20, 1),
         })
     return result
 
@@ -91,9 +92,9 @@ def cmd_info(services, args) -> int:
     }
     if record:
         info["downloaded"] = f"{record.get('downloaded')} from {record.get('endpoint')} (commit {str(record.get('commit'))[:12]})"
-    partial = hub.partial_bytes(e, settings.data_dir)
+    partial = downloads.partial_bytes(e, settings.data_dir)
     if partial and not record:
-        info["partial download"] = f"{hub.human_bytes(partial)}: `citewise models download {e.id}` resumes it"
+        info["partial download"] = f"{downloads.human_bytes(partial)}: `citewise models download {e.id}` resumes it"
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -114,10 +115,10 @@ def cmd_download(services, args) -> int:
     f = catalog.fit(e, catalog.hardware(settings))
     if not f.fits:
         err.print(f"[yellow]note:[/yellow] {e.id} does not fit this computer: {escape(f.why)}")
-    endpoint = hub.endpoint_of(settings)
-    d = hub.Download(e, settings.data_dir, endpoint=endpoint, timeout_s=settings.models.timeout_s)
-    resumed = hub.partial_bytes(e, settings.data_dir)
-    err.print(f"Downloading {e.id} ({escape(e.repo)}) from {escape(d.host)}" + (f", resuming after {hub.human_bytes(resumed)}" if resumed else ""))
+    endpoint = downloads.endpoint_of(settings)
+    d = downloads.Download(e, settings.data_dir, endpoint=endpoint, timeout_s=settings.models.timeout_s)
+    resumed = downloads.partial_bytes(e, settings.data_dir)
+    err.print(f"Downloading {e.id} ({escape(e.repo)}) from {escape(d.host)}" + (f", resuming after {downloads.human_bytes(resumed)}" if resumed else ""))
     live = err.is_terminal and not args.json
     last = None
     try:
@@ -133,13 +134,13 @@ def cmd_download(services, args) -> int:
     except KeyboardInterrupt:
         d.cancel()
         raise UserError(f"download of {e.id} stopped; `citewise models download {e.id}` resumes it") from None
-    except hub.DownloadError as exc:
+    except downloads.DownloadError as exc:
         raise UserError(f"download failed: {exc}") from None
     folder = catalog.folder(e, settings.data_dir)
     if args.json:
         print(json.dumps({"id": e.id, "path": str(folder), "bytes": last.total if last else None}))
     else:
-        out.print(f"Downloaded {e.id} ({hub.human_bytes(last.total if last else 0)}) to {escape(str(folder))}")
+        out.print(f"Downloaded {e.id} ({downloads.human_bytes(last.total if last else 0)}) to {escape(str(folder))}")
     if args.use:
         return cmd_use(services, args)
     if not args.json:
@@ -173,14 +174,14 @@ def cmd_remove(services, args) -> int:
     settings = services.settings
     if catalog.in_use(e, settings):
         raise UserError(f"{e.id} is in use: `citewise models use smollm2-135m` (the bundled model) or another model first")
-    using = services.libraries_using(e)
+    using = services.libraries.using(e)
     if using:
         raise UserError(f"{e.id} made the vectors of " + ", ".join(f"library '{n}'" for n in using)
                         + ", which search with it: delete " + ("that library" if len(using) == 1 else "those libraries")
                         + " first (the desktop app's Library menu), or keep the model")
     try:
-        removed = hub.remove(e, settings.data_dir)
-    except hub.DownloadError as exc:
+        removed = downloads.remove(e, settings.data_dir)
+    except downloads.DownloadError as exc:
         raise UserError(str(exc)) from None
     if not removed:
         out.print(f"{e.id} is not downloaded: nothing to remove")

@@ -1,7 +1,7 @@
 """Downloading a catalog model from the model hub: the one outbound connection Citewise makes,
 and only when the user asks for it.
 
-The download runs in a child process (`python -m app.hub SPEC`), the only process in which the
+The download runs in a child process (`python -m app.models.downloads SPEC`), the only process in which the
 Hugging Face hub is online: Citewise itself stays offline (HF_HUB_OFFLINE=1) the whole time, and
 cancelling is stopping the child. The child uses huggingface_hub for every request (the hub's
 file API, redirects, retries, the user's token for gated repositories, `HF_ENDPOINT` mirrors):
@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
 
-from app.catalog import MARKER, Entry, folder, models_root
+from app.models.catalog import MARKER, Entry, folder, models_root
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DISK_MARGIN = 64 * 2**20  # left free beyond the download itself
@@ -117,7 +117,7 @@ def endpoint_of(settings) -> str:
 def _worker_command(spec: Path) -> list[str]:
     if getattr(sys, "frozen", False):  # the PyInstaller launcher is the CLI
         return [sys.executable, "models", "worker", str(spec)]
-    return [sys.executable, "-m", "app.hub", str(spec)]
+    return [sys.executable, "-m", "app.models.downloads", str(spec)]
 
 
 class Download:
@@ -324,23 +324,38 @@ def _explain(exc: BaseException, what: str, host: str) -> str:
 
 
 def _worker(spec: dict) -> None:
-    from huggingface_hub import HfApi, constants, get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.file_download import http_get
-    from huggingface_hub.utils import build_hf_headers
-    from huggingface_hub.utils import tqdm as hf_tqdm
+    """The child process's download: list the files, check the disk, fetch each (resuming a
+    partial one) and verify it, then move the whole folder into place. Events go to stdout."""
+    from huggingface_hub import constants
 
     constants.DOWNLOAD_CHUNK_SIZE = 1 << 20  # progress every MB (the hub's default: every 10 MB)
-    entry = spec["entry"]
-    repo, revision, endpoint = entry["repo"], entry.get("revision") or "main", spec["endpoint"]
+    entry, endpoint = spec["entry"], spec["endpoint"]
     host = urlsplit(endpoint).netloc or endpoint
     staging, target = Path(spec["staging"]), Path(spec["target"])
-    patterns = entry["files"]
-
     _emit(event="listing")
-    single = len(patterns) == 1 and not any(c in patterns[0] for c in "*?[")
+    files = _list_files(entry, endpoint, host)
+    have = _prepare_staging(staging, files)
+    total = sum(f["size"] for f in files)
+    free = shutil.disk_usage(staging).free
+    if total - have + DISK_MARGIN > free:
+        raise DownloadError(
+            f"not enough disk space for {entry['id']}: it needs {human_bytes(total - have)} more "
+            f"and {staging.parent.parent} has {human_bytes(free)} free; free some space or move the data dir"
+        )
+    _emit(event="plan", total=total, have=have, files=[{"name": f["name"], "size": f["size"]} for f in files])
+    _fetch(entry["repo"], host, staging, files, have)
+    _install(entry, endpoint, staging, target, files)
+    _emit(event="done", path=str(target))
+
+
+def _list_files(entry: dict, endpoint: str, host: str) -> list[dict]:
+    """The entry's files on the hub: name, size, checksum (etag), URL and commit of each."""
+    from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
+
+    repo, revision, patterns = entry["repo"], entry.get("revision") or "main", entry["files"]
     what = f"{repo}"
     try:
-        if single:
+        if len(patterns) == 1 and not any(c in patterns[0] for c in "*?["):
             names = [patterns[0]]
         else:
             info = HfApi(endpoint=endpoint).model_info(repo, revision=revision, files_metadata=True)
@@ -354,43 +369,40 @@ def _worker(spec: dict) -> None:
             if meta.size is None or not meta.etag:
                 raise DownloadError(f"{host} gave no size or checksum for {what}: it does not look like a model hub")
             files.append({"name": name, "size": meta.size, "etag": meta.etag, "url": meta.location, "commit": meta.commit_hash})
+        return files
     except DownloadError:
         raise
     except Exception as exc:
         raise DownloadError(_explain(exc, what, host)) from None
 
+
+def _prepare_staging(staging: Path, files: list[dict]) -> int:
+    """The staging folder, with what an earlier attempt fetched of files unchanged on the hub
+    since (a changed one starts again); returns the bytes already there."""
     staging.mkdir(parents=True, exist_ok=True)
     state_path = staging / STATE
     try:
         state = json.loads(state_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         state = {}
-    for f in files:  # a file changed on the hub since the last attempt starts again
-        part = staging / (f["name"] + ".part")
-        done = staging / f["name"]
+    have = 0
+    for f in files:
+        part, done = staging / (f["name"] + ".part"), staging / f["name"]
         if state.get(f["name"]) != f["etag"]:
             part.unlink(missing_ok=True)
             done.unlink(missing_ok=True)
-    state = {f["name"]: f["etag"] for f in files}
-    state_path.write_text(json.dumps(state), encoding="utf-8")
+        have += f["size"] if done.is_file() else (part.stat().st_size if part.is_file() else 0)
+    state_path.write_text(json.dumps({f["name"]: f["etag"] for f in files}), encoding="utf-8")
+    return have
 
-    def have_of(f) -> int:
-        done = staging / f["name"]
-        part = staging / (f["name"] + ".part")
-        return f["size"] if done.is_file() else (part.stat().st_size if part.is_file() else 0)
 
-    total = sum(f["size"] for f in files)
-    have = sum(have_of(f) for f in files)
-    need = total - have
-    free = shutil.disk_usage(staging).free
-    if need + DISK_MARGIN > free:
-        raise DownloadError(
-            f"not enough disk space for {entry['id']}: it needs {human_bytes(need)} more "
-            f"and {staging.parent.parent} has {human_bytes(free)} free; free some space or move the data dir"
-        )
-    _emit(event="plan", total=total, have=have, files=[{"name": f["name"], "size": f["size"]} for f in files])
+def _fetch(repo: str, host: str, staging: Path, files: list[dict], have: int) -> None:
+    """Fetch each file not fetched yet, appending to its partial file, then check its checksum."""
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+    from huggingface_hub.utils import tqdm as hf_tqdm
 
-    progress = {"done": have, "last": 0.0}
+    progress = {"done": have, "last": 0.0, "name": ""}
 
     class Reporter(hf_tqdm):
         def __init__(self, *args, **kwargs):
@@ -402,48 +414,53 @@ def _worker(spec: dict) -> None:
             now = time.monotonic()
             if now - progress["last"] >= 0.2:
                 progress["last"] = now
-                _emit(event="progress", done=progress["done"], file=current["name"])
+                _emit(event="progress", done=progress["done"], file=progress["name"])
             return super().update(n)
 
-    current = {"name": ""}
     headers = build_hf_headers()
     for f in files:
-        name = f["name"]
-        current["name"] = name
-        what = f"{repo}/{name}"
-        done_path = staging / name
-        part = staging / (name + ".part")
-        if not done_path.is_file():
-            part.parent.mkdir(parents=True, exist_ok=True)
-            resume = part.stat().st_size if part.is_file() else 0
-            if resume > f["size"]:
-                part.unlink()
-                progress["done"] -= resume
-                resume = 0
-            if resume < f["size"]:
-                try:
-                    with open(part, "ab") as fh:
-                        http_get(f["url"], fh, resume_size=resume, headers=headers, expected_size=f["size"],
-                                 displayed_filename=name, tqdm_class=Reporter)
-                except Exception as exc:
-                    raise DownloadError(_explain(exc, what, host)) from None
-            _emit(event="verifying", done=progress["done"], file=name)
-            etag = f["etag"].lower()
-            got, kind = (_sha256(part), "SHA-256") if len(etag) == 64 else (_git_blob_sha1(part), "git SHA-1")
-            if got != etag:
-                part.unlink(missing_ok=True)
-                raise DownloadError(
-                    f"{what} from {host} failed its checksum ({kind} {got[:12]}…, the hub says {etag[:12]}…): "
-                    "the corrupted file was deleted; try again"
-                )
-            os.replace(part, done_path)
+        name = progress["name"] = f["name"]
+        done_path, part = staging / name, staging / (name + ".part")
+        if done_path.is_file():
+            continue
+        part.parent.mkdir(parents=True, exist_ok=True)
+        resume = part.stat().st_size if part.is_file() else 0
+        if resume > f["size"]:
+            part.unlink()
+            progress["done"] -= resume
+            resume = 0
+        if resume < f["size"]:
+            try:
+                with open(part, "ab") as fh:
+                    http_get(f["url"], fh, resume_size=resume, headers=headers, expected_size=f["size"],
+                             displayed_filename=name, tqdm_class=Reporter)
+            except Exception as exc:
+                raise DownloadError(_explain(exc, f"{repo}/{name}", host)) from None
+        _emit(event="verifying", done=progress["done"], file=name)
+        _verify(part, f["etag"].lower(), f"{repo}/{name}", host)
+        os.replace(part, done_path)
 
+
+def _verify(part: Path, etag: str, what: str, host: str) -> None:
+    """The hub's checksum: SHA-256 for large files, the git blob id for small ones."""
+    got, kind = (_sha256(part), "SHA-256") if len(etag) == 64 else (_git_blob_sha1(part), "git SHA-1")
+    if got != etag:
+        part.unlink(missing_ok=True)
+        raise DownloadError(
+            f"{what} from {host} failed its checksum ({kind} {got[:12]}…, the hub says {etag[:12]}…): "
+            "the corrupted file was deleted; try again"
+        )
+
+
+def _install(entry: dict, endpoint: str, staging: Path, target: Path, files: list[dict]) -> None:
+    """The whole folder renamed into place with its install record (a kill leaves all or none)."""
     record = {
-        "id": entry["id"], "repo": repo, "revision": revision, "commit": files[0]["commit"], "endpoint": endpoint,
+        "id": entry["id"], "repo": entry["repo"], "revision": entry.get("revision") or "main",
+        "commit": files[0]["commit"], "endpoint": endpoint,
         "files": [{"name": f["name"], "size": f["size"], "checksum": f["etag"]} for f in files],
         "downloaded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    state_path.unlink(missing_ok=True)
+    (staging / STATE).unlink(missing_ok=True)
     (staging / MARKER).write_text(json.dumps(record, indent=1), encoding="utf-8")
     if target.exists():
         old = target.with_name(f".{target.name}.old")
@@ -452,7 +469,6 @@ def _worker(spec: dict) -> None:
         shutil.rmtree(old, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staging, target)
-    _emit(event="done", path=str(target))
 
 
 def worker_main(spec_path: str) -> int:

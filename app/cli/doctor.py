@@ -85,7 +85,7 @@ def engine_checks(s) -> list[Check]:
 
 def _answer_note(s) -> str:
     """How answers are made with this model, and what to download for written ones."""
-    from app import catalog
+    from app.models import catalog
     from app.chat import answer_mode
 
     if answer_mode(s) == "generate":
@@ -103,10 +103,10 @@ def _new_library_path(services) -> str:
     """Which vectors a new library gets, and why (indexing/fastest.py)."""
     from indexing import fastest
 
-    if services.int8_by_default():
-        measured = fastest.measured_pick(services.models_dir)
+    if services.embedders.int8_by_default():
+        measured = fastest.measured_pick(services.embedders.models_dir)
         why = "measured faster on this CPU" if measured else f"this CPU has int8 dot products ({fastest.int8_dot_product()})"
-        ready = "" if not services.int8_to_prepare() else "; the int8 copy is made on first use (or: citewise models prepare)"
+        ready = "" if not services.embedders.int8_to_prepare() else "; the int8 copy is made on first use (or: citewise models prepare)"
         return f"int8 vectors (ONNX Runtime), {why}{ready}"
     return f"{services.embedder.precision} vectors (precision {services.settings.embedding.precision})"
 
@@ -130,10 +130,10 @@ def run_checks(services) -> list[Check]:
     # store
     from indexing.store import StoreError
 
-    where = s.store.chroma_url or str(services.chroma_path)
+    where = s.store.chroma_url or str(services.data_dir / "chroma")
     mode = "Chroma server" if s.store.chroma_url else "embedded Chroma"
     try:
-        services.client.heartbeat()
+        services.libraries.client.heartbeat()
         checks.append(Check("vector store", True, f"{mode} at {where}"))
     except (StoreError, Exception) as exc:
         fix = "start it with: chroma run --host 127.0.0.1 --port 8000, or unset the Chroma URL" if s.store.chroma_url else "check the data dir is writable"
@@ -144,7 +144,7 @@ def run_checks(services) -> list[Check]:
     free = shutil.disk_usage(services.data_dir).free
     checks.append(Check("free disk", free > 1 << 30, f"{free / 2**30:.1f} GiB free", "free some disk space: indexing needs room"))
 
-    for name in services.library_names():
+    for name in services.libraries.names():
         lib = services.library(name)
         st = lib.stats()
         detail = f"{st['indexed']} documents, {st['chunks']} chunks, {st['failed']} failed"

@@ -7,7 +7,7 @@ import threading
 
 from rich.markup import escape
 
-from app.console import err, out, show_path
+from app.cli.console import err, out, show_path
 from indexing.models import FileStatus
 
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.console import UserError, err, export_to, out, show_path, source_line
+from app.cli.console import UserError, err, export_to, out, show_path, source_line
 from indexing.models import FileReport, FileStatus
 from retrieval.models import match_words, refusal_message
 
@@ -38,9 +38,9 @@ def _wrap_store_errors(fn):
 def cmd_index(services, args) -> int:
     library = services.library()
     live = err.is_terminal and not args.json
-    if services.int8_to_prepare() and services.recorded_variant(library.name) is None:
+    if services.embedders.int8_to_prepare() and services.libraries.recorded_variant(library.name) is None:
         err.print("[dim]Preparing the fast (int8) embedder for this CPU, once…[/dim]")
-        services.prepare_int8(measure=False)  # `citewise models prepare` also measures it against float
+        services.embedders.prepare_int8(measure=False)  # `citewise models prepare` also measures it against float
     final = None
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -241,7 +241,7 @@ def cmd_remove(services, args) -> int:
 
 
 def cmd_doctor(services, args) -> int:
-    from app.doctor import run_checks
+    from app.cli.doctor import run_checks
 
     checks = run_checks(services)
     problems = [c for c in checks if not c.ok]
@@ -264,11 +264,11 @@ def cmd_models(services, args) -> int:
     """`models list | info | download | use | remove` (app/models_cli.py), and `models prepare`."""
     action = args.models_command
     if action == "worker":
-        from app.hub import worker_main
+        from app.models.downloads import worker_main
 
         return worker_main(args.spec)
     if action != "prepare":
-        from app import models_cli
+        from app.cli import models as models_cli
 
         return getattr(models_cli, f"cmd_{action}")(services, args)
     return _models_prepare(services, args)
@@ -281,14 +281,14 @@ def _models_prepare(services, args) -> int:
     from app.engines import hf_model
     from app.engines.base import EngineError
 
-    if services.settings.embedding.precision == "auto" and services.int8_can_run():
-        measured = services.prepare_int8()
+    if services.settings.embedding.precision == "auto" and services.embedders.int8_can_run():
+        measured = services.embedders.prepare_int8()
         if measured:
             out.print(
                 f"Embedder on this CPU ({escape(measured['cpu'])}): float ({measured['float']['precision']}) "
                 f"{measured['float']['chunks_per_s']} chunks/s, int8 {measured['int8']['chunks_per_s']} chunks/s"
             )
-        out.print(f"New libraries index with {'int8' if services.int8_by_default() else 'float'} vectors (the faster here)")
+        out.print(f"New libraries index with {'int8' if services.embedders.int8_by_default() else 'float'} vectors (the faster here)")
 
     target = hf_model.bundled_dir(services.data_dir)
     was_ready = hf_model.is_ready(target)
@@ -396,7 +396,7 @@ def cmd_shell(services, args) -> int:
             err.print(f"[red]{escape(str(exc))}[/red]")
 
 
-from app.summaries import cmd_summarize  # noqa: E402  (the commands live in modules of their own)
-from app.watch import cmd_watch  # noqa: E402
+from app.cli.summaries import cmd_summarize  # noqa: E402  (the commands live in modules of their own)
+from app.cli.watch import cmd_watch  # noqa: E402
 
 __all__ = ["UserError", "cmd_summarize", "cmd_watch", "cmd_index", "cmd_ask", "cmd_list", "cmd_remove", "cmd_doctor", "cmd_models", "cmd_shell"]

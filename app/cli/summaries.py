@@ -6,7 +6,7 @@ import json
 
 from rich.markup import escape
 
-from app.console import UserError, err, export_to, out, source_line
+from app.cli.console import UserError, err, export_to, out, source_line
 
 
 def cmd_summarize(services, args) -> int:
