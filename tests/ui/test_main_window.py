@@ -215,7 +215,7 @@ def test_settings_engine_line_is_found_off_the_gui_thread(qtbot, window, monkeyp
 
     threads = []
     real = window.session.services.engines.choice
-    monkeypatch.setattr(window.session.services, "engine_choice", lambda: threads.append(threading.current_thread()) or real())
+    monkeypatch.setattr(window.session.services.engines, "choice", lambda: threads.append(threading.current_thread()) or real())
     window.warm_up()
     qtbot.waitUntil(lambda: window._engine_note is not None, timeout=60000)
     assert threads and all(t is not threading.main_thread() for t in threads)
@@ -630,12 +630,12 @@ def test_a_follow_up_rewritten_by_a_writing_model_says_what_it_searched(qtbot, s
     cites the ferry, and the saved turn keeps the rewrite. Summaries are written by it too, or
     quoted when asked for in quotes."""
     from app.services import build_services
-    from tests.app.test_chat import ScriptedModel
+    from tests.engines import FakeEngine
     from app.session import Session
     from ui.main_window import MainWindow
 
     settings.retrieval.answer_mode = "generate"
-    services = build_services(settings, embedder=embedder, engine=ScriptedModel("When does the ferry to Vardø leave on weekends?"))
+    services = build_services(settings, embedder=embedder, engine=FakeEngine("When does the ferry to Vardø leave on weekends?"))
     win = MainWindow(Session(services), ui_state=tmp_path / "window.ini", warm_up=False)
     qtbot.addWidget(win)
     win.show()
@@ -653,7 +653,7 @@ def test_a_follow_up_rewritten_by_a_writing_model_says_what_it_searched(qtbot, s
         # a writing model also writes summaries; "Summarize in quotes (fast)" quotes without it
         assert win.library_panel.answers_written()
         ferry = str(tmp_path / "town" / "ferry.md")
-        for mode, engine in (("", "scripted"), ("quote", "summary")):
+        for mode, engine in (("", "fake"), ("quote", "summary")):
             with qtbot.waitSignal(win.answer_finished, timeout=LONG) as done:
                 win.library_panel.summarize_requested.emit(ferry, mode)
             assert done.args[0]["kind"] == "summary" and done.args[0]["engine"] == engine
