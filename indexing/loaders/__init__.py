@@ -126,7 +126,7 @@ def detect_format(path: Path) -> tuple[str, list[str]]:
 
 def _loader(fmt: str) -> Callable[[Path], ParsedDocument]:
     # imported on demand: each loader's library is only paid for when such a file is seen (PDF's
-    # loader takes the OCR choice: read_document calls it itself)
+    # loader takes the OCR choice and the limits: load_document calls it itself)
     if fmt == "docx":
         from indexing.loaders.docx import load_docx as fn
     elif fmt == "html":

@@ -190,19 +190,19 @@ def _page_text(page) -> tuple[list[str], str | None]:
     return [], page.extract_text() or ""
 
 
-def _pages_to_read(count: int, max_pages: int, deadline: float | None, read: dict) -> Iterator[int]:
+def _pages_to_read(count: int, max_pages: int, deadline: float | None, stopped: list[str]) -> Iterator[int]:
     """Page indexes to read, in order, until the page or the time limit; what stopped it is
-    added to `read` under the key "stopped"."""
+    appended to `stopped`."""
     last = min(count, max_pages) if max_pages else count
     for index in range(last):
         if deadline is not None and index and time.monotonic() > deadline:
-            read["stopped"] = f"indexed the first {index:,} of {count:,} pages: reading the rest would pass the time " \
-                              "limit per file (indexing.parse_timeout_s)"
+            stopped.append(f"indexed the first {index:,} of {count:,} pages: reading the rest would pass the time "
+                           "limit per file (indexing.parse_timeout_s)")
             return
         yield index
     if last < count:
-        read["stopped"] = (f"indexed the first {last:,} of {count:,} pages: the rest is left out by the size limit "
-                           f"per file (indexing.max_pages_per_file = {max_pages:,})")
+        stopped.append(f"indexed the first {last:,} of {count:,} pages: the rest is left out by the size limit "
+                       f"per file (indexing.max_pages_per_file = {max_pages:,})")
 
 
 def _load_pdf(path: Path, ocr: bool, max_pages: int = 0, deadline: float | None = None) -> ParsedDocument:
@@ -234,14 +234,14 @@ def _load_pdf(path: Path, ocr: bool, max_pages: int = 0, deadline: float | None 
     failed: list[int] = []
     first_error: BaseException | None = None
     heading: tuple[str, ...] = ()
-    read: dict = {}  # page index → _page_text; "stopped" → why the pages after were not read
-    for index in _pages_to_read(count, max_pages, deadline, read):
+    read: dict[int, tuple[list[str], str | None]] = {}
+    stopped: list[str] = []  # why the pages after the last read were not read
+    for index in _pages_to_read(count, max_pages, deadline, stopped):
         try:
             read[index] = _page_text(pages[index])
         except Exception as exc:  # one bad page must not cost the others
             failed.append(index + 1)
             first_error = first_error or exc
-    stopped = read.pop("stopped", None)
     drop = repeated_keys([lines for lines, _ in read.values() if lines])
     for index in range(count):
         heading = outline.get(index, heading)
@@ -279,8 +279,7 @@ def _load_pdf(path: Path, ocr: bool, max_pages: int = 0, deadline: float | None 
     ocr_pages = imageonly if ocr and not why_not else []
     if imageonly and not ocr_pages:
         warnings.append(f"{len(imageonly)} of {count} pages have no text layer")
-    if stopped:
-        warnings.append(stopped)
+    warnings += stopped
     if failed:
         shown = ", ".join(map(str, failed[:10])) + ("…" if len(failed) > 10 else "")
         warnings.append(f"pages {shown} could not be read ({_reason(first_error)})")
