@@ -15,7 +15,7 @@ import threading
 
 from app.embedders import Embedders
 from app.engines.keeper import EngineKeeper
-from app.libraries import Libraries, index_options
+from app.libraries import Libraries
 from app.library import Library
 from app.settings import Settings
 from indexing.embedder import Embedder
@@ -83,4 +83,4 @@ def build_services(settings: Settings, **shared) -> Services:
     return Services(settings, **shared)
 
 
-__all__ = ["Services", "Library", "build_services", "index_options"]
+__all__ = ["Services", "Library", "build_services"]

@@ -86,7 +86,7 @@ def collect_chunks(work: Path) -> list:
         return pickle.loads(cache.read_bytes())
     import dataclasses
 
-    from app.services import index_options
+    from app.libraries import index_options
     from app.settings import load_settings
     from indexing.chunking import ChunkingConfig
     from indexing.discover import discover, file_hash

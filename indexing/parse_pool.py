@@ -68,6 +68,15 @@ def _die_with_parent() -> None:
         pass
 
 
+def _cap_memory(memory_mb: int) -> None:
+    """Caps the worker's address space (0: no cap), so a decompression bomb fails with MemoryError."""
+    if memory_mb > 0:
+        import resource
+
+        limit = memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def _init_worker(tokenizer_dir: str, config: ChunkingConfig, limits: ParseLimits) -> None:
     global _chunker, _limits
     _die_with_parent()
@@ -75,11 +84,7 @@ def _init_worker(tokenizer_dir: str, config: ChunkingConfig, limits: ParseLimits
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the embedder has the cores; a parser takes one
     _limits = limits
-    if limits.memory_mb > 0:
-        import resource
-
-        limit = limits.memory_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    _cap_memory(limits.memory_mb)
     _chunker = Chunker.from_model_dir(tokenizer_dir, config)
 
 
@@ -107,11 +112,7 @@ def _init_reader(memory_mb: int) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if memory_mb > 0:
-        import resource
-
-        limit = memory_mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    _cap_memory(memory_mb)
 
 
 def read_unit(path: str, unit: int) -> str | None:
