@@ -26,6 +26,7 @@ from retrieval.question import follow, read_question
 from retrieval.quote import best_sentences, is_row
 from retrieval.streaming import MarkerFilter, Numbering, SentenceCited, StreamingCiter, Token  # noqa: F401  (events of Chat.ask)
 
+NOT_YET = "Not found yet."  # the refusal while the library is still being indexed
 _REFUSAL_TEXT = re.compile(r"(could not|couldn't|cannot|can't|unable to) find|not (mentioned|found|stated) in", re.I)
 
 
@@ -65,12 +66,15 @@ class Chat:
     change applies to the next one)."""
 
     def __init__(self, retriever, engine: Callable[[], object], embed: Callable, settings,
-                 chunks_of: Callable[[str], list] | None = None):
+                 chunks_of: Callable[[str], list] | None = None, unfinished: Callable[[], object] | None = None):
         self.retriever = retriever
         self.engine = engine
         self.embed = embed
         self.settings = settings
         self.chunks_of = chunks_of  # a document's chunks (Library.chunks_of): its tables are read whole
+        # what the library has not finished indexing (Library.unfinished): an answer says so, and
+        # nothing is called absent from the documents while some are unread
+        self.unfinished = unfinished or (lambda: None)
 
     def read_document(self, path: str) -> list[Passage]:
         """A document's chunks as passages, for the cell a figure question asks for (retrieval/answers.py)."""
@@ -106,8 +110,14 @@ class Chat:
         query = rewritten or question  # what is searched, judged and answered
 
         passages, decision, followup = yield from self._search(question, query, history, rewritten, scope, timings)
+        unfinished = self.unfinished()
+        if unfinished is not None:
+            followup["incomplete"] = unfinished.note()
         if decision.refuse:
-            answer = Answer(question=question, text=REFUSAL, raw="", refused=True, refusal_reason=decision.reason,
+            text, reason = REFUSAL, decision.reason
+            if unfinished is not None:  # not "not in your documents" while some are not read
+                text, reason = NOT_YET, unfinished.not_yet()
+            answer = Answer(question=question, text=text, raw="", refused=True, refusal_reason=reason,
                             closest=passages[:3], **followup)
             timings["total_s"] = time.perf_counter() - t0
             answer.timings = timings

@@ -31,8 +31,11 @@ REWRITTEN = "Searched as: "  # a follow-up the answering model rewrote (retrieva
 
 
 def turn_notes(turn: dict) -> list[str]:
-    """What is said under a question: the files it was asked within, what it was read with."""
+    """What is said under a question: the files it was asked within, what it was read with, and
+    what the library had not finished indexing (a refusal says that itself)."""
     notes = []
+    if turn.get("incomplete") and not turn.get("refused"):
+        notes.append("Asked while indexing: " + turn["incomplete"])
     if turn.get("scope"):
         notes.append("Asked within: " + ", ".join(Path(p).name or p for p in turn["scope"]))
     if turn.get("rewritten"):

@@ -21,6 +21,44 @@ MAX_SCOPE = 30_000  # files a question may be asked within (SQLite's limit on on
 
 
 @dataclass(frozen=True)
+class Unfinished:
+    """What a library has not finished indexing at the moment a question is asked: files not read
+    yet (a run in progress: a question cannot find them) and files read whose vectors are still
+    being written (found by their words only)."""
+
+    unread: list[str]
+    embedding: list[str]
+    files: int  # the library's files and the run's unread ones
+
+    def note(self) -> str:
+        """What an answer given now says of them: "3 of 147 files are still being indexed: …"."""
+        parts = []
+        if self.unread:
+            parts.append(f"{_count(self.unread, self.files)} not read yet ({_names(self.unread)}), so this answer "
+                         "could not use them")
+        if self.embedding:
+            parts.append(f"{_count(self.embedding, self.files)} still being indexed ({_names(self.embedding)}): "
+                         "this answer found their passages by their words only")
+        return "; ".join(parts) + "."
+
+    def not_yet(self) -> str:
+        """Why a question found nothing while the library is unfinished: not a refusal."""
+        waiting = sorted(set(self.unread) | set(self.embedding))
+        return (f"{_count(waiting, self.files)} still being indexed ({_names(waiting)}); "
+                "ask again when indexing has finished.")
+
+
+def _count(paths: Sequence[str], total: int) -> str:
+    n = len(paths)
+    return f"{n} of {max(n, total):,} file{'s' * (max(n, total) != 1)} {'is' if n == 1 else 'are'}"
+
+
+def _names(paths: Sequence[str], shown: int = 3) -> str:
+    names = [Path(p).name for p in paths[:shown]]
+    return ", ".join(names) + (f" and {len(paths) - shown:,} more" if len(paths) > shown else "")
+
+
+@dataclass(frozen=True)
 class LibraryParts:
     """What a library is made of, given by the composition root (app.services). The embedder,
     store and chunker are made on first use: which embedder depends on the vectors the library's
@@ -47,6 +85,7 @@ class Library:
         self._store: ChunkStore | None = None
         self._embedder: Embedder | None = None
         self._indexer: Indexer | None = None
+        self._retriever: Retriever | None = None
         self._lexical_checked = False
         self._lock = threading.Lock()
         self._reader_pool = None  # the viewer's document reader (a worker process), started on first use
@@ -86,11 +125,15 @@ class Library:
 
     @property
     def retriever(self) -> Retriever:
-        self._backfill_lexical()
-        return Retriever(
-            self.store, self.embedder, self.parts.search, lexical=self.manifest.lexical_search,
-            documents=self._documents, frequency=self.manifest.lexical_frequency, size=self.manifest.lexical_count,
-        )
+        """The library's retriever (made once: its store and embedder are the library's)."""
+        if self._retriever is None:
+            self._backfill_lexical()
+            self._retriever = Retriever(
+                self.store, self.embedder, self.parts.search, lexical=self.manifest.lexical_search,
+                documents=self._documents, frequency=self.manifest.lexical_frequency,
+                size=self.manifest.lexical_count, waiting=self.manifest.waiting_chunks,
+            )
+        return self._retriever
 
     def _documents(self) -> dict[str, str]:
         """path → identity of the indexed documents, read again only when the manifest changed."""
@@ -186,7 +229,11 @@ class Library:
         if record is None or not record.indexed:
             raise DocumentError(f"{Path(path).name} is not indexed in library '{self.name}'"
                                 + (f" ({record.error})" if record is not None and record.error else ""))
-        return sorted(self.store.get(record.chunk_ids), key=lambda c: c.index)
+        chunks = self.store.get(record.chunk_ids)
+        if len(chunks) < len(record.chunk_ids):  # its vectors are still being written
+            have = {c.id for c in chunks}
+            chunks += self.manifest.waiting_chunks([i for i in record.chunk_ids if i not in have])
+        return sorted(chunks, key=lambda c: c.index)
 
     def summarize(self, path: str | Path, *, cancel=None, engine=None, llm=None, embed=None):
         """A whole document summarised, each bullet cited: a generator of Progress (and, with an
@@ -202,6 +249,17 @@ class Library:
 
             return written_summary(path, chunks, engine, embed or self.embedder.embed, llm, cancel=cancel)
         return summarize(path, chunks, self.embedder.embed, cancel=cancel)
+
+    def unfinished(self) -> Unfinished | None:
+        """What is not fully indexed yet (None when nothing is): files a run in progress has not
+        read, and files whose vectors are still being written."""
+        unread = self._indexer.unread() if self._indexer is not None else []
+        embedding = sorted(self.manifest.waiting_files())
+        if not unread and not embedding:
+            return None
+        known = self.manifest.stats()["files"]
+        new = sum(1 for p in unread if self.manifest.get(p) is None)
+        return Unfinished(unread=unread, embedding=embedding, files=known + new)
 
     def file(self, path: str) -> FileRecord | None:
         """One file's record (None when the library does not hold it)."""

@@ -57,7 +57,8 @@ class Services:
         from app.chat import Chat
 
         lib = self.library(library)
-        return Chat(lib.retriever, self.engines.engine, self.embedder.embed, self.settings, chunks_of=lib.chunks_of)
+        return Chat(lib.retriever, self.engines.engine, self.embedder.embed, self.settings, chunks_of=lib.chunks_of,
+                    unfinished=lib.unfinished)
 
     def summarize(self, path, *, cancel=None, mode: str | None = None):
         """The current library's document summarised (Library.summarize): written map-reduce by the

@@ -49,6 +49,11 @@ class Session:
     def library(self):
         return self.services.library()
 
+    def vectors_waiting(self) -> int:
+        """Passages of the current library searchable by their words whose vectors a stopped run
+        left unwritten (any indexing job writes them first)."""
+        return self.services.library().manifest.waiting_count()
+
     @property
     def library_name(self) -> str:
         return self.services.settings.library

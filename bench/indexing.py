@@ -254,11 +254,29 @@ def run_citewise(folder: Path, work: Path, questions, words: int, precision: str
     t = time.perf_counter()
     library.embedder.embed(["warm up"])  # int8: exports the model on first use (timed apart)
     res.load_s = time.perf_counter() - t
+    retriever = library.retriever
+
+    def search(question):
+        return [(Path(p.chunk.path).name, p.chunk.start, p.chunk.end) for p in retriever.search(question, 5)]
+
+    sample = questions[::5]  # asked while the run goes (the run waits; its clock is stopped meanwhile)
+    checkpoints: dict[str, float] = {}
+    paused = 0.0
     with RssSampler() as rss:
         t = time.perf_counter()
-        *_, last = library.add([str(folder)])
-        res.wall_s = time.perf_counter() - t
+        for last in library.add([str(folder)]):
+            stage = _checkpoint(last, checkpoints)
+            if stage is not None:
+                q0 = time.perf_counter()
+                checkpoints[stage] = recall_at_5(sample, search)
+                checkpoints[stage + "_s"] = round(q0 - t - paused, 1)
+                paused += time.perf_counter() - q0
+        res.wall_s = time.perf_counter() - t - paused
     res.peak_rss_mb = rss.peak / 2**20
+    checkpoints["done"] = recall_at_5(sample, search)
+    # every file read: its moment on the run's own clock (the first questions are asked then)
+    res.notes["searchable_s"] = round(last.searchable_s, 1) if last.searchable_s is not None else None
+    res.notes["recall_during"] = checkpoints  # recall@5 of every 5th question: all read / half the vectors / done
     res.files_indexed = sum(r.status is FileStatus.INDEXED for r in last.reports)
     failed = [(Path(r.path).name, r.reason) for r in last.reports if r.status is FileStatus.FAILED]
     if failed:
@@ -268,11 +286,6 @@ def run_citewise(folder: Path, work: Path, questions, words: int, precision: str
     res.chunks = library.store.count()
     res.tokens = sum(f_chunks for f_chunks in _chunk_tokens(library))
     res.words_per_s = words / res.wall_s
-    retriever = library.retriever
-
-    def search(question):
-        return [(Path(p.chunk.path).name, p.chunk.start, p.chunk.end) for p in retriever.search(question, 5)]
-
     res.recall_at_5 = recall_at_5(questions, search)
     res.notes["precision"] = library.embedder.precision  # auto: what a new library takes on this CPU
     res.notes["reused_vectors"] = library.indexer.reused  # chunks whose text was embedded before
@@ -291,6 +304,17 @@ def run_citewise(folder: Path, work: Path, questions, words: int, precision: str
         res.notes["reindex_one_edited_status"] = [r.status.value for r in again.reports if r.path == str(edited.resolve())]
     services.close()
     return res
+
+
+def _checkpoint(p, seen: dict) -> str | None:
+    """Where a run's questions are asked: when every file is read (searchable by its words), and
+    when half the vectors are written."""
+    if p.phase == "embedding" and "searchable" not in seen:
+        return "searchable"
+    total = p.chunks_embedded + p.chunks_waiting
+    if p.phase == "embedding" and "half" not in seen and total and p.chunks_embedded >= total / 2:
+        return "half"
+    return None
 
 
 def _chunk_tokens(library):

@@ -7,7 +7,10 @@ Three systems, same machine, same embedder (the bundled all-MiniLM-L6-v2):
 - plain llama-index: the starter tutorial (SimpleDirectoryReader, VectorStoreIndex.from_documents,
   default 1,024-token SentenceSplitter chunks, which MiniLM truncates to 256 word-pieces);
 - tuned llama-index: SentenceSplitter sized to the embedder (256 of its word-pieces);
-- Citewise: its own pipeline and hybrid retriever (dense + BM25, fused), through the app's services.
+- Citewise: its own pipeline and hybrid retriever (dense + BM25, fused), through the app's services;
+- citewise-lexical: the same library searched by its words alone (BM25, the dense list weighted 0):
+  what an answer is worth while a file's vectors are still being written (it is searchable by its
+  words as soon as it is read).
 Data: ../shared/data/covid-qa (98 papers, 1,380 questions) and ../shared/data/squad2-dev (each
 article one document). A hit is a retrieved chunk overlapping the gold answer's span in the
 source document. Writes bench/results/retrieval-<date>.json and prints the tables.
@@ -209,6 +212,29 @@ def citewise_system(folder: Path, docs, work: Path, embedder):
     return services, search, spans, {"build_s": round(build_s, 1), "chunks": library.stats()["chunks"]}
 
 
+def lexical_search(services, docs):
+    """The library's retriever with the dense list weighted 0: BM25 (and the bonuses for named
+    documents) alone."""
+    from dataclasses import replace
+
+    library = services.library("bench")
+    retriever = library.retriever
+    settings = retriever.settings
+    locator = Locator(docs)
+
+    def search(question: str, k: int = max(KS)):
+        retriever.settings = replace(settings, dense_weight=0.0)
+        try:
+            return retriever.search(question, k=k)
+        finally:
+            retriever.settings = settings
+
+    def spans(passages):
+        return [(Path(p.chunk.path).name, locator.span(Path(p.chunk.path).name, p.chunk.text)) for p in passages]
+
+    return search, spans, {"build_s": 0.0, "chunks": library.stats()["chunks"]}
+
+
 # -- main ----------------------------------------------------------------------------------------
 
 
@@ -244,6 +270,12 @@ def main() -> None:
             if system in ("plain", "tuned"):
                 search, info = llama_index_system(folder, docs, tuned=system == "tuned")
                 ranked = [search(q["q"]) for q in questions]
+            elif system == "citewise-lexical":  # the library "citewise" built, by its words alone
+                if name not in opened:
+                    opened[name] = citewise_system(folder, docs, work / f"cw-{name}", embedder)[:2]
+                services, _ = opened[name]
+                search, spans, info = lexical_search(services, docs)
+                ranked = [spans(search(q["q"])) for q in questions]
             else:
                 services, search, spans, info = citewise_system(folder, docs, work / f"cw-{name}", embedder)
                 ranked = [spans(search(q["q"])) for q in questions]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from indexing.lexical import LexicalIndex
+from indexing.waiting import Waiting
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -123,6 +124,7 @@ class Manifest:
         if "identity" not in {r[1] for r in self.db.execute("PRAGMA table_info(files)")}:
             self.db.execute("ALTER TABLE files ADD COLUMN identity TEXT")  # manifests made before it
         self.lexical = LexicalIndex(self.db)
+        self.waiting = Waiting(self.db)
 
     @_locked
     def close(self) -> None:
@@ -224,6 +226,28 @@ class Manifest:
     @_locked
     def lexical_frequency(self, words: Sequence[str]) -> dict[str, int]:
         return self.lexical.frequency(words)
+
+    # -- chunks waiting for their vectors (same database: changed in the same transactions) -----
+
+    @_locked
+    def waiting_chunks(self, ids: Sequence[str]) -> list:
+        return self.waiting.get(ids)
+
+    @_locked
+    def next_waiting(self, limit: int) -> list:
+        return self.waiting.next(limit)
+
+    @_locked
+    def waiting_count(self) -> int:
+        return self.waiting.count()
+
+    @_locked
+    def waiting_files(self) -> dict[str, int]:
+        return self.waiting.files()
+
+    @_locked
+    def waiting_ids(self) -> set[str]:
+        return self.waiting.ids()
 
     @_locked
     def identities(self) -> dict[str, str]:

@@ -3,17 +3,21 @@
 `Indexer.index(paths)` is a generator of `Progress`: the caller (CLI, desktop worker, folder
 watcher) shows it and may cancel between files. Files are compared with the manifest by size
 and mtime first, then by content hash; unchanged files cost a `stat`. Changed files are parsed
-and chunked in worker processes (parse_pool.py: a time and memory limit per file) while this
-process embeds the chunks of the files before them, in length-sorted batches that span several
-small files, and writes each batch to the store in one call. A file that fails is reported with
-its reason and never stops the job; if an earlier version of it was indexed, that version is
-kept. See manifest.py and upkeep.py for how a kill at any moment is recovered.
+and chunked in worker processes (parse_pool.py: a time and memory limit per file). Each file
+read is committed at once, in two stages: first its record, its lexical rows and its chunks
+(queued for their vectors: waiting.py) in one transaction — searchable by its words — then,
+while the workers read the next files and after the last, this process embeds the queue in
+length-sorted batches that span several small files and writes each batch to the store in one
+call. A file that fails is reported with its reason and never stops the job; if an earlier
+version of it was indexed, that version is kept. See manifest.py and upkeep.py for how a kill at
+any moment is recovered.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import threading
 import time
 from collections import OrderedDict, deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -86,9 +90,24 @@ class Indexer(Upkeep):
         self.pool = ParsePool(embedder.model_dir, chunker.config, self.options.parse)
         self.recent: OrderedDict[str, np.ndarray] = OrderedDict()  # text → vector, this indexer's latest
         self.reused = 0  # chunks that took a vector already made (bench/indexing.py reports it)
+        self._unread: set[str] = set()  # the files of the run in progress not read yet
+        self._unread_lock = threading.Lock()
 
     def close(self) -> None:
         self.pool.close()
+
+    def unread(self) -> list[str]:
+        """The files of the run in progress that are not read yet (none between runs): what a
+        question asked meanwhile cannot find."""
+        with self._unread_lock:
+            return sorted(self._unread)
+
+    def _reading(self, paths: Sequence[str] = (), done: str | None = None, *, over: bool = False) -> None:
+        with self._unread_lock:
+            if over:
+                self._unread.clear()
+            self._unread.update(paths)
+            self._unread.discard(done)
 
     # -- consistency -------------------------------------------------------------------------
 
@@ -189,76 +208,89 @@ class Indexer(Upkeep):
         )
         return FileReport(path, FileStatus.FAILED, reason)
 
-    def _commit(self, items: list[_Prepared], vectors) -> list[FileReport]:
-        """Write a batch of files: new chunks first (one store call), then the manifest, then
-        the chunks their earlier versions had. Each step is recorded ahead in `pending`."""
+    def _searchable(self, item: _Prepared) -> FileReport:
+        """The first stage of a parsed file: its record, its lexical rows and its chunks (in the
+        queue for their vectors) in one transaction, so it answers by its words at once. Chunks
+        whose text has a vector already (a page of the file's indexed version, boilerplate
+        embedded lately) are written to the store with it now; the earlier version's other
+        chunks are deleted. Each store write is recorded ahead in `pending`."""
+        new_ids = [c.id for c in item.chunks]
+        known = self._known_vectors(item)
+        ready = [(c, known[c.embed_text]) for c in item.chunks if c.embed_text in known]
+        if ready:
+            with self.manifest.transaction() as db:
+                self.manifest.mark_pending([c.id for c, _ in ready], item.path, "add", db)
+            self.store.add([c for c, _ in ready], np.asarray([v for _, v in ready], dtype=np.float32))
+            self.reused += len(ready)
+        ready_ids = {c.id for c, _ in ready}
+        old_stale = sorted(set(item.old.chunk_ids if item.old else ()) - set(new_ids))
         with self.manifest.transaction() as db:
-            for item in items:
-                self.manifest.mark_pending([c.id for c in item.chunks], item.path, "add", db)
-        self.store.add([c for item in items for c in item.chunks], vectors)
-        stale: list[str] = []
-        with self.manifest.transaction() as db:
-            for item in items:
-                new_ids = [c.id for c in item.chunks]
-                old_stale = sorted(set(item.old.chunk_ids if item.old else ()) - set(new_ids))
-                self.manifest.put(
-                    FileRecord(
-                        path=item.path, content_hash=item.content_hash, size=item.size, mtime_ns=item.mtime_ns,
-                        status="indexed", kind=item.doc.kind, title=item.doc.title, pages=item.doc.page_count,
-                        chunks=len(item.chunks), chars=item.doc.char_count, warnings=item.doc.warnings,
-                        chunk_ids=new_ids, indexed_at=time.time(), identity=item.doc.identity,
-                    ),
-                    db,
-                )
-                self.manifest.clear_pending(new_ids, db)
-                self.manifest.mark_pending(old_stale, item.path, "delete", db)
-                # the lexical index changes in this same transaction: never out of step
-                self.manifest.lexical.delete(old_stale, db)
-                self.manifest.lexical.add([(c.id, c.path, c.search_text) for c in item.chunks], db)
-                stale.extend(old_stale)
-        if stale:
-            self.store.delete(stale)
-            self.manifest.clear_pending(stale)
-        return [
-            FileReport(
-                item.path, FileStatus.INDEXED, kind=item.doc.kind, pages=item.doc.page_count,
-                chunks=len(item.chunks), chars=item.doc.char_count, warnings=item.doc.warnings,
+            self.manifest.put(
+                FileRecord(
+                    path=item.path, content_hash=item.content_hash, size=item.size, mtime_ns=item.mtime_ns,
+                    status="indexed", kind=item.doc.kind, title=item.doc.title, pages=item.doc.page_count,
+                    chunks=len(item.chunks), chars=item.doc.char_count, warnings=item.doc.warnings,
+                    chunk_ids=new_ids, indexed_at=time.time(), identity=item.doc.identity,
+                ),
+                db,
             )
-            for item in items
-        ]
+            self.manifest.clear_pending(ready_ids, db)
+            self.manifest.mark_pending(old_stale, item.path, "delete", db)
+            # the lexical index and the queue change in this same transaction: never out of step
+            self.manifest.lexical.delete(old_stale, db)
+            self.manifest.lexical.add([(c.id, c.path, c.search_text) for c in item.chunks], db)
+            self.manifest.waiting.delete(old_stale, db)
+            self.manifest.waiting.add([c for c in item.chunks if c.id not in ready_ids], db)
+        if old_stale:
+            self.store.delete(old_stale)
+            self.manifest.clear_pending(old_stale)
+        return FileReport(
+            item.path, FileStatus.INDEXED, kind=item.doc.kind, pages=item.doc.page_count,
+            chunks=len(item.chunks), chars=item.doc.char_count, warnings=item.doc.warnings,
+        )
 
-    def _vectors(self, items: list[_Prepared]) -> np.ndarray:
-        """The vectors of the items' chunks, embedding each distinct text once: a text seen
-        earlier in this job (boilerplate repeated across files), or held by the file's
-        indexed version (an edited file: its unchanged pages), takes the vector it got then."""
-        texts = [c.embed_text for item in items for c in item.chunks]
-        if not texts:
-            return self.embedder.embed([])
-        known: dict[str, np.ndarray] = {}
-        old_ids = [cid for item in items if item.old for cid in item.old.chunk_ids]
+    def _known_vectors(self, item: _Prepared) -> dict[str, np.ndarray]:
+        """Vectors this file's texts have already: embedded lately in this indexer, or held by the
+        file's indexed version (an edited file: its unchanged pages)."""
+        known = {c.embed_text: self.recent[c.embed_text] for c in item.chunks if c.embed_text in self.recent}
+        old_ids = list(item.old.chunk_ids) if item.old else []
         if old_ids:
             try:
-                known = {c.embed_text: v for c, v in self.store.get_with_vectors(old_ids)}
+                known |= {c.embed_text: v for c, v in self.store.get_with_vectors(old_ids)}
             except Exception:  # an unreadable old version: its texts are embedded again
-                known = {}
+                pass
+        return known
+
+    def _embed_waiting(self, limit: int) -> int:
+        """The second stage, for the oldest `limit` waiting chunks: embed each distinct text once
+        (a text seen lately takes the vector it got then), write them to the store, and take
+        them off the queue. Returns how many chunks got their vectors."""
+        chunks = self.manifest.next_waiting(limit)
+        if not chunks:
+            return 0
         todo: dict[str, int] = {}
-        for text in texts:
-            if text not in known and text not in self.recent:
-                todo.setdefault(text, len(todo))
-        fresh = self.embedder.embed(list(todo)) if todo else np.zeros((0, 0), dtype=np.float32)
-        self.reused += len(texts) - len(todo)
-        out = []
-        for text in texts:
-            vector = fresh[todo[text]] if text in todo else known.get(text)
-            if vector is None:
-                vector = self.recent[text]
-                self.recent.move_to_end(text)
+        for c in chunks:
+            if c.embed_text not in self.recent:
+                todo.setdefault(c.embed_text, len(todo))
+        fresh = self.embedder.embed(list(todo)) if todo else None
+        self.reused += len(chunks) - len(todo)
+        vectors = []
+        for c in chunks:
+            if c.embed_text in todo:
+                vector = fresh[todo[c.embed_text]]
+                self.recent[c.embed_text] = vector
             else:
-                self.recent[text] = vector
-            out.append(vector)
+                vector = self.recent[c.embed_text]
+                self.recent.move_to_end(c.embed_text)
+            vectors.append(vector)
         while len(self.recent) > RECENT_TEXTS:
             self.recent.popitem(last=False)
-        return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+        # a kill after this write and before the delete below: the next run writes them again
+        # (an upsert: the same ids, the same vectors)
+        self.store.add(chunks, np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1))
+        with self.manifest.transaction() as db:
+            self.manifest.waiting.delete([c.id for c in chunks], db)
+        return len(chunks)
 
     # -- a run -------------------------------------------------------------------------------
 
@@ -271,7 +303,11 @@ class Indexer(Upkeep):
         cancel: Callable[[], bool] | None = None,
     ) -> Iterator[Progress]:
         """Index the files under `paths`, yielding Progress (a snapshot per file and step); the
-        last one's phase is "done" or "cancelled", its reports one per file found."""
+        last one's phase is "done" or "cancelled", its reports one per file found. Each file is
+        searchable by its words once read (its report comes then); the vectors follow, written
+        while the parse workers read the next files, then the rest once all are read, so a run
+        ends with every chunk embedded (a cancelled or killed one leaves them queued: the next
+        run embeds them first)."""
         run = _Run(self, cancel or (lambda: False))
         yield run.progress
         files, skipped = discover(paths)
@@ -281,6 +317,7 @@ class Indexer(Upkeep):
         self.acquire()
         try:
             self.recover()
+            self._reading([str(f) for f in files], over=True)
             for path in files:
                 if run.cancel():
                     break
@@ -294,12 +331,15 @@ class Indexer(Upkeep):
             while run.inflight and not run.cancel():
                 yield from run.collect(block=True)  # returns when all are in (or on cancel)
             if not run.cancel():
-                yield from run.flush()
+                yield run.all_read()
                 if prune:
                     run.progress.reports.extend(self.prune(paths, {str(f) for f in files}))
+            while run.progress.chunks_waiting and not run.cancel():
+                yield from run.embed()
         finally:
             for _, future in run.inflight:
-                future.cancel()  # parsed but not embedded: not committed, redone next run
+                future.cancel()  # handed out, not read yet: read again next run
+            self._reading(over=True)
             self.lock.release()
         yield run.end()
 
@@ -310,8 +350,8 @@ GIANT_BYTES = 8 * 2**20
 
 
 class _Run:
-    """One `Indexer.index` run: its Progress, the files handed to the parse workers (`inflight`)
-    and the parsed ones waiting for the embedder (`batch`)."""
+    """One `Indexer.index` run: its Progress and the files handed to the parse workers
+    (`inflight`). The chunks waiting for their vectors are in the manifest's queue."""
 
     def __init__(self, indexer: Indexer, cancel: Callable[[], bool]):
         self.indexer = indexer
@@ -320,10 +360,10 @@ class _Run:
         self.progress = Progress(phase="scanning")
         self.sizes: dict[str, int] = {}
         self.inflight: deque[tuple[_ToParse, Future]] = deque()
-        self.batch: list[_Prepared] = []
-        # files handed to the parse workers ahead of the embedder: enough that the workers never
-        # run dry while a batch is embedded (a 3 MB PDF parses for seconds), few enough that parsed
-        # files waiting for the embedder stay small in memory (bench/indexing.py)
+        self.progress.chunks_waiting = indexer.manifest.waiting_count()  # a killed run's, if any
+        # files handed to the parse workers ahead: enough that they never run dry while a batch is
+        # embedded (a 3 MB PDF parses for seconds), few enough that read files waiting to be
+        # collected stay small in memory (bench/indexing.py)
         self.lookahead = 8 * max(1, indexer.options.parse.workers) + 4
         self.lookahead_bytes = 64 * 2**20
 
@@ -350,6 +390,7 @@ class _Run:
         return copy.copy(self.progress)
 
     def finish(self, report: FileReport, work: bool = False) -> Progress:
+        self.indexer._reading(done=report.path)
         p = self.progress
         p.files_done += 1
         p.bytes_done += self.sizes.get(report.path, 0)
@@ -362,20 +403,26 @@ class _Run:
         p.reports.append(report)
         return copy.copy(p)  # a snapshot: the consumer may read it on another thread
 
-    def flush(self) -> Iterator[Progress]:
-        """Embed and commit the parsed files waiting (cancelled while embedding: not committed,
-        redone next run)."""
-        if not self.batch:
-            return
-        items, self.batch = self.batch, []
+    def embed(self) -> Iterator[Progress]:
+        """Embed one batch of the waiting chunks (cancelled meanwhile: they stay queued)."""
         t = time.perf_counter()
-        vectors = self.indexer._vectors(items)
-        if self.cancel():
-            return
-        embed_each = (time.perf_counter() - t) / max(1, sum(len(i.chunks) for i in items))
-        for item, report in zip(items, self.indexer._commit(items, vectors)):
-            report.seconds = item.seconds + embed_each * len(item.chunks)
-            yield self.finish(report, work=True)
+        done = self.indexer._embed_waiting(self.indexer.options.flush_chunks)
+        p = self.progress
+        p.embed_seconds += time.perf_counter() - t
+        p.chunks_embedded += done
+        p.chunks_waiting = max(0, p.chunks_waiting - done) if done else 0
+        p.elapsed = time.perf_counter() - self.t0
+        p.report = None
+        yield copy.copy(p)
+
+    def all_read(self) -> Progress:
+        """Every file of the run is read: searchable; what is left is vectors."""
+        p = self.progress
+        p.elapsed = p.searchable_s = time.perf_counter() - self.t0
+        p.current = None
+        p.report = None
+        p.phase = "embedding" if p.chunks_waiting else p.phase
+        return copy.copy(p)
 
     def collect(self, block: bool) -> Iterator[Progress]:
         """Take the files the workers have finished, in the order they finish (a large PDF or its
@@ -386,8 +433,8 @@ class _Run:
             if ready is None:
                 if not block:
                     return
-                if self.batch:  # the workers are busy: embed what they parsed instead of waiting
-                    yield from self.flush()
+                if self.progress.chunks_waiting:  # the workers are busy: embed what they read meanwhile
+                    yield from self.embed()
                 else:
                     wait([f for _, f in self.inflight], timeout=1.0, return_when=FIRST_COMPLETED)
                 continue
@@ -397,12 +444,12 @@ class _Run:
             if isinstance(result, tuple):  # its image-only pages go to OCR: comes back later
                 self.inflight.append(result)
                 continue
-            if isinstance(result, FileReport):
-                yield self.finish(result, work=True)
-            else:
-                self.batch.append(result)
-                if sum(len(i.chunks) for i in self.batch) >= self.indexer.options.flush_chunks:
-                    yield from self.flush()
+            if isinstance(result, _Prepared):
+                report = self.indexer._searchable(result)
+                report.seconds = result.seconds
+                self.progress.chunks_waiting = self.indexer.manifest.waiting_count()
+                result = report
+            yield self.finish(result, work=True)
             block = block and self.too_many()
 
     def end(self) -> Progress:

@@ -102,7 +102,7 @@ class Hit:
     score: float  # cosine similarity, -1..1
 
 
-def _metadata(chunk: Chunk) -> dict:
+def chunk_metadata(chunk: Chunk) -> dict:
     meta = {
         "file_path": chunk.path,
         "file_name": Path(chunk.path).name,
@@ -189,7 +189,7 @@ class ChunkStore:
             return
         ids, metadatas, documents = [], [], []
         for chunk in chunks:
-            meta = _metadata(chunk)
+            meta = chunk_metadata(chunk)
             node = TextNode(
                 id_=chunk.id,
                 text=chunk.text,

@@ -64,6 +64,7 @@ class Upkeep:
                 self.manifest.mark_pending(rec.chunk_ids, path, "delete", db)
                 self.manifest.drop(path, db)
                 self.manifest.lexical.delete(rec.chunk_ids, db)
+                self.manifest.waiting.delete(rec.chunk_ids, db)
             self.store.delete(rec.chunk_ids)
             self.manifest.clear_pending(rec.chunk_ids)
             reports.append(FileReport(path, FileStatus.REMOVED, kind=rec.kind, pages=rec.pages, chunks=rec.chunks))
@@ -88,15 +89,18 @@ class Upkeep:
             self.lock.release()
 
     def check(self) -> dict[str, int]:
-        """Compare the store with the manifest: orphans in the store, chunks missing from it."""
+        """Compare the store with the manifest: orphans in the store, chunks missing from it (not
+        counting those waiting for their vectors)."""
         in_store = set(self.store.all_ids())
         in_manifest = self.manifest.all_chunk_ids()
         in_lexical = self.manifest.lexical_ids()
+        waiting = self.manifest.waiting_ids()
         return {
             "store_chunks": len(in_store),
             "manifest_chunks": len(in_manifest),
             "orphans": len(in_store - in_manifest),
-            "missing": len(in_manifest - in_store),
+            "missing": len(in_manifest - in_store - waiting),
+            "waiting": len(waiting),
             "pending": len(self.manifest.pending()),
             "lexical_mismatch": len(in_lexical ^ in_manifest),
         }

@@ -143,6 +143,9 @@ class Answer:
     # cell and row, citation n), and a change across periods or filings side by side, else None
     figure: dict | None = None
     comparison: dict | None = None
+    # asked while the library was still being indexed: what it had not finished (files not read,
+    # vectors not written), in words (app.library.Unfinished.note), else None
+    incomplete: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -151,6 +154,7 @@ class Answer:
             "rewritten": self.rewritten,
             "retrieved": [{"file": f, "index": i} for f, i in self.retrieved],
             "scope": self.scope,
+            "incomplete": self.incomplete,
             "kind": self.kind,
             "answer": self.text,
             "figure": self.figure,

@@ -104,6 +104,7 @@ class Retriever:
         documents: Callable[[], dict[str, str]] | None = None,
         frequency: Callable[[Sequence[str]], dict[str, int]] | None = None,
         size: Callable[[], int] | None = None,
+        waiting: Callable[[Sequence[str]], list] | None = None,
     ):
         self.store = store
         self.embedder = embedder
@@ -112,6 +113,7 @@ class Retriever:
         self.documents = documents  # path → identity of every indexed document
         self._frequency = frequency  # word → chunks holding it (the lexical index)
         self._size = size  # chunks in the library
+        self._waiting = waiting  # chunks whose vectors are not written yet (found by their words)
 
     def search(
         self, query: str, k: int | None = None, *, context: Context | None = None, within: Sequence[str] | None = None
@@ -259,7 +261,17 @@ class Retriever:
         return self._size() if self._size is not None else 0
 
     def _read(self, ids: Sequence[str]) -> dict:
-        return {chunk.id: (chunk, v) for chunk, v in self.store.get_with_vectors(list(ids))} if ids else {}
+        """The chunks of `ids` with their vectors: from the store, or, for a chunk still waiting
+        for its vector (a file being indexed), from the queue, embedded now."""
+        if not ids:
+            return {}
+        read = {chunk.id: (chunk, v) for chunk, v in self.store.get_with_vectors(list(ids))}
+        if self._waiting is not None and len(read) < len(ids):
+            queued = self._waiting([i for i in ids if i not in read])
+            if queued:
+                vectors = self.embedder.embed([c.embed_text for c in queued])
+                read |= {c.id: (c, v) for c, v in zip(queued, vectors)}
+        return read
 
     def _lexical(self, query: str, n: int, prefetch: int, preferred: list[str] | None = None, inside: str = "",
                  within: Sequence[str] | None = None):

@@ -125,6 +125,13 @@ class LibraryActions:
         if switched:
             self._watch_stopped()
             self.refresh_libraries()
+            self.finish_vectors()
+
+    def finish_vectors(self) -> None:
+        """A run stopped before every vector was written (the app quit, a kill): write them now, as a
+        job of its own (no files to read), so the library's meaning search is whole again."""
+        if self.session.vectors_waiting() and self.index_worker is None:
+            self.enqueue_index([])
 
     def new_library_dialog(self) -> None:
         from ui.library_panel import NewLibraryDialog

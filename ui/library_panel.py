@@ -271,12 +271,18 @@ class LibraryPanel(QWidget):
     def job_progress(self, p) -> None:
         if p.phase == "scanning":
             return
-        self.progress.setRange(0, max(p.files_total, 1))
-        self.progress.setValue(p.files_done)
-        self.progress.setFormat(f"{p.files_done}/{p.files_total} files")
+        if p.phase == "embedding":  # every file searchable by its words; the vectors fill in
+            self.progress.setRange(0, max(p.chunks_embedded + p.chunks_waiting, 1))
+            self.progress.setValue(p.chunks_embedded)
+            self.progress.setFormat(f"all {p.files_total} files searchable · vectors: {p.chunks_waiting:,} passages to go")
+        else:
+            self.progress.setRange(0, max(p.files_total, 1))
+            self.progress.setValue(p.files_done)
+            self.progress.setFormat(p.stages_text)
         current = Path(p.current).name if p.current else ""
-        rate = f"{p.chunks_per_s:.0f} chunks/s" if p.chunks_done else ""
-        parts = [x for x in (current, rate, p.eta_text if p.files_done < p.files_total else "") if x]
+        rate = f"{p.chunks_per_s:.0f} chunks/s" if p.chunks_embedded else ""
+        busy = p.files_done < p.files_total or p.chunks_waiting
+        parts = [x for x in (current, rate, p.eta_text if busy else "") if x]
         self.job_label.setText(" · ".join(parts))
         self.model.set_indexing(p.current)
 

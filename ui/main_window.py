@@ -62,6 +62,7 @@ class MainWindow(LibraryActions, QMainWindow):
         self._restore_state()
         self.refresh_libraries()
         self.refresh_conversations()
+        QTimer.singleShot(0, self.finish_vectors)  # what a stopped run left (LibraryActions)
         if warm_up:
             QTimer.singleShot(0, self.warm_up)
         # an engine idle for llm.idle_stop_minutes stops, giving its memory back

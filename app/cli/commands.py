@@ -56,23 +56,30 @@ def cmd_index(services, args) -> int:
         disable=not live,
     ) as bar:
         task = bar.add_task("Scanning", total=None, files="", rate="", eta="--:--", current="")
+        shown = 0
         for p in library.add(args.paths, prune=args.prune, force=args.force):
             final = p
             if p.phase == "scanning":
                 continue
+            embedding = p.phase == "embedding"  # all searchable by their words; vectors fill in
             bar.update(
                 task,
-                description="Indexing",
-                total=max(p.bytes_total, 1),
-                completed=p.bytes_done,
-                files=f"{p.files_done}/{p.files_total} files",
+                description="Embedding" if embedding else "Indexing",
+                total=max(p.chunks_embedded + p.chunks_waiting if embedding else p.bytes_total, 1),
+                completed=p.chunks_embedded if embedding else p.bytes_done,
+                files=p.stages_text,
                 rate=f"{p.chunks_per_s:.0f} chunks/s",
                 eta=p.eta_text,
                 current=Path(p.current).name[:40] if p.current else "",
             )
-            if not live and p.report is not None and p.report.status is not FileStatus.UNCHANGED and not args.json:
+            if live or args.json:
+                continue
+            if p.report is not None and p.report.status is not FileStatus.UNCHANGED:
                 r = p.report
                 err.print(f"[{p.files_done}/{p.files_total}] {r.status.value}: {escape(show_path(r.path))}")
+            elif p.report is None and p.chunks_embedded and p.chunks_embedded != shown:  # a batch of vectors written
+                shown = p.chunks_embedded
+                err.print(f"[vectors] {p.chunks_embedded:,} written, {p.chunks_waiting:,} passages to go")
     assert final is not None
     reports = final.reports
     if args.json:
@@ -183,6 +190,8 @@ def cmd_ask(services, args) -> int:
                 out.print(f'  {i}. {escape(p.where())} [dim]({match_words(p.dense)})[/dim]: "{escape(text[:200])}{"…" if len(text) > 200 else ""}"')
         return 0
     out.print()
+    if answer.incomplete:
+        err.print(f"[yellow]Asked while indexing: {escape(answer.incomplete)}[/yellow]")
     if answer.citations:
         out.print("\n[bold]Sources[/bold]")
         for c in answer.citations:

@@ -153,6 +153,9 @@ def run_checks(services) -> list[Check]:
             bad = consistency["orphans"] or consistency["missing"]
             if bad:
                 checks.append(Check(f"library '{name}'", False, f"{detail}; store and manifest disagree ({consistency})", f"run: citewise --library {name} index --force PATHS"))
+            elif consistency.get("waiting"):  # a run stopped before every vector was written
+                checks.append(Check(f"library '{name}'", True, f"{detail}; {consistency['waiting']:,} passages searchable "
+                                    "by their words only until the next `citewise index` writes their vectors"))
             else:
                 checks.append(Check(f"library '{name}'", True, detail))
         except Exception as exc:

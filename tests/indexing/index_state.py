@@ -42,9 +42,11 @@ def snapshot(library) -> dict:
 
 
 def assert_consistent(library) -> None:
-    """The index parts agree with the manifest: no orphans, nothing missing, nothing pending."""
+    """The index parts agree with the manifest: no orphans, nothing missing, nothing pending or
+    waiting for its vector."""
     check = library.indexer.check()
     assert check["orphans"] == 0 and check["missing"] == 0 and check["pending"] == 0, check
+    assert check["waiting"] == 0, check  # a finished run leaves no chunk without its vector
     state = snapshot(library)
     listed = sorted(i for f in state["manifest"].values() for i in f["chunk_ids"])
     assert state["dense"]["ids"] == listed

@@ -56,6 +56,7 @@ def test_folder_is_indexed_recursively_with_a_report(library, folder):
         "orphans": 0,
         "missing": 0,
         "pending": 0,
+        "waiting": 0,  # every chunk has its vector when the run ends
         "lexical_mismatch": 0,
     }
     # provenance reaches the store

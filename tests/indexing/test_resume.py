@@ -67,7 +67,8 @@ def test_twenty_sigkills_then_a_finish_equal_one_clean_run(tmp_path, embedder):
         if kills % 5 == 4:
             time.sleep(rng.uniform(0.5, 5.0))  # during start-up, lock and recovery
         else:
-            # once the job is writing: after its first report, a random moment later
+            # once the job is writing: after its first report (a file read, or a batch of vectors
+            # written), a random moment later
             deadline = time.monotonic() + 60
             while not lines and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.02)
