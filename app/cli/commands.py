@@ -79,7 +79,7 @@ def cmd_index(services, args) -> int:
                 err.print(f"[{p.files_done}/{p.files_total}] {r.status.value}: {escape(show_path(r.path))}")
             elif p.report is None and p.chunks_embedded and p.chunks_embedded != shown:  # a batch of vectors written
                 shown = p.chunks_embedded
-                err.print(f"[vectors] {p.chunks_embedded:,} written, {p.chunks_waiting:,} passages to go")
+                err.print(f"\\[vectors] {p.chunks_embedded:,} written, {p.chunks_waiting:,} passages to go")
     assert final is not None
     reports = final.reports
     if args.json:
