@@ -459,7 +459,7 @@ def conversation(res: Results) -> list[str]:
 
 # ---- indexing ---------------------------------------------------------------------------------
 
-INDEXING_VARIANTS = ("full", "layers", "full-recall", "noocr")
+INDEXING_VARIANTS = ("full", "layers", "full-recall", "noocr", "batch256")
 INDEXING_HEADER = ["path", "wall s", "words/s", "× peer", "recall@5", "peak RSS MB", "chunks", "tokens", "OCR pages",
                    "vectors reused", "searchable s", "÷ peer's wall", "recall@5 searchable → half → done"]
 

@@ -153,10 +153,11 @@ class Indexer(Upkeep):
             return FileReport(spath, FileStatus.UNCHANGED, kind=old.kind, pages=old.pages, chunks=old.chunks)
         return _ToParse(spath, st.st_size, st.st_mtime_ns, digest, old, t0)
 
-    def _parsed(self, todo: _ToParse, future: Future) -> FileReport | _Prepared | tuple[_ToParse, Future]:
+    def _parsed(self, todo: _ToParse, future: Future) -> FileReport | _Prepared | tuple[_ToParse, list[int]]:
         """The outcome of a worker's future: a report (failed), the prepared file, or, for a PDF
-        with image-only pages, the same file again in its OCR stage (the OCR runs in a worker
-        while the indexer goes on with other files: it takes seconds a page)."""
+        with image-only pages, the same file again for its OCR stage with the pages to OCR (the
+        run hands them to a worker once every file is handed out: OCR takes seconds a page, and
+        the files with text are searchable first)."""
         try:
             if todo.ocr_of is not None:
                 chunks = self._with_ocr(todo, todo.ocr_of, future)
@@ -165,7 +166,7 @@ class Indexer(Upkeep):
                 parsed = self.pool.result(future)
                 if parsed.doc.ocr_pages:
                     pages, parsed.doc.ocr_pages = parsed.doc.ocr_pages, []
-                    return replace(todo, ocr_of=parsed.doc, ocr_pages=len(pages)), self.pool.submit_ocr(todo.path, pages)
+                    return replace(todo, ocr_of=parsed.doc, ocr_pages=len(pages)), pages
                 doc, chunks = parsed.doc, parsed.chunks
         except DocumentError as exc:
             return self._failed(todo.path, todo.old, todo.size, todo.mtime_ns, todo.content_hash, exc.reason)
@@ -328,8 +329,11 @@ class Indexer(Upkeep):
                     continue
                 run.inflight.append((todo, self.pool.submit(todo.path, todo.content_hash)))
                 yield from run.collect(block=run.too_many())
-            while run.inflight and not run.cancel():
+            if not run.cancel():
+                run.ocr_when_free(handed_out=True)
+            while (run.inflight or run.scans) and not run.cancel():
                 yield from run.collect(block=True)  # returns when all are in (or on cancel)
+                run.ocr_when_free()
             if not run.cancel():
                 yield run.all_read()
                 if prune:
@@ -343,6 +347,9 @@ class Indexer(Upkeep):
             self.lock.release()
         yield run.end()
 
+
+# chunks embedded at a time while files are still being read (a full batch once all are read)
+READING_BATCH = 32
 
 # a file this large (a 5,000-page PDF, a database dump named .txt) is indexed after the others, so
 # the ordinary documents of a drop are searchable first
@@ -360,6 +367,11 @@ class _Run:
         self.progress = Progress(phase="scanning")
         self.sizes: dict[str, int] = {}
         self.inflight: deque[tuple[_ToParse, Future]] = deque()
+        # scanned pages to OCR, handed to the workers once every file is (OCR is the slowest
+        # reading there is: the files with a text layer are searchable first)
+        self.scans: list[tuple[_ToParse, list[int]]] = []
+        self.handed_out = False
+        self.reading_done = False
         self.progress.chunks_waiting = indexer.manifest.waiting_count()  # a killed run's, if any
         # files handed to the parse workers ahead: enough that they never run dry while a batch is
         # embedded (a 3 MB PDF parses for seconds), few enough that read files waiting to be
@@ -403,10 +415,23 @@ class _Run:
         p.reports.append(report)
         return copy.copy(p)  # a snapshot: the consumer may read it on another thread
 
+    def ocr_when_free(self, handed_out: bool = False) -> None:
+        """Hand the scanned pages to the workers once every file is handed out."""
+        self.handed_out = self.handed_out or handed_out
+        if not self.handed_out:
+            return
+        for todo, pages in self.scans:
+            self.inflight.append((todo, self.indexer.pool.submit_ocr(todo.path, pages)))
+        self.scans = []
+
     def embed(self) -> Iterator[Progress]:
-        """Embed one batch of the waiting chunks (cancelled meanwhile: they stay queued)."""
+        """Embed one batch of the waiting chunks (cancelled meanwhile: they stay queued). While
+        files are still being read the batch is small, so the workers are handed the next files
+        within seconds (a full batch takes a quarter of a minute on two cores, and they ran dry
+        meanwhile: bench/indexing.py's time to searchable)."""
         t = time.perf_counter()
-        done = self.indexer._embed_waiting(self.indexer.options.flush_chunks)
+        limit = self.indexer.options.flush_chunks
+        done = self.indexer._embed_waiting(limit if self.reading_done else min(limit, READING_BATCH))
         p = self.progress
         p.embed_seconds += time.perf_counter() - t
         p.chunks_embedded += done
@@ -417,6 +442,7 @@ class _Run:
 
     def all_read(self) -> Progress:
         """Every file of the run is read: searchable; what is left is vectors."""
+        self.reading_done = True
         p = self.progress
         p.elapsed = p.searchable_s = time.perf_counter() - self.t0
         p.current = None
@@ -442,7 +468,8 @@ class _Run:
             del self.inflight[ready]
             result = self.indexer._parsed(todo, future)
             if isinstance(result, tuple):  # its image-only pages go to OCR: comes back later
-                self.inflight.append(result)
+                self.scans.append(result)
+                self.ocr_when_free()
                 continue
             if isinstance(result, _Prepared):
                 report = self.indexer._searchable(result)
