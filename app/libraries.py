@@ -21,7 +21,8 @@ from retrieval.search import SearchSettings
 
 def index_options(settings: Settings) -> IndexOptions:
     i = settings.indexing
-    workers = i.parse_workers or max(1, min(4, (os.cpu_count() or 2) // 2))
+    # one worker per core (at most 4): reading comes first, the vectors take the cores it leaves
+    workers = i.parse_workers or max(1, min(4, os.cpu_count() or 1))
     return IndexOptions(
         max_file_bytes=i.max_file_mb * 2**20,
         flush_chunks=i.batch_chunks,

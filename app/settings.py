@@ -50,7 +50,7 @@ class IndexingSettings(BaseModel):
     chunk_tokens: int = Field(254, ge=32, le=8192)
     overlap_tokens: int = Field(32, ge=0, le=512)
     batch_chunks: int = Field(256, ge=1, le=65536)  # chunks embedded and written together
-    parse_workers: int = Field(0, ge=0, le=64)  # processes that read files; 0 = one per two cores
+    parse_workers: int = Field(0, ge=0, le=64)  # processes that read files; 0 = one per core (at most 4)
     parse_timeout_s: float = Field(120.0, gt=0)  # per file; the parser is stopped after it
     parse_memory_mb: int = Field(4096, ge=0)  # address-space cap of a parser process; 0 = none
     # a file past these is indexed as far as they go, and its report says so; 0 = no limit

@@ -461,7 +461,8 @@ def conversation(res: Results) -> list[str]:
 
 INDEXING_VARIANTS = ("full", "layers", "full-recall", "noocr", "batch256")
 INDEXING_HEADER = ["path", "wall s", "words/s", "× peer", "recall@5", "peak RSS MB", "chunks", "tokens", "OCR pages",
-                   "vectors reused", "searchable s", "÷ peer's wall", "recall@5 searchable → half → done"]
+                   "vectors reused", "first file s", "searchable s", "÷ peer's wall", "recall@5 at ⅒ → ½ of the peer's wall",
+                   "recall@5 searchable → half → done"]
 
 
 def peer_row(data: dict) -> dict | None:
@@ -484,9 +485,11 @@ def indexing_row(r: dict, peer: dict | None) -> list:
     share = searchable / peer["wall_s"] if peer and searchable is not None else None
     during = notes.get("recall_during") or {}
     steps = [during.get(k) for k in ("searchable", "half", "done") if k in during]
+    early = [during.get(k) for k in ("peer_tenth", "peer_half") if k in during]
     return [r["path"], num(r["wall_s"]), num(r["words_per_s"], 0), times(x), num(r.get("recall_at_5")),
             num(r.get("peak_rss_mb"), 0), num(r["chunks"]), num(r["tokens"]), num(notes.get("ocr_pages")),
-            num(notes.get("reused_vectors")), num(searchable), num(share, 2), pair(steps) if steps else "—"]
+            num(notes.get("reused_vectors")), num(during.get("first_file_s")), num(searchable), num(share, 2),
+            pair(early) if early else "—", pair(steps) if steps else "—"]
 
 
 def reindex_lines(data: dict) -> list[str]:
@@ -542,8 +545,9 @@ def indexing(res: Results) -> list[str]:
     COVID-QA questions; *× peer* is words per second over the peer's in the same run. Since files are
     searchable by their words once read (their vectors follow), *searchable s* is when every file was read
     (the peer's is its whole wall time: it answers nothing before) and *÷ peer's wall* that over the peer's
-    wall time; recall@5 of every fifth question is also measured when every file is read, when half the
-    vectors are written, and at the end (the run paused meanwhile, its clock stopped). Some paths change
+    wall time, *first file s* when the first file was; recall@5 of every fifth question is also measured
+    at a tenth and at half of the peer's wall time (the peer finds nothing then), when every file is read,
+    when half the vectors are written, and at the end (the run paused meanwhile, its clock stopped). Some paths change
     one setting: `overlap_tokens` (the overlap between chunks), `ocr=off` (no OCR of scanned pages,
     which the peer does not do), `model=model-Nlayers` (the embedder's first layers only)."""
     newest_per_cpu: dict[str, tuple[str, dict]] = {}

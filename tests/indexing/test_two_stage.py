@@ -151,3 +151,20 @@ def test_the_window_writes_the_vectors_a_stopped_run_left(qtbot, settings, embed
     assert_consistent(library)
     win.close()
     assert win.pool.activeThreadCount() == 0
+
+
+def test_the_vectors_wait_while_every_core_is_reading(library):
+    """Reading comes first: the vectors are written on a core the parse workers leave free."""
+    from concurrent.futures import Future
+
+    from indexing.pipeline import _Run
+
+    run = _Run(library.indexer, lambda: False)
+    run.cores = 2
+    reading = [(None, Future()) for _ in range(3)]  # handed out: one waits for a worker
+    run.inflight.extend(reading)
+    assert not run.core_free()
+    reading[0][1].set_result(None)
+    assert not run.core_free()  # two still being read on two cores
+    reading[1][1].set_result(None)
+    assert run.core_free()
