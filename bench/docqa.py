@@ -213,21 +213,27 @@ def citewise_system(folder: Path, work: Path):
     failed = [(Path(r.path).name, r.error) for r in library.manifest.files() if r.status == "failed"]
     chat = Chat(library.retriever, services.engines.engine, services.embedder.embed, services.settings, chunks_of=library.chunks_of)
 
-    def ask(question: str, before: bool = False) -> dict:
+    def ask(question: str, before: bool = False, lexical: bool = False) -> dict:
+        import dataclasses
+
         import app.chat as chat_module
         import retrieval.quote as quote
 
         answer = None
         saved = quote.kind_bonus, chat_module.direct_answer
+        settings = library.retriever.settings
         if before:  # the quote answer as it was before issue 29: the question unread
             quote.kind_bonus, chat_module.direct_answer = (lambda reading, sentence: 0.0), (lambda *a, **k: None)
+        if lexical:  # by the words alone: what an answer is worth while the vectors are still written
+            library.retriever.settings = dataclasses.replace(settings, dense_weight=0.0)
         try:
             for event in chat.ask(question, mode="quote"):
                 if isinstance(event, Done):
                     answer = event.answer
+            passages = [(p.file_name, p.chunk.page, p.chunk.text) for p in library.retriever.search(question, k=K)]
         finally:
             quote.kind_bonus, chat_module.direct_answer = saved
-        passages = [(p.file_name, p.chunk.page, p.chunk.text) for p in library.retriever.search(question, k=K)]
+            library.retriever.settings = settings
         first = answer.citations[0].passage.chunk.path if answer.citations else None
         return {"first_file": first, "passages": passages, "answer": answer.text, "refused": answer.refused}
 
@@ -292,7 +298,8 @@ def run(system: str, ask, questions) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=0, help="questions (0 = all 195)")
-    ap.add_argument("--systems", default="peer,citewise", help="citewise also runs citewise-before (its answer path of 2026-11-27)")
+    ap.add_argument("--systems", default="peer,citewise", help="citewise also runs citewise-before (its answer path of 2026-11-27); "
+                    "citewise-lexical: the same library searched by its words alone (with citewise)")
     ap.add_argument("--out", default="")
     ap.add_argument("--peer-answers", default="on", choices=("on", "off"),
                     help="the peer writes answers with llama-index's synthesizer and the bundled model (slow)")
@@ -314,6 +321,8 @@ def main() -> None:
     }
     details = {}
     for system in args.systems.split(","):
+        if system == "citewise-lexical":
+            continue  # run with "citewise", on its library
         t = time.perf_counter()
         if system == "peer":
             ask, info = peer_system(folder, answers=args.peer_answers == "on")
@@ -326,6 +335,11 @@ def main() -> None:
             before = run("before", lambda q: ask(q, before=True), questions)
             results["systems"]["citewise-before"] = {"info": {"answer": "quote path before issue 29"}, "scores": score(before)}
             details["citewise-before"] = before
+        if system == "citewise" and "citewise-lexical" in args.systems.split(","):  # the same library, words alone
+            lexical = run("lexical", lambda q: ask(q, lexical=True), questions)
+            results["systems"]["citewise-lexical"] = {"info": {"retrieval": "keyword search alone (BM25, dense weight 0)"},
+                                                      "scores": score(lexical)}
+            details["citewise-lexical"] = lexical
         results["systems"][system] = {"info": info, "scores": score(rows)}
         details[system] = rows
         if services is not None:

@@ -29,6 +29,7 @@ LABELS = {
     "covid-qa": "COVID-QA", "covid": "COVID-QA", "squad2": "SQuAD 2.0", "sec-10q": "sec-10q",
     "plain": "llama-index plain", "tuned": "llama-index tuned", "citewise": "Citewise",
     "citewise_before": "Citewise before", "citewise-before": "before", "peer": "peer",
+    "citewise-lexical": "words alone",
     "single": "single filing", "multi": "a company's filings", "table": "answered from a table",
     "single-table": "… from a table, one filing", "text": "answered from text", "all": "all",
     "squad-a": "SQuAD half a", "squad-b": "SQuAD half b", "embedded": "embedded Chroma", "server": "`chroma run`",
@@ -358,7 +359,9 @@ def docqa(res: Results, name: str, data: dict) -> list[str]:
     / *first line* whether it is in the answer / on its first line (a figure in millions also counts as
     the billions it rounds to). The figure columns are shares of the questions whose reference answer
     holds a figure (*with figures*). *before* is Citewise's earlier answer path (the question unread:
-    the passages' best sentences), run beside the current one over the same library and retrieval. In %."""
+    the passages' best sentences), run beside the current one over the same library and retrieval;
+    *words alone* the current answer path over keyword search alone (what an answer is worth while a
+    file's vectors are still written). In %."""
     lines = docqa_tables(data, " → ")
     peer_name, peer = res.newest("docqa", where=lambda d: "peer" in d["systems"])
     if peer and peer_name != name:
@@ -459,9 +462,9 @@ def conversation(res: Results) -> list[str]:
 
 # ---- indexing ---------------------------------------------------------------------------------
 
-INDEXING_VARIANTS = ("full", "layers", "full-recall", "noocr", "batch256")
+INDEXING_VARIANTS = ("full", "layers", "full-recall", "noocr", "batch256", "allcores", "ocr120")
 INDEXING_HEADER = ["path", "wall s", "words/s", "× peer", "recall@5", "peak RSS MB", "chunks", "tokens", "OCR pages",
-                   "vectors reused", "first file s", "searchable s", "÷ peer's wall", "recall@5 at ⅒ → ½ of the peer's wall",
+                   "vectors reused", "first file s", "searchable s but OCR", "searchable s", "÷ peer's wall", "recall@5 at ⅒ → ½ of the peer's wall",
                    "recall@5 searchable → half → done"]
 
 
@@ -488,7 +491,8 @@ def indexing_row(r: dict, peer: dict | None) -> list:
     early = [during.get(k) for k in ("peer_tenth", "peer_half") if k in during]
     return [r["path"], num(r["wall_s"]), num(r["words_per_s"], 0), times(x), num(r.get("recall_at_5")),
             num(r.get("peak_rss_mb"), 0), num(r["chunks"]), num(r["tokens"]), num(notes.get("ocr_pages")),
-            num(notes.get("reused_vectors")), num(during.get("first_file_s")), num(searchable), num(share, 2),
+            num(notes.get("reused_vectors")), num(during.get("first_file_s")), num(notes.get("text_searchable_s")),
+            num(searchable), num(share, 2),
             pair(early) if early else "—", pair(steps) if steps else "—"]
 
 
@@ -545,7 +549,8 @@ def indexing(res: Results) -> list[str]:
     COVID-QA questions; *× peer* is words per second over the peer's in the same run. Since files are
     searchable by their words once read (their vectors follow), *searchable s* is when every file was read
     (the peer's is its whole wall time: it answers nothing before) and *÷ peer's wall* that over the peer's
-    wall time, *first file s* when the first file was; recall@5 of every fifth question is also measured
+    wall time, *first file s* when the first file was, *searchable s but OCR* when every file was but
+    those whose scanned pages wait for OCR; recall@5 of every fifth question is also measured
     at a tenth and at half of the peer's wall time (the peer finds nothing then), when every file is read,
     when half the vectors are written, and at the end (the run paused meanwhile, its clock stopped). Some paths change
     one setting: `overlap_tokens` (the overlap between chunks), `ocr=off` (no OCR of scanned pages,
@@ -615,6 +620,18 @@ def ocr(res: Results, name: str, data: dict) -> list[str]:
     settings = "; ".join(f"{k.replace('_', ' ')} {num(v)}" for k, v in data.get("settings", {}).items())
     lines = [f"Settings: {settings}.", ""] if settings else []
     return lines + table(["file", "pages", "characters", "s/page"], rows)
+
+
+@section("OCR resolution against the text recovered", "ocr", "resolution")
+def ocr_resolution(res: Results, name: str, data: dict) -> list[str]:
+    """`bench/ocr_resolution.py` renders scanned pages of `../shared/data/pdfs` whose text was written by
+    hand from the page images (`bench/ocr_gold/`) at several resolutions and reads them with Citewise's
+    OCR; word recall is the share of the gold's words the OCR text holds, precision the share of the
+    OCR's words that are in the gold."""
+    rows = [[num(r["dpi"], 0), num(r["s_per_page"], 2), num(r["word_recall"]), num(r["word_precision"])]
+            for r in data["results"]]
+    return [f"{num(data['settings']['gold_pages'], 0)} pages; Citewise renders at "
+            f"{num(data['settings']['current_dpi'], 0)} DPI.", "", *table(["DPI", "s/page", "word recall", "word precision"], rows)]
 
 
 # ---- large libraries --------------------------------------------------------------------------
@@ -778,7 +795,7 @@ def robustness(res: Results) -> list[str]:
 
 
 SECTIONS = (retrieval, quote_answers, abstain, docqa, pdf_text, conversation, indexing, robustness, embed_batch, embed_gpu,
-            ocr, query, doclist, engines)
+            ocr, ocr_resolution, query, doclist, engines)
 
 
 def other_files(res: Results) -> list[str]:

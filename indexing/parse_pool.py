@@ -85,10 +85,6 @@ def _init_worker(tokenizer_dir: str, config: ChunkingConfig, limits: ParseLimits
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the embedder has the cores; a parser takes one
     _limits = limits
     _cap_memory(limits.memory_mb)
-    try:  # a question asked while files are read (the window, the embedder) comes first
-        os.nice(5)
-    except OSError:
-        pass
     _chunker = Chunker.from_model_dir(tokenizer_dir, config)
 
 

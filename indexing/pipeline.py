@@ -414,6 +414,7 @@ class _Run:
         p.chunks_done += report.chunks if report.status is FileStatus.INDEXED else 0
         p.report = report
         p.reports.append(report)
+        self._text_read()
         return copy.copy(p)  # a snapshot: the consumer may read it on another thread
 
     def ocr_when_free(self, handed_out: bool = False) -> None:
@@ -453,6 +454,7 @@ class _Run:
         self.reading_done = True
         p = self.progress
         p.elapsed = p.searchable_s = time.perf_counter() - self.t0
+        p.text_searchable_s = p.searchable_s if p.text_searchable_s is None else p.text_searchable_s
         p.current = None
         p.report = None
         p.phase = "embedding" if p.chunks_waiting else p.phase
@@ -477,8 +479,14 @@ class _Run:
             result = self.indexer._parsed(todo, future)
             if isinstance(result, tuple):  # its image-only pages go to OCR: comes back later
                 self.scans.append(result)
+                self.progress.files_to_ocr += 1
+                self.progress.pages_to_ocr += len(result[1])
                 self.ocr_when_free()
+                self._text_read()
                 continue
+            if todo.ocr_of is not None:
+                self.progress.files_to_ocr -= 1
+                self.progress.pages_to_ocr -= todo.ocr_pages
             if isinstance(result, _Prepared):
                 report = self.indexer._searchable(result)
                 report.seconds = result.seconds
@@ -486,6 +494,12 @@ class _Run:
                 result = report
             yield self.finish(result, work=True)
             block = block and self.too_many()
+
+    def _text_read(self) -> None:
+        """Every file is read but those whose scanned pages wait for OCR: the moment is kept."""
+        p = self.progress
+        if p.text_searchable_s is None and p.files_done + p.files_to_ocr >= p.files_total:
+            p.text_searchable_s = time.perf_counter() - self.t0
 
     def end(self) -> Progress:
         p = self.progress

@@ -40,6 +40,9 @@ class Progress:
     chunks_embedded: int = 0  # vectors written in this run
     embed_seconds: float = 0.0
     searchable_s: float | None = None  # when every file of the run had been read
+    pages_to_ocr: int = 0  # scanned pages still to be read by OCR (their files wait for it)
+    files_to_ocr: int = 0
+    text_searchable_s: float | None = None  # when every file but those waiting for OCR had been read
     report: FileReport | None = None
     reports: list[FileReport] = field(default_factory=list)
 
@@ -80,6 +83,8 @@ class Progress:
     def stages_text(self) -> str:
         """Both stages in words: "searchable 12/147 files · vectors: 2,310 passages to go"."""
         text = f"searchable {self.files_done}/{self.files_total} files"
+        if self.pages_to_ocr:
+            text += f" · OCR: {self.pages_to_ocr:,} scanned pages to go"
         if self.chunks_waiting:
             text += f" · vectors: {self.chunks_waiting:,} passages to go"
         return text

@@ -21,7 +21,13 @@ def test_a_scanned_page_is_read_by_ocr_and_cited_by_page(library, tmp_path):
     )
     for i in range(3):
         (folder / f"x{i}.txt").write_text(f"Note {i}: the ferry timetable changes in spring.\n", encoding="utf-8")
-    *_, progress = library.add([str(folder)])
+    seen = list(library.add([str(folder)]))
+    progress = seen[-1]
+    # while the scan waits for its OCR the others are searchable, and the bar says what is left
+    waiting = [p for p in seen if p.pages_to_ocr]
+    assert waiting and "OCR: 2 scanned pages to go" in waiting[0].stages_text
+    assert progress.pages_to_ocr == 0 and progress.files_to_ocr == 0
+    assert progress.text_searchable_s is not None and progress.text_searchable_s <= progress.searchable_s
     report = next(r for r in progress.reports if r.path.endswith("scan.pdf"))
     assert report.status is FileStatus.INDEXED, report.reason
     # the OCR runs in a worker while the indexer goes on: the files behind the scan are in first
