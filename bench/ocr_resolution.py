@@ -50,7 +50,7 @@ def main() -> int:
         name, page = gold.stem.rsplit("-", 1)
         pages.append((name, int(page), gold.read_text(encoding="utf-8")))
     ocr.ocr_pdf_pages(DATA / pages[0][0], [pages[0][1]])  # load the models once, untimed
-    rows = []
+    rows, current = [], ocr.DPI
     for dpi in DPIS:
         ocr.DPI = dpi
         seconds, recalls, precisions = [], [], []
@@ -76,7 +76,7 @@ def main() -> int:
     out.write_text(json.dumps({
         "machine": {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(), "python": platform.python_version()},
         "versions": {m: version(m) for m in ("rapidocr", "pypdfium2", "onnxruntime")},
-        "settings": {"gold_pages": len(pages), "max_side": ocr.MAX_SIDE, "max_pixels": ocr.MAX_PIXELS, "current_dpi": 200},
+        "settings": {"gold_pages": len(pages), "max_side": ocr.MAX_SIDE, "max_pixels": ocr.MAX_PIXELS, "current_dpi": current},
         "results": rows,
     }, indent=2))
     print(f"\nwrote {out}")

@@ -630,8 +630,8 @@ def ocr_resolution(res: Results, name: str, data: dict) -> list[str]:
     OCR's words that are in the gold."""
     rows = [[num(r["dpi"], 0), num(r["s_per_page"], 2), num(r["word_recall"]), num(r["word_precision"])]
             for r in data["results"]]
-    return [f"{num(data['settings']['gold_pages'], 0)} pages; Citewise renders at "
-            f"{num(data['settings']['current_dpi'], 0)} DPI.", "", *table(["DPI", "s/page", "word recall", "word precision"], rows)]
+    return [*note(data), f"{num(data['settings']['gold_pages'], 0)} pages; Citewise rendered at "
+            f"{num(data['settings']['current_dpi'], 0)} DPI in this run.", "", *table(["DPI", "s/page", "word recall", "word precision"], rows)]
 
 
 # ---- large libraries --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,37 @@ def ocr_file(path: str, pages: list[int]) -> list[tuple[int, str]]:
 # -- in the indexing process -------------------------------------------------------------------
 
 
+class _Together(Future):
+    """One Future for the parts of a job shared among the workers: their results in order, or the
+    first failed part's error; cancelling it cancels the parts."""
+
+    def __init__(self, parts: list[Future]):
+        super().__init__()
+        self.parts = parts
+        self._left = len(parts)
+        self._lock = threading.Lock()
+        for part in parts:
+            part.add_done_callback(self._part_done)
+
+    def _part_done(self, _part: Future) -> None:
+        with self._lock:
+            self._left -= 1
+            if self._left or self.done():
+                return
+        try:
+            result = [item for part in self.parts for item in part.result()]
+        except BaseException as exc:  # the part's own error: ParsePool.result says what it means
+            self.set_exception(exc)
+        else:
+            self.set_result(result)
+
+    def cancel(self) -> bool:
+        for part in self.parts:
+            part.cancel()
+        return super().cancel()
+
+
+
 class ParsePool:
     """Worker processes that parse files; `submit(path, hash)` returns a Future of `Parsed`.
 
@@ -178,6 +210,13 @@ class ParsePool:
         return self._start().schedule(self.target, args=(path, content_hash), timeout=timeout)
 
     def submit_ocr(self, path: str, pages: list[int]) -> Future:
+        """A Future of `[(page, text)]`. A scan's pages are shared out among the workers (OCR takes
+        seconds a page: a 21-page scan read by one worker held a whole folder back)."""
+        size = -(-len(pages) // max(1, self.limits.workers))
+        parts = [self._schedule_ocr(path, pages[i:i + size]) for i in range(0, len(pages), size)] if pages else []
+        return parts[0] if len(parts) == 1 else _Together(parts)
+
+    def _schedule_ocr(self, path: str, pages: list[int]) -> Future:
         timeout = self.limits.ocr_page_timeout_s * len(pages) if self.limits.ocr_page_timeout_s > 0 else None
         return self._start().schedule(ocr_file, args=(path, pages), timeout=timeout)
 

@@ -483,6 +483,9 @@ class _Run:
                 self.progress.pages_to_ocr += len(result[1])
                 self.ocr_when_free()
                 self._text_read()
+                self.progress.report = None
+                self.progress.elapsed = time.perf_counter() - self.t0
+                yield copy.copy(self.progress)  # the bar says what waits for OCR
                 continue
             if todo.ocr_of is not None:
                 self.progress.files_to_ocr -= 1

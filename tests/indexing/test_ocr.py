@@ -57,3 +57,18 @@ def test_ocr_turned_off_is_said_so(tmp_path):
     with pytest.raises(DocumentError) as err:
         load_document(pdf, ocr=False)
     assert 'OCR is turned off (indexing.ocr = "off")' in err.value.reason
+
+
+@pytest.mark.slow
+def test_a_scans_pages_are_shared_among_the_workers_and_come_back_in_order(tmp_path):
+    from indexing.parse_pool import ParseLimits, ParsePool
+
+    path = tmp_path / "scan.pdf"
+    docs.make_scanned_pdf(path, ["The ferry leaves at nine.", "The harbour master opens the lock gates at dawn.",
+                                 "Tickets are sold on board."])
+    with ParsePool(None, None, ParseLimits(workers=2)) as pool:
+        future = pool.submit_ocr(str(path), [1, 2, 3])
+        assert len(future.parts) == 2  # pages 1-2 on one worker, page 3 on the other
+        pages = pool.result(future)
+    assert [n for n, _ in pages] == [1, 2, 3]
+    assert "ferry" in pages[0][1].lower() and "lock gates" in pages[1][1].lower() and "tickets" in pages[2][1].lower()
