@@ -172,7 +172,6 @@ class _Together(Future):
         return super().cancel()
 
 
-
 class ParsePool:
     """Worker processes that parse files; `submit(path, hash)` returns a Future of `Parsed`.
 

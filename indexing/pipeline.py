@@ -445,9 +445,13 @@ class _Run:
         p.embed_seconds += time.perf_counter() - t
         p.chunks_embedded += done
         p.chunks_waiting = max(0, p.chunks_waiting - done) if done else 0
-        p.elapsed = time.perf_counter() - self.t0
-        p.report = None
-        yield copy.copy(p)
+        yield self.snapshot()
+
+    def snapshot(self) -> Progress:
+        """The progress now, with no file's report (a copy: the consumer may read it on another thread)."""
+        self.progress.elapsed = time.perf_counter() - self.t0
+        self.progress.report = None
+        return copy.copy(self.progress)
 
     def all_read(self) -> Progress:
         """Every file of the run is read: searchable; what is left is vectors."""
@@ -483,9 +487,7 @@ class _Run:
                 self.progress.pages_to_ocr += len(result[1])
                 self.ocr_when_free()
                 self._text_read()
-                self.progress.report = None
-                self.progress.elapsed = time.perf_counter() - self.t0
-                yield copy.copy(self.progress)  # the bar says what waits for OCR
+                yield self.snapshot()  # the bar says what waits for OCR
                 continue
             if todo.ocr_of is not None:
                 self.progress.files_to_ocr -= 1
