@@ -430,7 +430,8 @@ class _Run:
         """Whether a core is left over by the parse workers: while files are unread they come
         first (the files are searchable by their words once read), and the vectors are written
         on the cores the reading leaves free (bench/indexing.py's time to searchable)."""
-        reading = sum(1 for _, f in self.inflight if not f.done())
+        # a scan's OCR shared among the workers holds one core per part
+        reading = sum(1 for _, f in self.inflight for part in getattr(f, "parts", (f,)) if not part.done())
         return reading < self.cores
 
     def embed(self) -> Iterator[Progress]:

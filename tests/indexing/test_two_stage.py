@@ -168,3 +168,8 @@ def test_the_vectors_wait_while_every_core_is_reading(library):
     assert not run.core_free()  # two still being read on two cores
     reading[1][1].set_result(None)
     assert run.core_free()
+    from indexing.parse_pool import _Together
+
+    reading[2][1].set_result(None)
+    run.inflight.append((None, _Together([Future(), Future()])))  # one scan's OCR on both workers
+    assert not run.core_free()
