@@ -23,6 +23,8 @@ def cmd_watch(services, args) -> int:
         if r is not None and r.status not in (FileStatus.UNCHANGED, FileStatus.SKIPPED):
             detail = f"  ({r.reason})" if r.reason else (f"  ({r.chunks} chunks)" if r.chunks else "")
             out.print(f"{r.status.value:<9} {escape(show_path(r.path))}[dim]{escape(detail)}[/dim]")
+        if p.phase == "done" and p.chunks_embedded:  # the batch's vectors are written too
+            out.print(f"[dim]up to date: {p.chunks_embedded} passages searchable by meaning too[/dim]")
 
     def removed(reports) -> None:
         for r in reports:
@@ -46,4 +48,7 @@ def cmd_watch(services, args) -> int:
         signal.signal(signal.SIGTERM, previous)
         err.print("Stopping the watch…")
         watcher.stop()
+        left = library.manifest.waiting_count()
+        if left:
+            err.print(f"{left} passages are searchable by their words only; their vectors are written on the next run")
     return 0

@@ -81,7 +81,12 @@ def test_cli_watch_indexes_a_new_file_and_stops_on_ctrl_c(tmp_path, data_dir):
             lines.append(line)
             if "second.txt" in line:
                 break
-        assert "indexed" in lines[-1], lines
+        assert "indexed" in lines[-1], lines  # searchable by its words
+        for line in proc.stdout:  # then its vectors: the watch says so before the user stops it
+            lines.append(line)
+            if "up to date" in line:
+                break
+        assert "searchable by meaning" in lines[-1], lines
         proc.send_signal(signal.SIGINT)
         try:
             code = proc.wait(90)
