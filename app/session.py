@@ -196,7 +196,7 @@ class Session:
         under section headings, each cited). SessionError when the file is not indexed."""
         from app.chat import Status
         from indexing.models import DocumentError
-        from retrieval.summary import Progress
+        from retrieval.summary import SummaryProgress
 
         try:
             events = self.services.summarize(path, cancel=cancel, mode=mode)
@@ -205,7 +205,7 @@ class Session:
         for event in events:
             if isinstance(event, Status):
                 yield f"Answer engine: {event.text}"
-            elif isinstance(event, Progress):
+            elif isinstance(event, SummaryProgress):
                 yield f"Reading section {event.done} of {event.total}…"
             else:
                 yield event.to_dict()

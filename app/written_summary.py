@@ -22,7 +22,7 @@ from app.chat import Status
 from retrieval.attribution import AttributionSettings, Attributor, split_sentences, strip_markers
 from retrieval.models import Answer, AnswerSentence, Citation, Passage, render_sentences
 from retrieval.prompts import merge_messages, summary_messages
-from retrieval.summary import Progress, Section, bullets_for, extractive_bullets, sections, shouting
+from retrieval.summary import SummaryProgress, Section, bullets_for, extractive_bullets, sections, shouting
 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _MARKUP = re.compile(r"</?\s*[a-z]+[^>]*>|^\s*(section|sources?)\s*:", re.I)
@@ -109,7 +109,7 @@ def _checked(text: str, passages: Sequence[Passage], embed) -> list[tuple[str, l
 
 def written_summary(
     path: str, chunks: Sequence, engine, embed, llm, *, cancel: Callable[[], bool] | None = None,
-) -> Iterator[Progress | Answer]:
+) -> Iterator[SummaryProgress | Answer]:
     """Progress per section, then the summary (an Answer of kind "summary", written by `engine`)."""
     cancel = cancel or (lambda: False)
     t0 = time.perf_counter()
@@ -131,7 +131,7 @@ def written_summary(
 
     yield from (Status(s) for s in engine.load_steps())
     parts = _assigned(chunks, parts)
-    yield Progress(0, len(parts))
+    yield SummaryProgress(0, len(parts))
     for done, (section, own) in enumerate(parts, start=1):
         keep = bullets_for(section) if section.sentences else 3
         bullets = []
@@ -166,7 +166,7 @@ def written_summary(
                 citations.append(Citation(n, passage, support, quote))
                 numbers.append(n)
             sentences.append(AnswerSentence(sentence, numbers, round(max(s for _, s, _ in cited), 4), True, role="bullet"))
-        yield Progress(done, len(parts))
+        yield SummaryProgress(done, len(parts))
         if cancel():
             break
     timings = {"total_s": time.perf_counter() - t0, **{k: float(v) for k, v in stats.items()}}

@@ -462,7 +462,7 @@ def conversation(res: Results) -> list[str]:
 
 # ---- indexing ---------------------------------------------------------------------------------
 
-INDEXING_VARIANTS = ("full", "layers", "full-recall", "noocr", "batch256", "allcores", "ocr120")
+INDEXING_VARIANTS = ("full", "layers", "full-recall", "noocr", "batch256", "allcores", "ocr120", "ocrdefaultthreads", "ocrthreads1")
 INDEXING_HEADER = ["path", "wall s", "words/s", "× peer", "recall@5", "peak RSS MB", "chunks", "tokens", "OCR pages",
                    "vectors reused", "first file s", "searchable s but OCR", "searchable s", "÷ peer's wall", "recall@5 at ⅒ → ½ of the peer's wall",
                    "recall@5 searchable → half → done"]
@@ -634,6 +634,16 @@ def ocr_resolution(res: Results, name: str, data: dict) -> list[str]:
             f"{num(data['settings']['current_dpi'], 0)} DPI in this run.", "", *table(["DPI", "s/page", "word recall", "word precision"], rows)]
 
 
+@section("OCR threads in the parse workers", "ocr", "threads")
+def ocr_threads(res: Results, name: str, data: dict) -> list[str]:
+    """`bench/ocr_threads.py` reads the same scanned pages of `../shared/data/pdfs` in one or two worker
+    processes (a scan's pages shared among them, as the parse workers do), with RapidOCR's default threads
+    (every core, in each worker) or one thread per worker."""
+    rows = [[num(r["workers"], 0), str(r["threads"]), num(r["pages"], 0), num(r["wall_s"]), num(r["chars"], 0)]
+            for r in data["rows"]]
+    return [*note(data), f"File: `{data['file']}`.", "", *table(["workers", "OCR threads each", "pages", "wall s", "characters"], rows)]
+
+
 # ---- large libraries --------------------------------------------------------------------------
 
 QUERY_RUNS = ((None, "The newest run"),
@@ -795,7 +805,7 @@ def robustness(res: Results) -> list[str]:
 
 
 SECTIONS = (retrieval, quote_answers, abstain, docqa, pdf_text, conversation, indexing, robustness, embed_batch, embed_gpu,
-            ocr, ocr_resolution, query, doclist, engines)
+            ocr, ocr_resolution, ocr_threads, query, doclist, engines)
 
 
 def other_files(res: Results) -> list[str]:

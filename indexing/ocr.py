@@ -34,7 +34,14 @@ def _get_engine():
         from rapidocr import RapidOCR
 
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-        _engine = RapidOCR(params={"Global.log_level": "error"})
+        # one thread per model: a parse worker has one core (parse_pool.py) and a scan's pages are
+        # shared among the workers; RapidOCR's default (every core, in each worker) oversubscribes
+        # them (bench/ocr_threads.py)
+        _engine = RapidOCR(params={
+            "Global.log_level": "error",
+            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        })
     return _engine
 
 

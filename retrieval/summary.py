@@ -8,7 +8,7 @@ embeddings, each next one also unlike those already chosen), in reading order: 1
 short section, 2 for a longer one, 3 for a long one. Each bullet is quoted verbatim and cited
 to its chunk, page and span, so it is checked like any answer (and opens at its page).
 
-`summarize` is a generator: Progress(sections done, total) while it embeds, then the Answer.
+`summarize` is a generator: SummaryProgress(sections done, total) while it embeds, then the Answer.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ SENTENCES_PER_SECTION = 200  # read at most this many of a very long section (th
 
 
 @dataclass
-class Progress:
+class SummaryProgress:
+    """Sections of a document summarised so far."""
+
     done: int
     total: int
 
@@ -173,13 +175,13 @@ def extractive_bullets(section: Section, embed: Callable[[list[str]], np.ndarray
 def summarize(
     path: str, chunks: Sequence[Chunk], embed: Callable[[list[str]], np.ndarray], *,
     cancel: Callable[[], bool] | None = None,
-) -> Iterator[Progress | Answer]:
+) -> Iterator[SummaryProgress | Answer]:
     """Progress per section, then the summary as an Answer (question "Summary of <file>")."""
     cancel = cancel or (lambda: False)
     parts = sections(chunks)
     sentences: list[AnswerSentence] = []
     citations: list[Citation] = []
-    yield Progress(0, len(parts))
+    yield SummaryProgress(0, len(parts))
     for done, section in enumerate(parts, start=1):
         picked = extractive_bullets(section, embed)
         if picked:
@@ -188,11 +190,11 @@ def summarize(
                 n = len(citations) + 1
                 citations.append(Citation(n, Passage(chunk=chunk, score=1.0), 1.0, (s, e)))
                 sentences.append(AnswerSentence(" ".join(chunk.text[s:e].split()), [n], 1.0, True, role="bullet"))
-        yield Progress(done, len(parts))
+        yield SummaryProgress(done, len(parts))
         if cancel():
             break
     yield Answer(question=f"Summary of {Path(path).name}", text=render_sentences(sentences), raw="",
                  sentences=sentences, citations=citations, engine="summary", kind="summary")
 
 
-__all__ = ["Progress", "Section", "bullets_for", "extractive_bullets", "sections", "shouting", "summarize"]
+__all__ = ["Section", "SummaryProgress", "bullets_for", "extractive_bullets", "sections", "shouting", "summarize"]

@@ -175,7 +175,7 @@ class ModelsPage(QWidget):
         self._update_buttons()
         self.pool.start(worker)
 
-    def _on_progress(self, p: downloads.Progress) -> None:
+    def _on_progress(self, p: downloads.DownloadProgress) -> None:
         if p.total:  # per mille: a progress bar holds ints, a model is bigger than 2 GB
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * p.done / p.total))

@@ -13,7 +13,7 @@ def cmd_summarize(services, args) -> int:
     from app.chat import Status
     from app.engines.base import EngineError
     from indexing.models import DocumentError
-    from retrieval.summary import Progress
+    from retrieval.summary import SummaryProgress
 
     library = services.library()
     answer = None
@@ -22,7 +22,7 @@ def cmd_summarize(services, args) -> int:
             if isinstance(event, Status):
                 if err.is_terminal:
                     err.print(f"[dim]{escape(event.text)}…[/dim]", end="\r")
-            elif isinstance(event, Progress):
+            elif isinstance(event, SummaryProgress):
                 if err.is_terminal and event.total:
                     err.print(f"[dim]reading section {event.done}/{event.total}…[/dim]", end="\r")
             else:

@@ -17,7 +17,7 @@ file API, redirects, retries, the user's token for gated repositories, `HF_ENDPO
   so), then moves the staging folder into `<data dir>/models/<id>/` in one rename, with a marker
   written last: a model folder is whole or absent.
 
-Progress goes to the parent as JSON lines on stdout; `Download` turns them into bytes, speed
+DownloadProgress goes to the parent as JSON lines on stdout; `Download` turns them into bytes, speed
 and time left.
 """
 
@@ -51,7 +51,7 @@ class DownloadError(RuntimeError):
 
 
 @dataclass
-class Progress:
+class DownloadProgress:
     done: int  # bytes on disk (resumed bytes included)
     total: int
     speed: float  # bytes per second over the last seconds
@@ -121,7 +121,7 @@ def _worker_command(spec: Path) -> list[str]:
 
 
 class Download:
-    """One model's download in a child process. Iterate `events()` for Progress; `cancel()` from
+    """One model's download in a child process. Iterate `events()` for DownloadProgress; `cancel()` from
     any thread stops it (what was fetched stays for the next attempt to resume)."""
 
     def __init__(self, entry: Entry, data_dir: Path, *, endpoint: str = DEFAULT_ENDPOINT, timeout_s: float = 30.0):
@@ -153,7 +153,7 @@ class Download:
         })
         return env
 
-    def events(self) -> Iterator[Progress]:
+    def events(self) -> Iterator[DownloadProgress]:
         spec = {
             "entry": asdict(self.entry), "endpoint": self.endpoint,
             "staging": str(staging_dir(self.entry, self.data_dir)), "target": str(folder(self.entry, self.data_dir)),
@@ -178,7 +178,7 @@ class Download:
             if self._stderr is not None:
                 self._stderr.close()
 
-    def _read(self, proc: subprocess.Popen) -> Iterator[Progress]:
+    def _read(self, proc: subprocess.Popen) -> Iterator[DownloadProgress]:
         window: deque[tuple[float, int]] = deque()
         total, error = 0, None
         assert proc.stdout is not None
@@ -189,11 +189,11 @@ class Download:
                 continue
             kind = msg.get("event")
             if kind == "listing":
-                yield Progress(0, 0, 0.0, None, stage="listing")
+                yield DownloadProgress(0, 0, 0.0, None, stage="listing")
             elif kind == "plan":
                 total = msg["total"]
                 window.append((time.monotonic(), msg["have"]))
-                yield Progress(msg["have"], total, 0.0, None)
+                yield DownloadProgress(msg["have"], total, 0.0, None)
             elif kind in ("progress", "verifying"):
                 now, done = time.monotonic(), msg["done"]
                 window.append((now, done))
@@ -202,10 +202,10 @@ class Download:
                 (t0, d0) = window[0]
                 speed = (done - d0) / (now - t0) if now > t0 else 0.0
                 eta = (total - done) / speed if speed > 0 else None
-                yield Progress(done, total, speed, eta, msg.get("file", ""),
+                yield DownloadProgress(done, total, speed, eta, msg.get("file", ""),
                                "verifying" if kind == "verifying" else "downloading")
             elif kind == "done":
-                yield Progress(total, total, 0.0, 0.0, stage="done")
+                yield DownloadProgress(total, total, 0.0, 0.0, stage="done")
             elif kind == "error":
                 error = msg["message"]
         rc = proc.wait()

@@ -36,7 +36,7 @@ def _folder_repo(entry: catalog.Entry) -> dict[str, dict[str, Path]]:
     return {entry.repo: files}
 
 
-def _run(d: downloads.Download) -> list[downloads.Progress]:
+def _run(d: downloads.Download) -> list[downloads.DownloadProgress]:
     return list(d.events())
 
 
@@ -160,7 +160,7 @@ def test_cancel_stops_the_download_and_keeps_what_was_fetched(tmp_path):
         t = threading.Thread(target=consume)
         t.start()
         deadline = time.monotonic() + 30
-        while not any(isinstance(p, downloads.Progress) and p.done > 5e6 for p in seen) and time.monotonic() < deadline:
+        while not any(isinstance(p, downloads.DownloadProgress) and p.done > 5e6 for p in seen) and time.monotonic() < deadline:
             time.sleep(0.05)
         d.cancel()
         t.join(30)

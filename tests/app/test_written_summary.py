@@ -8,7 +8,7 @@ import re
 import pytest
 
 from app.services import build_services
-from retrieval.summary import Progress
+from retrieval.summary import SummaryProgress
 from tests.retrieval.test_summary import SECTIONS, index_trip
 
 SOURCE = re.compile(r'<source id="(\d+)"[^>]*>\n?(.*?)</source>', re.S)
@@ -64,7 +64,7 @@ def _written(services, path, writer):
         events = list(s.summarize(path, mode="generate"))
     finally:
         s.close()
-    assert isinstance(events[-2], Progress) and events[-2].done == events[-2].total
+    assert isinstance(events[-2], SummaryProgress) and events[-2].done == events[-2].total
     return events[-1]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.summary import Progress
+from retrieval.summary import SummaryProgress
 from tests import docs
 
 SECTIONS = {
@@ -33,7 +33,7 @@ def index_trip(library, folder):
 
 def _summary(library, path):
     events = list(library.summarize(path))
-    assert all(isinstance(e, Progress) for e in events[:-1])
+    assert all(isinstance(e, SummaryProgress) for e in events[:-1])
     assert events[0].done == 0 and events[-2].done == events[-2].total
     return events[-1]
 
