@@ -69,6 +69,25 @@ def _die_with_parent() -> None:
         pass
 
 
+def _release_memory() -> None:
+    """Hand the heap's free memory back to the system: glibc keeps it otherwise, and a worker that
+    read a scan by OCR stayed at its peak size for the rest of the run (bench/robustness.py)."""
+    global _libc
+    if _libc is False:
+        return
+    try:
+        if _libc is None:
+            import ctypes
+
+            _libc = ctypes.CDLL("libc.so.6")
+        _libc.malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        _libc = False
+
+
+_libc = None
+
+
 def _cap_memory(memory_mb: int) -> None:
     """Caps the worker's address space (0: no cap), so a decompression bomb fails with MemoryError."""
     if memory_mb > 0:
@@ -95,6 +114,8 @@ def parse_file(path: str, content_hash: str) -> Parsed:
 
     assert _chunker is not None, "parse_file runs in a worker started by ParsePool"
     import time
+
+    _release_memory()  # the previous file's, sent to the parent by now
 
     soft = _limits.timeout_s * _limits.soft_timeout_share if _limits.timeout_s > 0 else 0
     try:
@@ -137,6 +158,8 @@ def ocr_file(path: str, pages: list[int]) -> list[tuple[int, str]]:
         return ocr_pdf_pages(path, pages)
     except MemoryError:
         raise DocumentError("a page is too large to render within the memory limit", code="too-large") from None
+    finally:  # what OCR of a page leaves in the heap is some 300-400 MB: not kept while the worker waits
+        _release_memory()
 
 
 # -- in the indexing process -------------------------------------------------------------------
