@@ -17,6 +17,7 @@ inherits torch's threads) that loads the chunker's tokenizer once and then parse
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
@@ -59,33 +60,31 @@ _chunker: Chunker | None = None
 _limits = ParseLimits()
 
 
-def _die_with_parent() -> None:
+@functools.cache
+def _glibc():
+    """The C library on Linux (glibc), else None."""
     try:
         import ctypes
 
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the pipe to the parent closing ends the worker
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+def _die_with_parent() -> None:
+    try:
+        _glibc().prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except AttributeError:  # not Linux: the pipe to the parent closing ends the worker
         pass
 
 
 def _release_memory() -> None:
     """Hand the heap's free memory back to the system: glibc keeps it otherwise, and a worker that
     read a scan by OCR stayed at its peak size for the rest of the run (bench/robustness.py)."""
-    global _libc
-    if _libc is False:
-        return
     try:
-        if _libc is None:
-            import ctypes
-
-            _libc = ctypes.CDLL("libc.so.6")
-        _libc.malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        _libc = False
-
-
-_libc = None
+        _glibc().malloc_trim(0)
+    except AttributeError:  # not glibc
+        pass
 
 
 def _cap_memory(memory_mb: int) -> None:
@@ -158,7 +157,7 @@ def ocr_file(path: str, pages: list[int]) -> list[tuple[int, str]]:
         return ocr_pdf_pages(path, pages)
     except MemoryError:
         raise DocumentError("a page is too large to render within the memory limit", code="too-large") from None
-    finally:  # what OCR of a page leaves in the heap is some 300-400 MB: not kept while the worker waits
+    finally:  # the heap an OCR leaves (hundreds of MB) is not kept while the worker waits
         _release_memory()
 
 

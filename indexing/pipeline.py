@@ -398,9 +398,7 @@ class _Run:
 
     def at(self, path: Path) -> Progress:
         self.progress.current = str(path)
-        self.progress.report = None
-        self.progress.elapsed = time.perf_counter() - self.t0
-        return copy.copy(self.progress)
+        return self.snapshot()
 
     def finish(self, report: FileReport, work: bool = False) -> Progress:
         self.indexer._reading(done=report.path)
