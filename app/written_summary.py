@@ -119,6 +119,36 @@ def written_summary(
     sentences: list[AnswerSentence] = []
     citations: list[Citation] = []
     stats = {"groups": 0, "written": 0, "kept": 0, "extractive_sections": 0}  # written: lines of the map steps
+    write = _writer(engine, llm, cancel)
+
+    yield from (Status(s) for s in engine.load_steps())
+    parts = _assigned(chunks, parts)
+    yield SummaryProgress(0, len(parts))
+    for done, (section, own) in enumerate(parts, start=1):
+        keep = bullets_for(section) if section.sentences else 3
+        bullets = _mapped(section.title, _groups(own, budget, count), keep, write, embed, stats, cancel)
+        if len(bullets) > keep and not cancel():  # reduce: the model keeps the most important, checked again
+            bullets = _reduced(section.title, bullets, keep, write, embed)
+        stats["kept"] += len(bullets)
+        sentences.append(AnswerSentence(section.title, [], 0.0, True, role="heading"))
+        if not bullets:  # nothing the model wrote is supported: the section's central sentences, quoted
+            stats["extractive_sections"] += 1
+            quoted = extractive_bullets(section, embed)
+            if not quoted:  # no sentence to quote either (tables only): no heading without bullets
+                sentences.pop()
+            _add_quoted(quoted, sentences, citations)
+        _add_bullets(bullets, sentences, citations)
+        yield SummaryProgress(done, len(parts))
+        if cancel():
+            break
+    timings = {"total_s": time.perf_counter() - t0, **{k: float(v) for k, v in stats.items()}}
+    yield Answer(question=f"Summary of {Path(path).name}", text=render_sentences(sentences), raw="",
+                 sentences=sentences, citations=citations, engine=getattr(engine, "name", None),
+                 model=getattr(engine, "model", None), timings=timings, kind="summary")
+
+
+def _writer(engine, llm, cancel: Callable[[], bool]) -> Callable[[list], str]:
+    """What the model writes for a prompt's messages, read whole (until Stop)."""
 
     def write(messages) -> str:  # Stop ends the model's writing too (a part takes seconds on a CPU)
         text = ""
@@ -129,50 +159,48 @@ def written_summary(
                 break
         return text
 
-    yield from (Status(s) for s in engine.load_steps())
-    parts = _assigned(chunks, parts)
-    yield SummaryProgress(0, len(parts))
-    for done, (section, own) in enumerate(parts, start=1):
-        keep = bullets_for(section) if section.sentences else 3
-        bullets = []
-        for group in _groups(own, budget, count):  # map
-            passages = [Passage(chunk=c, score=1.0) for c in group]
-            text = write(summary_messages(section.title, passages, keep))
-            found = _checked(text, passages, embed)
-            stats["groups"] += 1
-            stats["written"] += len([ln for ln in text.splitlines() if ln.strip()])
-            bullets += found
-            if cancel():
-                break
-        if len(bullets) > keep and not cancel():  # reduce: the model keeps the most important, checked again
-            sources = list({id(p): p for _, cited in bullets for p, _, _ in cited}.values())
-            merged = _checked(write(merge_messages(section.title, [b for b, _ in bullets], keep)), sources, embed)
-            bullets = merged[:keep] if merged else bullets[:keep]
-        stats["kept"] += len(bullets)
-        sentences.append(AnswerSentence(section.title, [], 0.0, True, role="heading"))
-        if not bullets:  # nothing the model wrote is supported: the section's central sentences, quoted
-            stats["extractive_sections"] += 1
-            quoted = extractive_bullets(section, embed)
-            if not quoted:  # no sentence to quote either (tables only): no heading without bullets
-                sentences.pop()
-            for chunk, (s, e) in quoted:
-                n = len(citations) + 1
-                citations.append(Citation(n, Passage(chunk=chunk, score=1.0), 1.0, (s, e)))
-                sentences.append(AnswerSentence(" ".join(chunk.text[s:e].split()), [n], 1.0, True, role="bullet"))
-        for sentence, cited in bullets:
-            numbers = []
-            for passage, support, quote in cited:
-                n = len(citations) + 1
-                citations.append(Citation(n, passage, support, quote))
-                numbers.append(n)
-            sentences.append(AnswerSentence(sentence, numbers, round(max(s for _, s, _ in cited), 4), True, role="bullet"))
-        yield SummaryProgress(done, len(parts))
+    return write
+
+
+def _mapped(title: str, groups: list[list], keep: int, write, embed, stats: dict, cancel: Callable[[], bool]) -> list:
+    """The map step: each group of a section's chunks summarised, the supported bullets of all of them."""
+    bullets = []
+    for group in groups:  # map
+        passages = [Passage(chunk=c, score=1.0) for c in group]
+        text = write(summary_messages(title, passages, keep))
+        found = _checked(text, passages, embed)
+        stats["groups"] += 1
+        stats["written"] += len([ln for ln in text.splitlines() if ln.strip()])
+        bullets += found
         if cancel():
             break
-    timings = {"total_s": time.perf_counter() - t0, **{k: float(v) for k, v in stats.items()}}
-    yield Answer(question=f"Summary of {Path(path).name}", text=render_sentences(sentences), raw="",
-                 sentences=sentences, citations=citations, engine=getattr(engine, "name", None),
-                 model=getattr(engine, "model", None), timings=timings, kind="summary")
+    return bullets
+
+
+def _reduced(title: str, bullets: list, keep: int, write, embed) -> list:
+    """The reduce step: the model merges a section's bullets into its `keep` most important, checked again."""
+    sources = list({id(p): p for _, cited in bullets for p, _, _ in cited}.values())
+    merged = _checked(write(merge_messages(title, [b for b, _ in bullets], keep)), sources, embed)
+    return merged[:keep] if merged else bullets[:keep]
+
+
+def _add_quoted(quoted, sentences: list[AnswerSentence], citations: list[Citation]) -> None:
+    """A section's quoted central sentences added as bullets, each citing where it is quoted from."""
+    for chunk, (s, e) in quoted:
+        n = len(citations) + 1
+        citations.append(Citation(n, Passage(chunk=chunk, score=1.0), 1.0, (s, e)))
+        sentences.append(AnswerSentence(" ".join(chunk.text[s:e].split()), [n], 1.0, True, role="bullet"))
+
+
+def _add_bullets(bullets: list, sentences: list[AnswerSentence], citations: list[Citation]) -> None:
+    """The model's supported bullets added, each citing the passages that support it."""
+    for sentence, cited in bullets:
+        numbers = []
+        for passage, support, quote in cited:
+            n = len(citations) + 1
+            citations.append(Citation(n, passage, support, quote))
+            numbers.append(n)
+        sentences.append(AnswerSentence(sentence, numbers, round(max(s for _, s, _ in cited), 4), True, role="bullet"))
 
 
 __all__ = ["written_summary"]

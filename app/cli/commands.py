@@ -136,24 +136,48 @@ def _print_report(reports: list[FileReport], elapsed: float) -> None:
 
 @_wrap_store_errors
 def cmd_ask(services, args) -> int:
+    question = " ".join(args.question)
+    chat = services.chat()
+    live = not args.json
+    history = getattr(args, "history", None)  # the shell's conversation so far (a list it keeps)
+    scope = _ask_scope(services, args)
+    answer = _stream_answer(chat, question, history, scope, live)
+    if history is not None:
+        from retrieval.followup import Turn
+
+        history.append(Turn(answer.question, answer.retrieved, "" if answer.refused else answer.text))
+    if getattr(args, "export", None):
+        export_to(answer.to_dict(), args.export, services.library().name)
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    if answer.refused:
+        _print_refusal(answer)
+        return 0
+    _print_answer_notes(answer)
+    return 0
+
+
+def _ask_scope(services, args):
+    """The files `--in PATH` (or the shell's :in) asks within, or None for the whole library."""
+    if not getattr(args, "within", None):
+        return None
+    from app.chat import Scope
+    from indexing.models import DocumentError
+
+    try:
+        return Scope(list(args.within), services.library().scope(args.within))
+    except DocumentError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _stream_answer(chat, question: str, history, scope, live: bool):
+    """Asks, printing the answer as it streams (when `live`) with its citation marks; returns the Answer."""
     from app.chat import Done, Retrieved, SentenceCited, Status, Token
     from app.engines.base import EngineError
     from app.export import REWRITTEN
 
-    question = " ".join(args.question)
-    chat = services.chat()
     answer = None
-    live = not args.json
-    history = getattr(args, "history", None)  # the shell's conversation so far (a list it keeps)
-    scope = None
-    if getattr(args, "within", None):
-        from app.chat import Scope
-        from indexing.models import DocumentError
-
-        try:
-            scope = Scope(list(args.within), services.library().scope(args.within))
-        except DocumentError as exc:
-            raise UserError(str(exc)) from None
     try:
         for event in chat.ask(question, history=history, scope=scope):
             if isinstance(event, Status) and live and err.is_terminal:
@@ -172,23 +196,21 @@ def cmd_ask(services, args) -> int:
     except EngineError as exc:
         raise UserError(str(exc)) from None
     assert answer is not None
-    if history is not None:
-        from retrieval.followup import Turn
+    return answer
 
-        history.append(Turn(answer.question, answer.retrieved, "" if answer.refused else answer.text))
-    if getattr(args, "export", None):
-        export_to(answer.to_dict(), args.export, services.library().name)
-    if args.json:
-        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-        return 0
-    if answer.refused:
-        out.print(escape(refusal_message(answer.to_dict())))
-        if answer.closest:
-            out.print("\n[bold]Closest passages[/bold] (none answers the question):")
-            for i, p in enumerate(answer.closest, 1):
-                text = " ".join(p.chunk.text.split())
-                out.print(f'  {i}. {escape(p.where())} [dim]({match_words(p.dense)})[/dim]: "{escape(text[:200])}{"…" if len(text) > 200 else ""}"')
-        return 0
+
+def _print_refusal(answer) -> None:
+    """A refused answer: why, and the closest passages (none of which answers)."""
+    out.print(escape(refusal_message(answer.to_dict())))
+    if answer.closest:
+        out.print("\n[bold]Closest passages[/bold] (none answers the question):")
+        for i, p in enumerate(answer.closest, 1):
+            text = " ".join(p.chunk.text.split())
+            out.print(f'  {i}. {escape(p.where())} [dim]({match_words(p.dense)})[/dim]: "{escape(text[:200])}{"…" if len(text) > 200 else ""}"')
+
+
+def _print_answer_notes(answer) -> None:
+    """After a streamed answer: its sources, the unsupported sentences counted, and the timings."""
     out.print()
     if answer.incomplete:
         err.print(f"[yellow]Asked while indexing: {escape(answer.incomplete)}[/yellow]")
@@ -202,7 +224,6 @@ def cmd_ask(services, args) -> int:
     t = answer.timings
     if err.is_terminal:
         err.print(f"[dim]{answer.engine} · {answer.model} · first token {t.get('ttft_s', 0):.2f} s · total {t.get('total_s', 0):.1f} s[/dim]")
-    return 0
 
 
 # -- list / remove -----------------------------------------------------------------------------
@@ -333,12 +354,7 @@ def cmd_shell(services, args) -> int:
     from app.session import Session, SessionError
 
     session = Session(services)  # the same session the desktop window keeps
-    library = session.library
-    st = library.stats()
-    out.print(f"[bold]Citewise[/bold] · library '{escape(library.name)}' · {st['indexed']} documents, {st['chunks']} chunks")
-    if not st["indexed"]:
-        out.print("The library is empty: type [bold]:index PATH[/bold] (files or folders) to add documents.")
-    out.print("[dim]Ask a question, or :index PATH, :list, :library NAME, :new, :in PATH, :help, :quit[/dim]")
+    _shell_greet(session.library)
     # questions after the first are read with the earlier ones (follow-ups) until :new
     ns = argparse.Namespace(json=False, prune=False, force=False, failed=False, export=None, history=[], within=None)
     while True:
@@ -352,10 +368,7 @@ def cmd_shell(services, args) -> int:
         if line in (":q", ":quit", ":exit", "exit", "quit"):
             return 0
         if line in (":h", ":help", "help"):
-            out.print(":index PATH…  add files or folders\n:list         what is indexed\n:remove PATH  drop a file\n"
-                      ":library NAME switch to (or create) a library; :library alone lists them\n"
-                      ":new          a new conversation (the next question is not a follow-up)\n"
-                      ":in PATH…     ask within these indexed files or folders; :in alone: the whole library\n:quit         leave")
+            _shell_help()
             continue
         if line == ":new":
             ns.history.clear()
@@ -363,46 +376,79 @@ def cmd_shell(services, args) -> int:
             out.print("[dim]New conversation.[/dim]")
             continue
         if line == ":in" or line.startswith(":in "):
-            ns.within = shell_paths(line[3:]) or None
-            ns.history.clear()  # questions within other files are not follow-ups of these
-            if ns.within:
-                try:
-                    names = ", ".join(Path(p).name for p in session.ask_scope(ns.within).files[:5])
-                except SessionError as exc:
-                    err.print(f"[red]{escape(str(exc))}[/red]")
-                    ns.within = None
-                    continue
-                out.print(f"[dim]Asking within {escape(' '.join(ns.within))} ({escape(names)}…); :in alone asks the whole library.[/dim]")
-            else:
-                out.print("[dim]Asking the whole library.[/dim]")
+            _shell_ask_within(session, ns, line[3:])
             continue
         try:
-            if line.startswith(":index "):
-                ns.paths = shell_paths(line.split(None, 1)[1])
-                cmd_index(services, ns)
-            elif line.startswith(":remove "):
-                ns.paths = shell_paths(line.split(None, 1)[1])
-                cmd_remove(services, ns)
-            elif line == ":list":
-                cmd_list(services, ns)
-            elif line == ":library":
-                for name in session.library_names():
-                    out.print(("* " if name == session.library_name else "  ") + escape(name))
-            elif line.startswith(":library "):
-                name = line.split(None, 1)[1].strip()
-                if name in session.library_names():
-                    session.switch_library(name)
-                else:
-                    session.create_library(name)
-                ns.history.clear()
-                ns.within = None
-                st = session.library.stats()
-                out.print(f"library '{escape(session.library_name)}' · {st['indexed']} documents, {st['chunks']} chunks")
-            else:
-                ns.question = [line]
-                cmd_ask(services, ns)
+            _shell_command(services, session, ns, line)
         except (UserError, SessionError, ValueError) as exc:
             err.print(f"[red]{escape(str(exc))}[/red]")
+
+
+def _shell_greet(library) -> None:
+    """The shell's first lines: the library and what it holds, and what can be typed."""
+    st = library.stats()
+    out.print(f"[bold]Citewise[/bold] · library '{escape(library.name)}' · {st['indexed']} documents, {st['chunks']} chunks")
+    if not st["indexed"]:
+        out.print("The library is empty: type [bold]:index PATH[/bold] (files or folders) to add documents.")
+    out.print("[dim]Ask a question, or :index PATH, :list, :library NAME, :new, :in PATH, :help, :quit[/dim]")
+
+
+def _shell_help() -> None:
+    """`:help`: the shell's commands."""
+    out.print(":index PATH…  add files or folders\n:list         what is indexed\n:remove PATH  drop a file\n"
+              ":library NAME switch to (or create) a library; :library alone lists them\n"
+              ":new          a new conversation (the next question is not a follow-up)\n"
+              ":in PATH…     ask within these indexed files or folders; :in alone: the whole library\n:quit         leave")
+
+
+def _shell_ask_within(session, ns: argparse.Namespace, rest: str) -> None:
+    """`:in PATH…`: later questions asked within these files or folders; `:in` alone: the whole library."""
+    from app.session import SessionError
+
+    ns.within = shell_paths(rest) or None
+    ns.history.clear()  # questions within other files are not follow-ups of these
+    if ns.within:
+        try:
+            names = ", ".join(Path(p).name for p in session.ask_scope(ns.within).files[:5])
+        except SessionError as exc:
+            err.print(f"[red]{escape(str(exc))}[/red]")
+            ns.within = None
+            return
+        out.print(f"[dim]Asking within {escape(' '.join(ns.within))} ({escape(names)}…); :in alone asks the whole library.[/dim]")
+    else:
+        out.print("[dim]Asking the whole library.[/dim]")
+
+
+def _shell_command(services, session, ns: argparse.Namespace, line: str) -> None:
+    """One typed line other than the loop's own: :index, :remove, :list, :library, or a question."""
+    if line.startswith(":index "):
+        ns.paths = shell_paths(line.split(None, 1)[1])
+        cmd_index(services, ns)
+    elif line.startswith(":remove "):
+        ns.paths = shell_paths(line.split(None, 1)[1])
+        cmd_remove(services, ns)
+    elif line == ":list":
+        cmd_list(services, ns)
+    elif line == ":library":
+        for name in session.library_names():
+            out.print(("* " if name == session.library_name else "  ") + escape(name))
+    elif line.startswith(":library "):
+        _shell_switch_library(session, ns, line.split(None, 1)[1].strip())
+    else:
+        ns.question = [line]
+        cmd_ask(services, ns)
+
+
+def _shell_switch_library(session, ns: argparse.Namespace, name: str) -> None:
+    """`:library NAME`: switch to the library (made when new), in a new conversation."""
+    if name in session.library_names():
+        session.switch_library(name)
+    else:
+        session.create_library(name)
+    ns.history.clear()
+    ns.within = None
+    st = session.library.stats()
+    out.print(f"library '{escape(session.library_name)}' · {st['indexed']} documents, {st['chunks']} chunks")
 
 
 from app.cli.summaries import cmd_summarize  # noqa: E402  (the commands live in modules of their own)

@@ -19,6 +19,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="citewise",
         description="Ask questions about your own documents, answered locally with citations.",
     )
+    _add_global_options(p)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    # added in the order `citewise --help` lists them
+    _add_indexing_commands(sub)
+    _add_question_commands(sub)
+    _add_library_commands(sub)
+    _add_models_command(sub)
+    _add_app_commands(sub)
+    return p
+
+
+def _add_global_options(p: argparse.ArgumentParser) -> None:
+    """The options every command takes: where data and settings live, the library, engine and model."""
     p.add_argument("--data-dir", type=Path, help="where libraries, models and logs live")
     p.add_argument("--config", type=Path, help="settings file (TOML); default: the platform's config dir")
     p.add_argument("--library", "-l", help="library (collection) to use; default: 'default'")
@@ -32,8 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version="citewise 0.1.0")
     p.add_argument("--self-test", action="store_true",
                    help="index a small made-up document in a temporary library, ask about it, check the citation, and exit")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
+
+def _add_indexing_commands(sub) -> None:
+    """`index` and `watch`: documents into the library."""
     s = sub.add_parser("index", help="index files and folders (recursively)")
     s.add_argument("paths", nargs="+", help="files or folders")
     s.add_argument("--prune", action="store_true", help="drop indexed files under these folders that no longer exist")
@@ -44,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="+", help="folders (or files) to watch")
     s.add_argument("--debounce", type=float, default=1.0, help="seconds of quiet before changes are indexed")
 
+
+def _add_question_commands(sub) -> None:
+    """`ask` and `summarize`: answers and summaries, with their citations."""
     s = sub.add_parser("ask", help="ask a question; the answer streams, then its sources")
     s.add_argument("question", nargs="+")
     s.add_argument("--json", action="store_true", help="print the answer as JSON")
@@ -60,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--extractive", action="store_true",
                    help="quote each section's central sentences even where a model writes answers (no model is run)")
 
+
+def _add_library_commands(sub) -> None:
+    """`list`, `remove` and `doctor`: what is indexed, dropping it, and the set-up checked."""
     s = sub.add_parser("list", help="what is indexed")
     s.add_argument("--json", action="store_true")
     s.add_argument("--failed", action="store_true", help="only files that failed")
@@ -70,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("doctor", help="check the set-up and say how to fix what is wrong")
     s.add_argument("--json", action="store_true")
 
+
+def _add_models_command(sub) -> None:
+    """`models` and its actions: the model catalog."""
     s = sub.add_parser("models", help="the model catalog: list, download and use a capable model; prepare the bundled ones")
     models = s.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     m = models.add_parser("list", help="the recommended models, what fits this computer, what is installed and in use")
@@ -91,10 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     m = models.add_parser("worker")  # internal: the download's child process (app/hub.py)
     m.add_argument("spec")
 
+
+def _add_app_commands(sub) -> None:
+    """`shell` and `gui`: the interactive loop and the desktop app."""
     sub.add_parser("shell", help="interactive question loop over the library")
     s = sub.add_parser("gui", help="open the desktop app (the default when a display is available)")
     s.add_argument("--smoke", action="store_true", help="open the window, report the time it took, and quit")
-    return p
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

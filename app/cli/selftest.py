@@ -105,66 +105,12 @@ def run(args, out: Callable[[str], None] = print) -> int:
                "embedding.device": getattr(args, "device", None)},
         )
         from app.services import build_services
-        from indexing.models import FileStatus
 
         services = build_services(settings)
-        library = services.library()
-        t = time.perf_counter()
-        final = None
-        for progress in library.add([str(docs)]):
-            final = progress
-        reports = {Path(r.path).name: r for r in (final.reports if final else [])}
-        failed = [f"{name}: {r.reason}" for name, r in reports.items() if r.status == FileStatus.FAILED]
-        report.check(not failed and len(reports) == 2 and all(r.status == FileStatus.INDEXED for r in reports.values()),
-                     f"indexed both documents with {services.embedder.model_id} ({sum(r.chunks for r in reports.values())} chunks, "
-                     f"{time.perf_counter() - t:.1f} s)",
-                     "; ".join(failed) or f"reports: {[(n, r.status.value) for n, r in reports.items()]}")
-
-        from app.chat import Done, Token
-
-        t = time.perf_counter()
-        answer = None
-        for event in services.chat().ask(QUESTION):
-            if isinstance(event, Done):
-                answer = event.answer
-        assert answer is not None
-        how = "in quote mode (the passages' own sentences)" if answer.engine == "quote" else f"with {answer.engine}"
-        report.check(not answer.refused, f"answered \u201c{QUESTION}\u201d {how} ({time.perf_counter() - t:.1f} s)",
-                     f"it refused: {answer.refusal_reason or answer.text}")
-        cited = [(Path(c.passage.chunk.path).name, c.passage.chunk.page) for c in answer.citations]
-        report.check(bool(cited), "the answer has citations", f"none; the answer was: {answer.text!r}")
-        report.check(cited[0] == (pdf_path.name, FACT_PAGE),
-                     f"its first citation is {pdf_path.name}, page {FACT_PAGE}", f"it cites {cited}")
-        report.check(ANSWER_WORD in answer.citations[0].quote_text,
-                     f"the cited passage holds the fact (\u201c{ANSWER_WORD}\u201d)",
-                     f"the cited passage is {answer.citations[0].quote_text[:200]!r}")
-        report.check(ANSWER_WORD in answer.text, f"the answer names {ANSWER_WORD}", f"the answer was {answer.text!r}")
-
-        # the language model itself: the bundled model's prose is weak, so `auto` answers it with
-        # quotes (above); here it must write an answer, and what it writes must be attributed
-        t = time.perf_counter()
-        generated, tokens = None, 0
-        for event in services.chat().ask(QUESTION, mode="generate"):
-            if isinstance(event, Token):
-                tokens += 1
-            elif isinstance(event, Done):
-                generated = event.answer
-        assert generated is not None
-        report.check(tokens > 0 and bool(generated.text.strip()),
-                     f"the language model ({generated.engine}, {Path(str(generated.model)).name}) streamed an answer "
-                     f"({tokens} tokens, {time.perf_counter() - t:.1f} s)", "it wrote nothing")
-        gen_cited = {(Path(c.passage.chunk.path).name, c.passage.chunk.page) for c in generated.citations}
-        report.check((pdf_path.name, FACT_PAGE) in gen_cited,
-                     f"its answer is attributed to {pdf_path.name}, page {FACT_PAGE}",
-                     f"it cites {sorted(gen_cited)}; the answer was {generated.text!r}")
-
-        refusal = None
-        for event in services.chat().ask(OFF_TOPIC):
-            if isinstance(event, Done):
-                refusal = event.answer
-        assert refusal is not None
-        report.check(refusal.refused, "says it cannot find an answer the documents do not hold",
-                     f"it answered {refusal.text!r}")
+        _check_indexing(services, docs, report)
+        _check_quoted_answer(services, pdf_path, report)
+        _check_generated_answer(services, pdf_path, report)
+        _check_refusal(services, report)
     except SelfTestFailed as exc:
         out(f"self-test FAILED: {exc}")
         return 1
@@ -181,3 +127,79 @@ def run(args, out: Callable[[str], None] = print) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     out(f"self-test passed: {len(report.passed)} checks in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _check_indexing(services, docs: Path, report: Report) -> None:
+    """Step 1: both documents indexed into the temporary library with the real embedder."""
+    from indexing.models import FileStatus
+
+    library = services.library()
+    t = time.perf_counter()
+    final = None
+    for progress in library.add([str(docs)]):
+        final = progress
+    reports = {Path(r.path).name: r for r in (final.reports if final else [])}
+    failed = [f"{name}: {r.reason}" for name, r in reports.items() if r.status == FileStatus.FAILED]
+    report.check(not failed and len(reports) == 2 and all(r.status == FileStatus.INDEXED for r in reports.values()),
+                 f"indexed both documents with {services.embedder.model_id} ({sum(r.chunks for r in reports.values())} chunks, "
+                 f"{time.perf_counter() - t:.1f} s)",
+                 "; ".join(failed) or f"reports: {[(n, r.status.value) for n, r in reports.items()]}")
+
+
+def _check_quoted_answer(services, pdf_path: Path, report: Report) -> None:
+    """Step 2: the question answered (as `auto` answers it), citing the PDF's page 2 and naming the fact."""
+    from app.chat import Done
+
+    t = time.perf_counter()
+    answer = None
+    for event in services.chat().ask(QUESTION):
+        if isinstance(event, Done):
+            answer = event.answer
+    assert answer is not None
+    how = "in quote mode (the passages' own sentences)" if answer.engine == "quote" else f"with {answer.engine}"
+    report.check(not answer.refused, f"answered \u201c{QUESTION}\u201d {how} ({time.perf_counter() - t:.1f} s)",
+                 f"it refused: {answer.refusal_reason or answer.text}")
+    cited = [(Path(c.passage.chunk.path).name, c.passage.chunk.page) for c in answer.citations]
+    report.check(bool(cited), "the answer has citations", f"none; the answer was: {answer.text!r}")
+    report.check(cited[0] == (pdf_path.name, FACT_PAGE),
+                 f"its first citation is {pdf_path.name}, page {FACT_PAGE}", f"it cites {cited}")
+    report.check(ANSWER_WORD in answer.citations[0].quote_text,
+                 f"the cited passage holds the fact (\u201c{ANSWER_WORD}\u201d)",
+                 f"the cited passage is {answer.citations[0].quote_text[:200]!r}")
+    report.check(ANSWER_WORD in answer.text, f"the answer names {ANSWER_WORD}", f"the answer was {answer.text!r}")
+
+
+def _check_generated_answer(services, pdf_path: Path, report: Report) -> None:
+    """Step 3: the language model itself streams an answer, attributed to the PDF's page 2."""
+    from app.chat import Done, Token
+
+    # the language model itself: the bundled model's prose is weak, so `auto` answers it with
+    # quotes (above); here it must write an answer, and what it writes must be attributed
+    t = time.perf_counter()
+    generated, tokens = None, 0
+    for event in services.chat().ask(QUESTION, mode="generate"):
+        if isinstance(event, Token):
+            tokens += 1
+        elif isinstance(event, Done):
+            generated = event.answer
+    assert generated is not None
+    report.check(tokens > 0 and bool(generated.text.strip()),
+                 f"the language model ({generated.engine}, {Path(str(generated.model)).name}) streamed an answer "
+                 f"({tokens} tokens, {time.perf_counter() - t:.1f} s)", "it wrote nothing")
+    gen_cited = {(Path(c.passage.chunk.path).name, c.passage.chunk.page) for c in generated.citations}
+    report.check((pdf_path.name, FACT_PAGE) in gen_cited,
+                 f"its answer is attributed to {pdf_path.name}, page {FACT_PAGE}",
+                 f"it cites {sorted(gen_cited)}; the answer was {generated.text!r}")
+
+
+def _check_refusal(services, report: Report) -> None:
+    """Step 4: a question the documents do not hold is refused."""
+    from app.chat import Done
+
+    refusal = None
+    for event in services.chat().ask(OFF_TOPIC):
+        if isinstance(event, Done):
+            refusal = event.answer
+    assert refusal is not None
+    report.check(refusal.refused, "says it cannot find an answer the documents do not hold",
+                 f"it answered {refusal.text!r}")
