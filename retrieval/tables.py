@@ -177,81 +177,106 @@ def rows_of(passage_index: int, text: str, context: str = "") -> list[Row]:
     context its chunk carries)."""
     st = _State()
     out: list[Row] = []
-    lines = [(-1, ln) for ln in context.split("\n")] if context else []
-    pos = 0
-    for ln in text.split("\n"):
-        lines.append((pos, ln))
-        pos += len(ln) + 1
-    for start, raw in lines:
+    for start, raw in _lines_of(text, context):
         line = raw.strip()
         if not line:
             st.pending.clear()
             continue
         if " | " in line and _headings_only(line):
-            st.pending.clear()
-            if st.in_rows:
-                st.headings, st.shown, st.groups, st.inner, st.in_rows = [], [], [], "", False
-            st.headings.append(line)
-            st.shown.append(line)
+            _add_heading(st, line, line)
             continue
         if is_row(line):
-            cells = _cells(line)
-            wrapped = st.pending and (st.pending[-1].endswith(_CONNECTORS) or cells[0][:1].islower())
-            if st.pending and not wrapped and st.pending[-1][:1].isupper() and (
-                    st.in_rows or len(st.pending[-1].split()) <= 3):  # "Revenue" over the segments' rows
-                st.section = st.pending[-1]  # "Operating expenses" over its rows
-            first = len(st.pending) - 1
-            while first > 0 and (st.pending[first - 1].endswith(_CONNECTORS) or st.pending[first][:1].islower()):
-                first -= 1
-            label = " ".join([*(st.pending[first:] if wrapped else []), cells[0]]).strip()
-            st.pending.clear()
-            values = cells[1:]
-            if not values or _FIGURE.search(label) and not re.search(r"[A-Za-z]{3}", label):
-                continue
-            st.in_rows = True
-            st.dollars = st.dollars or "$" in line
-            if start < 0:
-                continue  # a row of the context: read for the state only
-            lead = len(raw) - len(raw.lstrip())
-            unit, unit_line = unit_before(context, text, start)
-            out.append(Row(passage_index, start + lead, start + len(raw.rstrip()), label, st.section, values,
-                           _columns(len(values), st), list(st.shown), unit, st.dollars or "$" in unit_line,
-                           st.title, unit_line))
+            row = _read_row(st, passage_index, text, context, start, raw, line)
+            if row is not None:
+                out.append(row)
             continue
-        unit = _UNIT.search(line)
-        if unit and len(line) < 200:
-            st.unit = unit.group(1).lower().rstrip("s")
-            st.unit_line = line
-        spread = _spread(line)
-        if spread:  # "Sep 30, 2023 Oct 1, 2022 …" or "Three Months Ended Nine Months Ended": headings
-            st.pending.clear()
-            if st.in_rows:
-                st.headings, st.shown, st.groups, st.inner, st.in_rows = [], [], [], "", False
-            st.headings.append(spread)
-            st.shown.append(line)
-            continue
-        if unit and len(line) < 200:
-            continue
-        if _period_line(line):
-            if st.in_rows:
-                st.inner = line
-            else:
-                st.groups.append(line)
-            continue
-        words = line.split()
-        if len(words) > 12 or line.endswith((".", ";")):
-            st.__init__()  # prose: whatever follows is another table
-            continue
-        if line.endswith(":"):
-            if not line[:1].isupper():
-                continue  # the end of a wrapped sentence: "millions):"
-            st.section = line.rstrip(":").strip()
-            st.pending.clear()
-            continue
-        st.pending.append(line)  # a label wrapped over lines, or a sub-heading of the rows below
-        if not st.in_rows:
-            st.title = line
+        _read_other_line(st, line)
     return out
+
+
+def _lines_of(text: str, context: str) -> list[tuple[int, str]]:
+    """The lines to read, each with its offset in `text`: the context's lines first, at -1."""
+    lines = [(-1, ln) for ln in context.split("\n")] if context else []
+    pos = 0
+    for ln in text.split("\n"):
+        lines.append((pos, ln))
+        pos += len(ln) + 1
+    return lines
+
+
+def _add_heading(st: _State, heading: str, shown: str) -> None:
+    """A heading row (its cells `heading`, written as `shown`): after rows, it starts another table."""
+    st.pending.clear()
+    if st.in_rows:
+        st.headings, st.shown, st.groups, st.inner, st.in_rows = [], [], [], "", False
+    st.headings.append(heading)
+    st.shown.append(shown)
+
+
+def _row_label(st: _State, cells: list[str]) -> str:
+    """A row's label, joined with the wrapped lines above it, and the section those lines set."""
+    wrapped = st.pending and (st.pending[-1].endswith(_CONNECTORS) or cells[0][:1].islower())
+    if st.pending and not wrapped and st.pending[-1][:1].isupper() and (
+            st.in_rows or len(st.pending[-1].split()) <= 3):  # "Revenue" over the segments' rows
+        st.section = st.pending[-1]  # "Operating expenses" over its rows
+    first = len(st.pending) - 1
+    while first > 0 and (st.pending[first - 1].endswith(_CONNECTORS) or st.pending[first][:1].islower()):
+        first -= 1
+    label = " ".join([*(st.pending[first:] if wrapped else []), cells[0]]).strip()
+    st.pending.clear()
+    return label
+
+
+def _read_row(st: _State, passage_index: int, text: str, context: str, start: int, raw: str,
+              line: str) -> Row | None:
+    """A table row: the `Row` it is, or None where it is no row of figures or a row of the context."""
+    cells = _cells(line)
+    label = _row_label(st, cells)
+    values = cells[1:]
+    if not values or _FIGURE.search(label) and not re.search(r"[A-Za-z]{3}", label):
+        return None
+    st.in_rows = True
+    st.dollars = st.dollars or "$" in line
+    if start < 0:
+        return None  # a row of the context: read for the state only
+    lead = len(raw) - len(raw.lstrip())
+    unit, unit_line = unit_before(context, text, start)
+    return Row(passage_index, start + lead, start + len(raw.rstrip()), label, st.section, values,
+               _columns(len(values), st), list(st.shown), unit, st.dollars or "$" in unit_line,
+               st.title, unit_line)
+
+
+def _read_other_line(st: _State, line: str) -> None:
+    """A line that is no row: a unit, headings, a period, prose, a section, or a label's part."""
+    unit = _UNIT.search(line)
+    if unit and len(line) < 200:
+        st.unit = unit.group(1).lower().rstrip("s")
+        st.unit_line = line
+    spread = _spread(line)
+    if spread:  # "Sep 30, 2023 Oct 1, 2022 …" or "Three Months Ended Nine Months Ended": headings
+        _add_heading(st, spread, line)
+        return
+    if unit and len(line) < 200:
+        return
+    if _period_line(line):
+        if st.in_rows:
+            st.inner = line
+        else:
+            st.groups.append(line)
+        return
+    words = line.split()
+    if len(words) > 12 or line.endswith((".", ";")):
+        st.__init__()  # prose: whatever follows is another table
+        return
+    if line.endswith(":"):
+        if not line[:1].isupper():
+            return  # the end of a wrapped sentence: "millions):"
+        st.section = line.rstrip(":").strip()
+        st.pending.clear()
+        return
+    st.pending.append(line)  # a label wrapped over lines, or a sub-heading of the rows below
+    if not st.in_rows:
+        st.title = line
 
 
 def _columns(n: int, st: _State) -> list[Column]:

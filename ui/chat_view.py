@@ -205,46 +205,59 @@ class ChatView(QWidget):
             out.append(f"<p style='color:{c['warn']}'><b>The answer failed:</b> {html.escape(turn['error'])}</p>")
             return "".join(out)
         if turn.get("refused"):
-            out.append(f"<p style='color:{c['warn']}'><b>{html.escape(turn['answer'])}</b></p>")
-            if turn.get("refusal_reason"):
-                out.append(f"<p>{html.escape(turn['refusal_reason'])}</p>")
-            if turn.get("closest"):
-                out.append(f"<p style='color:{c['muted']}'>The closest passages (none of them answers the question):</p>")
-                for i, cit in enumerate(turn["closest"]):
-                    out.append(self._card(cit, f"closest:{k}:{i}", f"{i + 1}.", c))
+            out.extend(self._render_refusal(turn, k, c))
             return "".join(out)
         sentences = turn.get("sentences") or []
         body = []
         for kind, group in answer_blocks(sentences):
-            if kind == "rows":  # a change side by side: one row per source, each value cited
-                body.append(html_rows(group, lambda n: f"<sup><b><a href='cite:{k}:{n}'>[{n}]</a></b></sup>"))
-                continue
-            s = group[0]
-            role = s.get("role", "claim")
-            if role == "heading":  # a summary's section
-                body.append(f"<br><b>{html.escape(s['text'])}</b>")
-                continue
-            if role == "answer":  # the figure asked for, on a line of its own
-                links = "".join(f"<a href='cite:{k}:{n}'>[{n}]</a>" for n in s.get("citations", []))
-                body.append(f"<b>{html.escape(s['text'])}</b><sup><b>{links}</b></sup><br>")
-                continue
-            if role == "note":
-                body.append(f"<br><i>{html.escape(s['text'])}</i>")
-                continue
-            if role == "bullet":
-                body.append("<br>•&nbsp;")
-            if _is_row(s["text"]):  # a quoted table row under its column headings: a small grid
-                text = passage_html(s["text"], None, "", c["mark"])
-            else:
-                text = html.escape(s["text"]).replace("\n", "<br>")
-            if s.get("citations"):
-                links = "".join(f"<a href='cite:{k}:{n}'>[{n}]</a>" for n in s["citations"])
-                body.append(f"{text}<sup><b>{links}</b></sup>")
-            elif len(s["text"].split()) >= 3:
-                body.append(f"{text}<sup style='color:{c['warn']}' title='not supported by your documents'>[?]</sup>")
-            else:
-                body.append(text)
+            body.extend(self._render_block(kind, group, k, c))
         out.append(f"<p>{' '.join(body) if body else html.escape(turn['answer'])}</p>")
+        out.extend(self._render_turn_footer(turn, sentences, k, c))
+        return "".join(out)
+
+    def _render_refusal(self, turn: dict, k: int, c) -> list[str]:
+        """A refused turn: the refusal, its reason, and the closest passages as cards."""
+        out = [f"<p style='color:{c['warn']}'><b>{html.escape(turn['answer'])}</b></p>"]
+        if turn.get("refusal_reason"):
+            out.append(f"<p>{html.escape(turn['refusal_reason'])}</p>")
+        if turn.get("closest"):
+            out.append(f"<p style='color:{c['muted']}'>The closest passages (none of them answers the question):</p>")
+            for i, cit in enumerate(turn["closest"]):
+                out.append(self._card(cit, f"closest:{k}:{i}", f"{i + 1}.", c))
+        return out
+
+    def _render_block(self, kind: str, group: list, k: int, c) -> list[str]:
+        """One block of the answer's body (rows side by side, or one sentence), as body parts."""
+        if kind == "rows":  # a change side by side: one row per source, each value cited
+            return [html_rows(group, lambda n: f"<sup><b><a href='cite:{k}:{n}'>[{n}]</a></b></sup>")]
+        s = group[0]
+        role = s.get("role", "claim")
+        if role == "heading":  # a summary's section
+            return [f"<br><b>{html.escape(s['text'])}</b>"]
+        if role == "answer":  # the figure asked for, on a line of its own
+            links = "".join(f"<a href='cite:{k}:{n}'>[{n}]</a>" for n in s.get("citations", []))
+            return [f"<b>{html.escape(s['text'])}</b><sup><b>{links}</b></sup><br>"]
+        if role == "note":
+            return [f"<br><i>{html.escape(s['text'])}</i>"]
+        body = []
+        if role == "bullet":
+            body.append("<br>•&nbsp;")
+        if _is_row(s["text"]):  # a quoted table row under its column headings: a small grid
+            text = passage_html(s["text"], None, "", c["mark"])
+        else:
+            text = html.escape(s["text"]).replace("\n", "<br>")
+        if s.get("citations"):
+            links = "".join(f"<a href='cite:{k}:{n}'>[{n}]</a>" for n in s["citations"])
+            body.append(f"{text}<sup><b>{links}</b></sup>")
+        elif len(s["text"].split()) >= 3:
+            body.append(f"{text}<sup style='color:{c['warn']}' title='not supported by your documents'>[?]</sup>")
+        else:
+            body.append(text)
+        return body
+
+    def _render_turn_footer(self, turn: dict, sentences: list, k: int, c) -> list[str]:
+        """Under an answer: the [?] note, the source cards, and the engine and time it took."""
+        out = []
         unsupported = sum(1 for s in sentences if not s.get("supported") and len(s["text"].split()) >= 3)
         if unsupported:
             out.append(f"<p style='color:{c['warn']}'><small>[?] marks {unsupported} sentence{'s' * (unsupported != 1)} "
@@ -255,7 +268,7 @@ class ChatView(QWidget):
         if t:
             out.append(f"<p style='color:{c['muted']}'><small>{html.escape(str(turn.get('engine') or ''))} · "
                        f"{t.get('total_s', 0):.1f} s</small></p>")
-        return "".join(out)
+        return out
 
     def _card(self, cit: dict, href: str, label: str, c) -> str:
         text = cit.get("text") or ""

@@ -49,6 +49,15 @@ class ModelsPage(QWidget):
         self.recommended = {e.id for e in (catalog.recommended(k, self.hw) for k in ("llamacpp", "vllm")) if e}
 
         layout = QVBoxLayout(self)
+        self._build_table(layout, settings)
+        self._build_status(layout)
+        self._build_buttons(layout)
+        self.refresh()
+        first = next((i for i, e in enumerate(self.entries) if e.id in self.recommended), 0)
+        self.table.selectRow(first)
+
+    def _build_table(self, layout: QVBoxLayout, settings) -> None:
+        """The hardware line, the catalog's table and the selected model's details."""
         self.hardware = QLabel(f"<small>This computer: {html.escape(self.hw.describe())}. "
                                f"Downloads come from {html.escape(downloads.endpoint_of(settings))}, nowhere else.</small>")
         self.hardware.setWordWrap(True)
@@ -69,6 +78,8 @@ class ModelsPage(QWidget):
         self.details.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.details)
 
+    def _build_status(self, layout: QVBoxLayout) -> None:
+        """The download's progress bar and the status line."""
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
@@ -78,6 +89,8 @@ class ModelsPage(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
 
+    def _build_buttons(self, layout: QVBoxLayout) -> None:
+        """The Download, Cancel download, Use and Remove buttons."""
         buttons = QHBoxLayout()
         self.download_button = QPushButton("Download")
         self.download_button.clicked.connect(self.download_selected)
@@ -92,9 +105,6 @@ class ModelsPage(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
         layout.addLayout(buttons)
-        self.refresh()
-        first = next((i for i, e in enumerate(self.entries) if e.id in self.recommended), 0)
-        self.table.selectRow(first)
 
     # -- the table ---------------------------------------------------------------------------
 

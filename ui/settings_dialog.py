@@ -55,23 +55,22 @@ class SettingsDialog(QDialog):
         self.settings = settings
         self._initial_key = api_key or ""
         form = QFormLayout()
+        self._build_answer_rows(form, settings, engine_note)
+        self._build_retrieval_rows(form, settings)
+        general = QWidget()
+        general.setLayout(form)
+        self._build_tabs(general, settings, libraries_using)
+        self._build_layout()
 
+    def _build_answer_rows(self, form: QFormLayout, settings, engine_note: str | None) -> None:
+        """The General tab's answer rows: engine, language model, remote server and API key."""
         self.engine = _combo(ENGINES, settings.llm.engine)
         form.addRow("Answer engine", self.engine)
         if engine_note:  # which engine answers now, and why (the same line as `citewise doctor`)
             self.engine_note = QLabel(f"<small>{html.escape(engine_note)}</small>")
             self.engine_note.setWordWrap(True)
             form.addRow("", self.engine_note)
-        model_row = QWidget()
-        row = QHBoxLayout(model_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.model = QLineEdit(settings.llm.model)
-        self.model.setToolTip("'bundled' for SmolLM2-135M, a .gguf file (llama.cpp), or a Hugging Face folder (vLLM)")
-        row.addWidget(self.model, 1)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse_model)
-        row.addWidget(browse)
-        form.addRow("Language model", model_row)
+        form.addRow("Language model", self._build_model_row(settings))
         self.remote_url = QLineEdit(settings.llm.remote_url or "")
         self.remote_url.setPlaceholderText("http://gpu-box:8000/v1")
         form.addRow("Remote server URL", self.remote_url)
@@ -82,6 +81,21 @@ class SettingsDialog(QDialog):
         self.api_key.setPlaceholderText("kept in the system keyring")
         form.addRow("API key", self.api_key)
 
+    def _build_model_row(self, settings) -> QWidget:
+        """The language model's field with its Browse… button."""
+        model_row = QWidget()
+        row = QHBoxLayout(model_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.model = QLineEdit(settings.llm.model)
+        self.model.setToolTip("'bundled' for SmolLM2-135M, a .gguf file (llama.cpp), or a Hugging Face folder (vLLM)")
+        row.addWidget(self.model, 1)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_model)
+        row.addWidget(browse)
+        return model_row
+
+    def _build_retrieval_rows(self, form: QFormLayout, settings) -> None:
+        """The General tab's store and retrieval rows: Chroma server, embedding device, passages, strictness."""
         self.chroma_url = QLineEdit(settings.store.chroma_url or "")
         self.chroma_url.setPlaceholderText("empty: the embedded store in the data folder")
         form.addRow("Chroma server URL", self.chroma_url)
@@ -95,8 +109,8 @@ class SettingsDialog(QDialog):
         self.strictness = _combo(STRICTNESS, settings.retrieval.strictness)
         form.addRow("“Not in your documents”", self.strictness)
 
-        general = QWidget()
-        general.setLayout(form)
+    def _build_tabs(self, general: QWidget, settings, libraries_using) -> None:
+        """The General and Models tabs."""
         from ui.models_page import ModelsPage
 
         self.extra: dict = {}  # changes the Models page chose that have no field here (embedding.model)
@@ -105,6 +119,9 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget()
         self.tabs.addTab(general, "General")
         self.tabs.addTab(self.models, "Models")
+
+    def _build_layout(self) -> None:
+        """The tabs over the note and the OK/Cancel buttons."""
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         note = QLabel("<small>Only the settings you change are written to your settings file.</small>")
