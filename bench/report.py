@@ -219,6 +219,10 @@ def retrieval(res: Results, name: str, data: dict) -> list[str]:
     answer's span; the questions are COVID-QA's (long papers) and SQuAD 2.0's answerable dev questions
     (each article one document). Recall in %; the two llama-index rows are the peers."""
     lines = retrieval_table(data["datasets"]) + answer_modes(data)
+    lexical, ldata = res.newest("retrieval", "lexical")
+    if ldata:  # what an answer is worth while a file is searchable by its words only
+        lines += [f"### Words alone: `{lexical}`", "", *note(ldata, "note"), *machine(ldata)]
+        lines += retrieval_table(ldata["datasets"])
     for family in ("retrieval-check", "retrieval-check-fts"):
         check, cdata = res.newest(family)
         if cdata:

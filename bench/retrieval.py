@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/retrieval.py                 # retrieval (~20 min here; abstention: bench/abstain.py)
     .venv/bin/python bench/retrieval.py --answers 100   # + 100 SQuAD answers with the bundled model
+    .venv/bin/python bench/retrieval.py --systems citewise,citewise-lexical --out bench/results/retrieval-<date>-lexical.json
 
 Three systems, same machine, same embedder (the bundled all-MiniLM-L6-v2):
 - plain llama-index: the starter tutorial (SimpleDirectoryReader, VectorStoreIndex.from_documents,
@@ -243,6 +244,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="questions per dataset (0 = all)")
     ap.add_argument("--answers", type=int, default=0, help="SQuAD questions to answer with the bundled model")
     ap.add_argument("--systems", default="plain,tuned,citewise")
+    ap.add_argument("--out", default="", help="the JSON file (default bench/results/retrieval-<date>.json)")
     args = ap.parse_args()
     random.seed(7)
     work = Path(tempfile.mkdtemp(prefix="citewise-bench-retrieval-"))
@@ -290,7 +292,7 @@ def main() -> None:
             services.close()
         if args.answers:
             results["answers"] = answers(work, squad_docs, squad_q, embedder, args.answers)
-    out = ROOT / "bench" / "results" / f"retrieval-{time.strftime('%Y%m%d')}.json"
+    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"retrieval-{time.strftime('%Y%m%d')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print_tables(results)
