@@ -95,6 +95,44 @@ class ChunkingConfig:
         return f"v2-{self.max_tokens}-{self.overlap_tokens}-{self.min_section_tokens}"
 
 
+def _chunk_end(strength: list[int], s: int, cfg: ChunkingConfig) -> int:
+    """Where the chunk starting at token `s` ends (exclusive): at a heading past its first
+    `min_section_tokens`, else at the strongest boundary in the second half of its window."""
+    n = len(strength)
+    limit = s + cfg.max_tokens
+    if limit >= n:
+        # a heading inside the tail still starts its own chunk when both parts are real
+        for i in range(s + cfg.min_section_tokens, n):
+            if strength[i] == _HEADING and n - i >= cfg.min_section_tokens // 2:
+                return i
+        return n
+    heading = next((i for i in range(s + cfg.min_section_tokens, limit + 1) if strength[i] == _HEADING), 0)
+    if heading:
+        return heading
+    floor = s + cfg.max_tokens // 2
+    best, e = -1, 0
+    for i in range(limit, floor - 1, -1):
+        if strength[i] > best:
+            best, e = strength[i], i
+            if best >= _PARAGRAPH:
+                break
+    return limit if best <= _NONE else e
+
+
+def _next_start(strength: list[int], s: int, e: int, cfg: ChunkingConfig) -> int:
+    """Where the chunk after the one spanning tokens `s` to `e` starts: at `e`, or a little
+    earlier to overlap it when `e` is not a paragraph's start."""
+    if strength[e] >= _PARAGRAPH or not cfg.overlap_tokens:
+        return e
+    # restart a little earlier, at the start of a sentence if one is near
+    lo = max(s + 1, e - cfg.overlap_tokens)
+    candidates = [i for i in range(lo, e) if strength[i] >= _SENTENCE]
+    if candidates:
+        return candidates[0]
+    words = [i for i in range(lo, e) if strength[i] >= _WORD]
+    return words[0] if words else e
+
+
 class Chunker:
     """Splits documents into `Chunk`s using a Hugging Face fast tokenizer (`tokenizer.json`)."""
 
@@ -164,12 +202,7 @@ class Chunker:
     ) -> list[tuple[int, int, int]]:
         """`(start, end, tokens)` character spans of `text`, each at most `max_tokens` tokens."""
         if len(text) > WINDOW_CHARS:  # tokenized a window at a time (see _windows)
-            heads, out = heading_starts or set(), []
-            for a, b in _windows(text, WINDOW_CHARS):
-                local = {h - a for h in heads if a <= h < b}
-                out += [(a + s, a + e, t) for s, e, t in self.spans(text[a:b], local, max_tokens=max_tokens,
-                                                                    overlap=overlap, rows=rows)]
-            return out
+            return self._windowed_spans(text, heading_starts or set(), max_tokens, overlap, rows)
         if not text.strip():
             return []
         enc = self.tokenizer.encode(text, add_special_tokens=False)
@@ -177,56 +210,39 @@ class Chunker:
         n = len(offsets)
         if n == 0:
             return []
-        cfg = self.config
-        if max_tokens is not None or overlap is not None:
-            cfg = ChunkingConfig(
-                max_tokens=max(16, max_tokens if max_tokens is not None else cfg.max_tokens),
-                overlap_tokens=cfg.overlap_tokens if overlap is None else overlap,
-                min_section_tokens=cfg.min_section_tokens,
-            )
+        cfg = self._config_for(max_tokens, overlap)
         strength = self._boundaries(text, offsets, heading_starts or set(), rows)
         spans: list[tuple[int, int, int]] = []
         s = 0
         while s < n:
-            limit = s + cfg.max_tokens
-            if limit >= n:
-                e = n
-                # a heading inside the tail still starts its own chunk when both parts are real
-                for i in range(s + cfg.min_section_tokens, n):
-                    if strength[i] == _HEADING and n - i >= cfg.min_section_tokens // 2:
-                        e = i
-                        break
-            else:
-                e = 0
-                for i in range(s + cfg.min_section_tokens, limit + 1):
-                    if strength[i] == _HEADING:
-                        e = i
-                        break
-                if not e:
-                    floor = s + cfg.max_tokens // 2
-                    best = -1
-                    for i in range(limit, floor - 1, -1):
-                        if strength[i] > best:
-                            best, e = strength[i], i
-                            if best >= _PARAGRAPH:
-                                break
-                    if best <= _NONE:
-                        e = limit
+            e = _chunk_end(strength, s, cfg)
             spans.append((offsets[s][0], offsets[e - 1][1], e - s))
             if e >= n:
                 break
-            nxt = e
-            if strength[e] < _PARAGRAPH and cfg.overlap_tokens:
-                # restart a little earlier, at the start of a sentence if one is near
-                lo = max(s + 1, e - cfg.overlap_tokens)
-                candidates = [i for i in range(lo, e) if strength[i] >= _SENTENCE]
-                if candidates:
-                    nxt = candidates[0]
-                else:
-                    words = [i for i in range(lo, e) if strength[i] >= _WORD]
-                    nxt = words[0] if words else e
-            s = nxt
+            s = _next_start(strength, s, e, cfg)
         return spans
+
+    def _windowed_spans(
+        self, text: str, heads: set[int], max_tokens: int | None, overlap: int | None, rows: bool
+    ) -> list[tuple[int, int, int]]:
+        """`spans` of a text too long to tokenize at once, a window of it at a time."""
+        out: list[tuple[int, int, int]] = []
+        for a, b in _windows(text, WINDOW_CHARS):
+            local = {h - a for h in heads if a <= h < b}
+            out += [(a + s, a + e, t) for s, e, t in self.spans(text[a:b], local, max_tokens=max_tokens,
+                                                                overlap=overlap, rows=rows)]
+        return out
+
+    def _config_for(self, max_tokens: int | None, overlap: int | None) -> ChunkingConfig:
+        """The chunker's config with a call's own window and overlap, where it gives them."""
+        cfg = self.config
+        if max_tokens is None and overlap is None:
+            return cfg
+        return ChunkingConfig(
+            max_tokens=max(16, max_tokens if max_tokens is not None else cfg.max_tokens),
+            overlap_tokens=cfg.overlap_tokens if overlap is None else overlap,
+            min_section_tokens=cfg.min_section_tokens,
+        )
 
     # -- documents ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexing.loaders.salvage import bad_part, patched, read_salvaging
@@ -130,80 +131,114 @@ def _open(path: Path):
     return document, [], [f"read as a Word document: the file is {standard[1]}{macros}"]
 
 
-def load_docx(path: Path) -> ParsedDocument:
-    from docx.oxml.ns import qn
+@dataclass
+class _Pages:
+    """The document's pages as its body is read: Word's rendered page breaks end them."""
+
+    builder: UnitBuilder = field(default_factory=UnitBuilder)
+    pages: list[Unit] = field(default_factory=list)
+    page: int = 1
+    saw_breaks: bool = False
+    left_out: list[str] = field(default_factory=list)  # what imported content could not be read
+
+    def new_page(self) -> None:
+        """Ends the page being written (when it holds anything) and starts the next."""
+        if not self.builder.empty:
+            self.pages.append(self.builder.build(number=self.page, kind=UnitKind.PAGE))
+        self.builder.reset_text()
+        self.page += 1
+
+
+def _read_alt_chunk(out: _Pages, document, element) -> None:
+    """An altChunk: the text of the part it imports, in its place."""
+    text, what = _alt_chunk_text(document, element)
+    if text is None:
+        out.left_out.append(what)
+    for line in (text or "").split("\n"):
+        out.builder.text(line)
+
+
+def _read_paragraph(out: _Pages, paragraph) -> None:
+    """A paragraph, a heading when its style says so; its rendered page breaks start new pages."""
+    builder = out.builder
+    level = _heading_level(paragraph)
+    breaks = paragraph.rendered_page_breaks
+    if breaks:
+        out.saw_breaks = True
+        first = breaks[0]
+        before = first.preceding_paragraph_fragment
+        after = first.following_paragraph_fragment
+        if before is not None and before.text.strip():
+            builder.text(before.text)
+        for _ in breaks:
+            out.new_page()
+        text = after.text if after is not None else ""
+    else:
+        text = paragraph.text
+    if level is not None and text.strip():
+        builder.heading(level + 1, text)
+    else:
+        builder.text(text)
+
+
+def _read_body(document) -> _Pages:
+    """The body's paragraphs, tables and imported parts, in document order, as pages."""
     from docx.table import Table
 
-    document, damaged, notes = _open(path)
-
-    builder = UnitBuilder()
-    pages: list[Unit] = []
-    page = 1
-    saw_breaks = False
-
-    def new_page() -> None:
-        nonlocal page
-        if not builder.empty:
-            pages.append(builder.build(number=page, kind=UnitKind.PAGE))
-        builder.reset_text()
-        page += 1
-
+    out = _Pages()
     blocks = document.iter_inner_content()
-    left_out: list[str] = []
     try:
         for element in document.element.body.iterchildren(f"{_W}p", f"{_W}tbl", f"{_W}altChunk"):
             if element.tag == f"{_W}altChunk":
-                text, what = _alt_chunk_text(document, element)
-                if text is None:
-                    left_out.append(what)
-                for line in (text or "").split("\n"):
-                    builder.text(line)
+                _read_alt_chunk(out, document, element)
                 continue
             block = next(blocks)
             if isinstance(block, Table):
-                builder.table([[cell.text for cell in row.cells] for row in block.rows])
+                out.builder.table([[cell.text for cell in row.cells] for row in block.rows])
                 continue
-            level = _heading_level(block)
-            breaks = block.rendered_page_breaks
-            if breaks:
-                saw_breaks = True
-                first = breaks[0]
-                before = first.preceding_paragraph_fragment
-                after = first.following_paragraph_fragment
-                if before is not None and before.text.strip():
-                    builder.text(before.text)
-                for _ in breaks:
-                    new_page()
-                text = after.text if after is not None else ""
-            else:
-                text = block.text
-            if level is not None and text.strip():
-                builder.heading(level + 1, text)
-            else:
-                builder.text(text)
+            _read_paragraph(out, block)
     except Exception as exc:
         raise DocumentError(f"malformed Word document: {exc}", code="malformed") from None
 
-    if not builder.empty:
-        pages.append(builder.build(number=page, kind=UnitKind.PAGE))
-    if not pages:
-        # text that lives only in text boxes, shapes or content controls: every w:p of the body
-        for paragraph in document.element.body.iter(qn("w:p")):
-            builder.text("".join(t.text or "" for t in paragraph.iter(qn("w:t"))))
-        if not builder.empty:
-            saw_breaks = False
-            pages.append(builder.build())
-    if not pages:
+    if not out.builder.empty:
+        out.pages.append(out.builder.build(number=out.page, kind=UnitKind.PAGE))
+    return out
+
+
+def _read_every_paragraph(document, out: _Pages) -> None:
+    """When the body read as nothing: one unit of every paragraph's text, wherever it lives."""
+    from docx.oxml.ns import qn
+
+    # text that lives only in text boxes, shapes or content controls: every w:p of the body
+    for paragraph in document.element.body.iter(qn("w:p")):
+        out.builder.text("".join(t.text or "" for t in paragraph.iter(qn("w:t"))))
+    if not out.builder.empty:
+        out.saw_breaks = False
+        out.pages.append(out.builder.build())
+
+
+def _title(document) -> str | None:
+    """The title in the document's properties, if any."""
+    try:
+        return document.core_properties.title or None
+    except Exception:
+        return None
+
+
+def load_docx(path: Path) -> ParsedDocument:
+    """The document's pages as Word rendered them, or one unit when it rendered no page breaks."""
+    document, damaged, notes = _open(path)
+    out = _read_body(document)
+    if not out.pages:
+        _read_every_paragraph(document, out)
+    if not out.pages:
         raise DocumentError("no text found in the document", code="no-text")
-    if not saw_breaks:
+    pages = out.pages
+    if not out.saw_breaks:
         only = pages[0]
         pages = [Unit(number=1, text=only.text, kind=UnitKind.DOCUMENT, headings=only.headings, tables=only.tables)]
-    title = None
-    try:
-        title = document.core_properties.title or None
-    except Exception:
-        pass
+    title = _title(document)
     warnings = notes + ([f"damaged parts left out ({', '.join(damaged)}); the text was read without them"] if damaged else [])
-    if left_out:
-        warnings.append(f"imported content it cannot read left out ({', '.join(sorted(set(left_out)))})")
-    return ParsedDocument(kind="docx", units=pages, title=title, page_count=page if saw_breaks else 1, warnings=warnings)
+    if out.left_out:
+        warnings.append(f"imported content it cannot read left out ({', '.join(sorted(set(out.left_out)))})")
+    return ParsedDocument(kind="docx", units=pages, title=title, page_count=out.page if out.saw_breaks else 1, warnings=warnings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -205,8 +206,18 @@ def _pages_to_read(count: int, max_pages: int, deadline: float | None, stopped: 
                        f"per file (indexing.max_pages_per_file = {max_pages:,})")
 
 
-def _load_pdf(path: Path, ocr: bool, max_pages: int = 0, deadline: float | None = None) -> ParsedDocument:
-    reader = _open(path)
+@dataclass
+class _Reading:
+    """What reading the pages gave: each read page's text, and which were not read and why."""
+
+    read: dict[int, tuple[list[str], str | None]] = field(default_factory=dict)  # index → _page_text
+    failed: list[int] = field(default_factory=list)  # numbers of the pages that raised
+    first_error: BaseException | None = None
+    stopped: list[str] = field(default_factory=list)  # why the pages after the last read were not read
+
+
+def _pages_of(reader: PdfReader):
+    """The reader's pages and their count; a file whose page tree cannot be read is refused."""
     try:
         pages = reader.pages
         count = len(pages)
@@ -216,6 +227,11 @@ def _load_pdf(path: Path, ocr: bool, max_pages: int = 0, deadline: float | None 
         raise DocumentError(f"malformed PDF: {_reason(exc)}", code="malformed") from None
     if count == 0:
         raise DocumentError("malformed PDF: it has no pages", code="malformed")
+    return pages, count
+
+
+def _refuse_encrypted_payload(reader: PdfReader) -> None:
+    """Refuses a PDF whose pages only wrap an encrypted document (see _encrypted_payload)."""
     protection = _encrypted_payload(reader)
     if protection is not None:
         what = {"MicrosoftIRMServices": "Microsoft Information Rights Management (IRM)"}.get(protection, protection or "encryption")
@@ -223,26 +239,35 @@ def _load_pdf(path: Path, ocr: bool, max_pages: int = 0, deadline: float | None 
             f"protected with {what}: its pages only say so, the document itself is an encrypted attachment; "
             "open it in an app that can, then save an unprotected copy", code="encrypted")
 
-    try:
-        labels = list(reader.page_labels)
-    except Exception:
-        labels = []
-    outline = _outline_headings(reader)
 
+def _page_labels(reader: PdfReader) -> list[str]:
+    """The pages' labels ("iv", "A-3"), or none when they cannot be read."""
+    try:
+        return list(reader.page_labels)
+    except Exception:
+        return []
+
+
+def _read_pages(pages, count: int, max_pages: int, deadline: float | None) -> _Reading:
+    """Each page's text, within the page and time limits."""
+    reading = _Reading()
+    for index in _pages_to_read(count, max_pages, deadline, reading.stopped):
+        try:
+            reading.read[index] = _page_text(pages[index])
+        except Exception as exc:  # one bad page must not cost the others
+            reading.failed.append(index + 1)
+            reading.first_error = reading.first_error or exc
+    return reading
+
+
+def _page_units(
+    read: dict[int, tuple[list[str], str | None]], count: int, labels: list[str], outline: dict[int, tuple[str, ...]]
+) -> tuple[list[Unit], list[int]]:
+    """A unit for each read page with words on it, and the numbers of the read pages without."""
+    drop = repeated_keys([lines for lines, _ in read.values() if lines])
     units: list[Unit] = []
     imageonly: list[int] = []
-    failed: list[int] = []
-    first_error: BaseException | None = None
     heading: tuple[str, ...] = ()
-    read: dict[int, tuple[list[str], str | None]] = {}
-    stopped: list[str] = []  # why the pages after the last read were not read
-    for index in _pages_to_read(count, max_pages, deadline, stopped):
-        try:
-            read[index] = _page_text(pages[index])
-        except Exception as exc:  # one bad page must not cost the others
-            failed.append(index + 1)
-            first_error = first_error or exc
-    drop = repeated_keys([lines for lines, _ in read.values() if lines])
     for index in range(count):
         heading = outline.get(index, heading)
         if index not in read:
@@ -268,28 +293,51 @@ def _load_pdf(path: Path, ocr: bool, max_pages: int = 0, deadline: float | None 
                 tables=tables,
             )
         )
+    return units, imageonly
 
-    if not units and failed and len(failed) == count:
-        raise DocumentError(f"malformed PDF: no page could be read ({_reason(first_error)})", code="malformed")
+
+def _warnings(reader: PdfReader, count: int, imageonly: list[int], ocr_pages: list[int], reading: _Reading) -> list[str]:
+    """What the user is told about the parts of the file that were not read."""
+    warnings = ["its attachments are encrypted and were not read; its pages need no password"] if _attachments_locked(reader) else []
+    if imageonly and not ocr_pages:
+        warnings.append(f"{len(imageonly)} of {count} pages have no text layer")
+    warnings += reading.stopped
+    if reading.failed:
+        failed = reading.failed
+        shown = ", ".join(map(str, failed[:10])) + ("…" if len(failed) > 10 else "")
+        warnings.append(f"pages {shown} could not be read ({_reason(reading.first_error)})")
+    return warnings
+
+
+def _title(reader: PdfReader) -> str | None:
+    """The title in the document's metadata, if any."""
+    try:
+        if reader.metadata and reader.metadata.title:
+            return normalize_text(str(reader.metadata.title)) or None
+    except Exception:
+        pass
+    return None
+
+
+def _load_pdf(path: Path, ocr: bool, max_pages: int = 0, deadline: float | None = None) -> ParsedDocument:
+    """load_pdf's steps: open the file, read its pages, make their units, say what was left out."""
+    reader = _open(path)
+    pages, count = _pages_of(reader)
+    _refuse_encrypted_payload(reader)
+    labels = _page_labels(reader)
+    outline = _outline_headings(reader)
+    reading = _read_pages(pages, count, max_pages, deadline)
+    units, imageonly = _page_units(reading.read, count, labels, outline)
+
+    if not units and reading.failed and len(reading.failed) == count:
+        raise DocumentError(f"malformed PDF: no page could be read ({_reason(reading.first_error)})", code="malformed")
     why_not = ocr_unavailable_reason(ocr) if imageonly else None
     if not units and why_not:
         raise no_text_layer(count, why_not)
 
-    warnings = ["its attachments are encrypted and were not read; its pages need no password"] if _attachments_locked(reader) else []
     ocr_pages = imageonly if ocr and not why_not else []
-    if imageonly and not ocr_pages:
-        warnings.append(f"{len(imageonly)} of {count} pages have no text layer")
-    warnings += stopped
-    if failed:
-        shown = ", ".join(map(str, failed[:10])) + ("…" if len(failed) > 10 else "")
-        warnings.append(f"pages {shown} could not be read ({_reason(first_error)})")
-    title = None
-    try:
-        if reader.metadata and reader.metadata.title:
-            title = normalize_text(str(reader.metadata.title)) or None
-    except Exception:
-        pass
-    return ParsedDocument(kind="pdf", units=units, title=title, page_count=count, warnings=warnings, ocr_pages=ocr_pages)
+    warnings = _warnings(reader, count, imageonly, ocr_pages, reading)
+    return ParsedDocument(kind="pdf", units=units, title=_title(reader), page_count=count, warnings=warnings, ocr_pages=ocr_pages)
 
 
 def _load_with_pdfium(path: Path) -> ParsedDocument | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from indexing.normalize import normalize_text
 
@@ -195,103 +195,150 @@ def _label_inside(cells: list[str]) -> bool:
     return len(cells) == 1 and len(cells[0]) <= 90 and not cells[0].endswith(".")
 
 
-def format_page(lines: list[str], drop: set[str] = frozenset()) -> PageText:
-    """Reading-order text of a page's layout lines, with its tables' spans."""
+@dataclass
+class _Lines:
+    """A page's lines in reading order, with each line's cells and kind ("blank", "row", "text")."""
+
+    lines: list[str]
+    cells: list[list[str]]
+    rows: list[bool]
+    kind: list[str]
+
+
+def _body_lines(lines: list[str], drop: set[str]) -> list[str]:
+    """Step 1: the page's lines less its running headers/footers, columns in reading order."""
     # leave out running headers/footers and page numbers in the page's top and bottom lines
     idx = [i for i, ln in enumerate(lines) if ln.strip()]
     zone = set(idx[:_ZONE] + idx[-_ZONE:])
     kept = [ln for i, ln in enumerate(lines) if not (i in zone and (line_key(ln) in drop or _is_page_number(ln)))]
-    kept = split_columns(kept)
+    return split_columns(kept)
 
+
+def _classify(kept: list[str]) -> _Lines:
+    """Step 2: each line's cells, and whether it is blank, a table row or text."""
     cells = [cells_of(ln) if ln.strip() else [] for ln in kept]
     rows = [bool(c) and _is_row(c) for c in cells]
     kind = ["blank" if not c else "row" if r else "text" for c, r in zip(cells, rows)]
+    return _Lines(kept, cells, rows, kind)
+
+
+def _table_lines(page: _Lines) -> list[bool]:
+    """Step 3: which lines belong to a table."""
     # a table: rows, with label lines and blanks between them; its header: heading lines just above
-    n = len(kept)
+    n = len(page.lines)
     in_table = [False] * n
-    header = [False] * n
     i = 0
     while i < n:
-        if kind[i] != "row":
+        if page.kind[i] != "row":
             i += 1
             continue
-        start = i
-        end = i
-        j = i + 1
-        while j < n:
-            if kind[j] == "row":
-                end = j
-            elif kind[j] == "blank" or (kind[j] == "text" and _label_inside(cells[j])):
-                pass
-            else:
-                break
-            j += 1
-        if sum(rows[start : end + 1]) >= 2 or len(cells[start]) >= 3:
-            h = start - 1
-            blanks = 0
-            while h >= 0 and start - h <= 8:
-                if kind[h] == "blank":
-                    blanks += 1
-                    if blanks > 2:
-                        break
-                elif _is_header(cells[h], kept[h]):
-                    header[h] = True
-                    start = h
-                    blanks = 0
-                elif kind[h] == "text" and _label_inside(cells[h]) and h == start - 1:
-                    start = h  # "(In millions)" or "Current assets:" right above the first row
-                elif kind[h] == "text" and kept[h].rstrip().endswith(":") and len(cells[h]) == 1:
-                    header[h] = True  # its caption: "Revenue by geographic areas were as follows:"
-                    start = h
-                    break
-                else:
-                    break
-                h -= 1
-            for k in range(start, end + 1):
+        end = _last_row(page, i)
+        if sum(page.rows[i : end + 1]) >= 2 or len(page.cells[i]) >= 3:
+            for k in range(_table_top(page, i), end + 1):
                 in_table[k] = True
         i = end + 1
+    return in_table
 
-    parts: list[str] = []
-    tables: list[tuple[int, int, int]] = []
-    length = 0
-    k = 0
-    pending_break = False
-    while k < n:
-        if not in_table[k]:
-            if kind[k] == "blank":
-                pending_break = bool(parts)
-                k += 1
-                continue
-            text = normalize_text(" ".join(kept[k].split()))
-            if not text:
-                k += 1
-                continue
-            sep = "" if not parts else ("\n\n" if pending_break else "\n")
-            parts.append(sep + text)
-            length += len(sep) + len(text)
-            pending_break = False
-            k += 1
-            continue
-        # one table block
-        sep = "" if not parts else "\n\n"
-        parts.append(sep)
-        length += len(sep)
-        t_start = length
+
+def _last_row(page: _Lines, first: int) -> int:
+    """The last row of the table whose first row is line `first`: rows follow with only label
+    lines and blanks between them."""
+    end = first
+    for j in range(first + 1, len(page.lines)):
+        if page.kind[j] == "row":
+            end = j
+        elif not (page.kind[j] == "blank" or (page.kind[j] == "text" and _label_inside(page.cells[j]))):
+            break
+    return end
+
+
+def _table_top(page: _Lines, start: int) -> int:
+    """The first line of the table whose first row is line `start`: its header (column headings,
+    a label, a caption) is taken in from the lines just above."""
+    kind, cells, kept = page.kind, page.cells, page.lines
+    h = start - 1
+    blanks = 0
+    while h >= 0 and start - h <= 8:
+        if kind[h] == "blank":
+            blanks += 1
+            if blanks > 2:
+                break
+        elif _is_header(cells[h], kept[h]):
+            start = h
+            blanks = 0
+        elif kind[h] == "text" and _label_inside(cells[h]) and h == start - 1:
+            start = h  # "(In millions)" or "Current assets:" right above the first row
+        elif kind[h] == "text" and kept[h].rstrip().endswith(":") and len(cells[h]) == 1:
+            start = h  # its caption: "Revenue by geographic areas were as follows:"
+            break
+        else:
+            break
+        h -= 1
+    return start
+
+
+@dataclass
+class _PageWriter:
+    """Step 4: the page's text as it is written, with its tables' spans."""
+
+    parts: list[str] = field(default_factory=list)
+    tables: list[tuple[int, int, int]] = field(default_factory=list)
+    length: int = 0
+    pending_break: bool = False  # a blank line or a table stands before the next prose line
+
+    def _write(self, s: str) -> None:
+        self.parts.append(s)
+        self.length += len(s)
+
+    def prose(self, page: _Lines, k: int) -> None:
+        """Line `k`, outside any table: its words on a line of their own."""
+        if page.kind[k] == "blank":
+            self.pending_break = bool(self.parts)
+            return
+        text = normalize_text(" ".join(page.lines[k].split()))
+        if not text:
+            return
+        sep = "" if not self.parts else ("\n\n" if self.pending_break else "\n")
+        self._write(sep + text)
+        self.pending_break = False
+
+    def table(self, page: _Lines, start: int, end: int) -> None:
+        """Lines `start` to `end` (excluded), one table block: a row per line, its cells joined by " | "."""
+        self._write("" if not self.parts else "\n\n")
+        t_start = self.length
         header_end = None
         first = True
-        while k < n and in_table[k]:
-            if kind[k] != "blank":
-                text = normalize_text(" | ".join(cells[k]))
-                if text:
-                    if not first:
-                        parts.append("\n")
-                        length += 1
-                    if kind[k] == "row" and header_end is None:
-                        header_end = length  # what stands above the first row of figures heads the table
-                    parts.append(text)
-                    length += len(text)
-                    first = False
+        for k in range(start, end):
+            if page.kind[k] == "blank":
+                continue
+            text = normalize_text(" | ".join(page.cells[k]))
+            if not text:
+                continue
+            if not first:
+                self._write("\n")
+            if page.kind[k] == "row" and header_end is None:
+                header_end = self.length  # what stands above the first row of figures heads the table
+            self._write(text)
+            first = False
+        self.tables.append((t_start, header_end if header_end is not None else t_start, self.length))
+        self.pending_break = True
+
+
+def format_page(lines: list[str], drop: set[str] = frozenset()) -> PageText:
+    """Reading-order text of a page's layout lines, with its tables' spans."""
+    page = _classify(_body_lines(lines, drop))
+    in_table = _table_lines(page)
+    out = _PageWriter()
+    n = len(page.lines)
+    k = 0
+    while k < n:
+        if not in_table[k]:
+            out.prose(page, k)
             k += 1
-        tables.append((t_start, header_end if header_end is not None else t_start, length))
-        pending_break = True
-    return PageText("".join(parts), tuple(tables))
+            continue
+        end = k
+        while end < n and in_table[end]:
+            end += 1
+        out.table(page, k, end)
+        k = end
+    return PageText("".join(out.parts), tuple(out.tables))
