@@ -1,8 +1,9 @@
 """Answers with their citations → Markdown, self-contained HTML, PDF and JSON.
 
 One module for the desktop app's Export (Ctrl+E), "Copy with citations" and the CLI's
-`ask --export FILE`. It works on the serialised form of answers (`Answer.to_dict()`), which is
-also what conversations store, so an answer reopened next week exports the same.
+`ask --export FILE`. It works on typed answers (retrieval.models.Answer); a serialised one
+(`Answer.to_dict()`, what conversations store) is read back with `Answer.from_dict` where it
+comes in, so an answer reopened next week exports the same. JSON writes `Answer.to_dict()`.
 Every citation keeps its file, page and passage. Document text is escaped in HTML: a passage
 holding `<script>` is shown as text, never run.
 """
@@ -14,9 +15,12 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, Union
 
-from retrieval.models import refusal_message, where
+# Answer, Citation, where and match_words are also what ui/ renders with (it imports no retrieval)
+from retrieval.models import Answer, AnswerSentence, Citation, match_words, refusal_message, where  # noqa: F401
+
+Turn = Union[Answer, dict]  # an answer, or its serialised form (Answer.to_dict())
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "json"}
 
@@ -30,18 +34,23 @@ FOLLOW_UP = "Searched as a follow-up of: "
 REWRITTEN = "Searched as: "  # a follow-up the answering model rewrote (retrieval/condense.py)
 
 
-def turn_notes(turn: dict) -> list[str]:
+def answer_of(turn: Turn) -> Answer:
+    """An Answer as it is, a serialised one (`Answer.to_dict()`) read back."""
+    return turn if isinstance(turn, Answer) else Answer.from_dict(turn)
+
+
+def turn_notes(turn: Answer) -> list[str]:
     """What is said under a question: the files it was asked within, what it was read with, and
     what the library had not finished indexing (a refusal says that itself)."""
     notes = []
-    if turn.get("incomplete") and not turn.get("refused"):
-        notes.append("Asked while indexing: " + turn["incomplete"])
-    if turn.get("scope"):
-        notes.append("Asked within: " + ", ".join(Path(p).name or p for p in turn["scope"]))
-    if turn.get("rewritten"):
-        notes.append(REWRITTEN + turn["rewritten"])
-    elif turn.get("read_with"):
-        notes.append(FOLLOW_UP + turn["read_with"])
+    if turn.incomplete and not turn.refused:
+        notes.append("Asked while indexing: " + turn.incomplete)
+    if turn.scope:
+        notes.append("Asked within: " + ", ".join(Path(p).name or p for p in turn.scope))
+    if turn.rewritten:
+        notes.append(REWRITTEN + turn.rewritten)
+    elif turn.read_with:
+        notes.append(FOLLOW_UP + turn.read_with)
     return notes
 
 def format_for(path: str | Path) -> str:
@@ -51,11 +60,16 @@ def format_for(path: str | Path) -> str:
     return FORMATS[ext]
 
 
-def _quote(c: dict) -> str:
-    return " ".join((c.get("quote") or c.get("text") or "").split())
+def _quote(c: Citation) -> str:
+    return " ".join(((c.quote_text if c.quote else "") or c.passage.chunk.text).split())
 
 
-def _title(turns: Sequence[dict], title: str | None) -> str:
+def _unsupported(s: AnswerSentence) -> bool:
+    """A sentence of three words or more that no passage supports (marked [?])."""
+    return not s.supported and len(s.text.split()) >= 3
+
+
+def _title(turns: Sequence, title: str | None) -> str:
     if title:
         return title
     return "Citewise answer" if len(turns) == 1 else "Citewise conversation"
@@ -82,12 +96,12 @@ def _md_code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def answer_blocks(sentences: Sequence[dict]) -> list[tuple[str, list[dict]]]:
+def answer_blocks(sentences: Sequence[AnswerSentence]) -> list[tuple[str, list[AnswerSentence]]]:
     """An answer's sentences as the views lay them out: ("rows", [side-by-side rows…]) for a run
     of rows (a table), ("sentence", [s]) for any other sentence."""
-    out: list[tuple[str, list[dict]]] = []
+    out: list[tuple[str, list[AnswerSentence]]] = []
     for s in sentences:
-        if s.get("role") == "row":
+        if s.role == "row":
             if out and out[-1][0] == "rows":
                 out[-1][1].append(s)
             else:
@@ -97,35 +111,35 @@ def answer_blocks(sentences: Sequence[dict]) -> list[tuple[str, list[dict]]]:
     return out
 
 
-def row_headers(rows: Sequence[dict]) -> list[str]:
+def row_headers(rows: Sequence[AnswerSentence]) -> list[str]:
     """Column names of a side-by-side: by filing (source, period, value) or by period."""
-    width = max(len(r["text"].split(" | ")) for r in rows)
+    width = max(len(r.text.split(" | ")) for r in rows)
     return ["Source", "Period", "Value"][-width:] + ["Cited"]  # a source is a filing, or the row compared
 
 
-def _md_answer(turn: dict) -> str:
+def _md_answer(turn: Answer) -> str:
     """The answer with its document text escaped and its own citation markers kept as written;
     the first line that states the figure in bold, a side-by-side as a table."""
-    sentences = turn.get("sentences") or []
+    sentences = turn.sentences
     if not sentences:
-        return _md_escape(turn["answer"])
+        return _md_escape(turn.text)
     parts = []
     for kind, group in answer_blocks(sentences):
         if kind == "rows":
             heads = row_headers(group)
             table = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
             for r in group:
-                cells = [_md_escape(c).replace("|", "\\|") for c in r["text"].split(" | ")]
+                cells = [_md_escape(c).replace("|", "\\|") for c in r.text.split(" | ")]
                 cells = [""] * (len(heads) - 1 - len(cells)) + cells
-                table.append("| " + " | ".join([*cells, "".join(f"[{int(n)}]" for n in r.get("citations", []))]) + " |")
+                table.append("| " + " | ".join([*cells, "".join(f"[{int(n)}]" for n in r.citations)]) + " |")
             parts.append("\n\n" + "\n".join(table) + "\n")
             continue
         s = group[0]
-        text = _md_escape(s["text"]) + (" " + "".join(f"[{int(n)}]" for n in s["citations"]) if s.get("citations") else "")
-        role = s.get("role", "claim")
+        text = _md_escape(s.text) + (" " + "".join(f"[{int(n)}]" for n in s.citations) if s.citations else "")
+        role = s.role
         if role == "answer":
-            body = _md_escape(s["text"]).replace("\n", "  \n")
-            marks = "".join(f"[{int(n)}]" for n in s.get("citations", []))
+            body = _md_escape(s.text).replace("\n", "  \n")
+            marks = "".join(f"[{int(n)}]" for n in s.citations)
             parts.append(f"**{body}** {marks}\n")
         elif role == "heading":
             parts.append(f"\n\n**{text}**\n")
@@ -138,26 +152,33 @@ def _md_answer(turn: dict) -> str:
     return "".join(parts).strip()
 
 
-def to_markdown(turns: Sequence[dict], *, title: str | None = None, library: str | None = None) -> str:
+def _closest(turn: Answer) -> list[Citation]:
+    """A refusal's closest passages, numbered as they are shown."""
+    return [Citation(i, p) for i, p in enumerate(turn.closest, 1)]
+
+
+def to_markdown(turns: Sequence[Turn], *, title: str | None = None, library: str | None = None) -> str:
+    turns = [answer_of(t) for t in turns]
     lines = [f"# {_md_escape(_title(turns, title))}", ""]
     lines.append(f"*Exported {_stamp()}" + (f" from library “{_md_escape(library)}”" if library else "") + " by Citewise.*")
     for turn in turns:
-        lines += ["", f"## {_md_escape(turn['question'])}", ""]
+        lines += ["", f"## {_md_escape(turn.question)}", ""]
         for note in turn_notes(turn):
             lines += [f"*{_md_escape(note)}*", ""]
-        lines.append(_md_answer(turn) if not turn.get("refused") else f"> {_md_escape(refusal_message(turn))}")
-        if turn.get("refused"):
-            if turn.get("closest"):
+        lines.append(_md_answer(turn) if not turn.refused else f"> {_md_escape(refusal_message(turn))}")
+        if turn.refused:
+            if turn.closest:
                 lines += ["", "**Closest passages** (none answers the question):", ""]
-                for i, c in enumerate(turn["closest"], 1):
-                    lines.append(f"{i}. {_md_escape(where(c))}: “{_md_escape(_quote(c))}”")
+                for c in _closest(turn):
+                    lines.append(f"{c.n}. {_md_escape(where(c))}: “{_md_escape(_quote(c))}”")
             continue
-        unsupported = [s for s in turn.get("sentences", []) if not s.get("supported") and len(s.get("text", "").split()) >= 3]
-        if turn.get("citations"):
+        unsupported = [s for s in turn.sentences if _unsupported(s)]
+        if turn.citations:
             lines += ["", "**Sources**", ""]
-            for c in turn["citations"]:
-                lines.append(f"[{c['n']}] **{_md_escape(where(c))}**: “{_md_escape(_quote(c))}”  ")
-                lines.append(f"    {_md_code(c['file'])}, characters {c['start']}–{c['end']}")
+            for c in turn.citations:
+                k = c.passage.chunk
+                lines.append(f"[{c.n}] **{_md_escape(where(c))}**: “{_md_escape(_quote(c))}”  ")
+                lines.append(f"    {_md_code(k.path)}, characters {k.start}–{k.end}")
         if unsupported:
             lines += ["", f"*{len(unsupported)} sentence(s) are not supported by the cited passages.*"]
     return "\n".join(lines) + "\n"
@@ -177,18 +198,18 @@ table.side{border-collapse:collapse;margin:.4rem 0}table.side td,table.side th{b
 """
 
 
-def _html_answer(turn: dict, k: int) -> str:
-    sentences = turn.get("sentences") or []
+def _html_answer(turn: Answer, k: int) -> str:
+    sentences = turn.sentences
     if not sentences:
-        return html.escape(turn["answer"])
+        return html.escape(turn.text)
     parts = []
     for kind, group in answer_blocks(sentences):
         if kind == "rows":
             parts.append(html_rows(group, lambda n: f'<sup><a href="#t{k}-s{n}">[{n}]</a></sup>'))
             continue
         s = group[0]
-        text = html.escape(s["text"]).replace("\n", "<br>")
-        role = s.get("role", "claim")
+        text = html.escape(s.text).replace("\n", "<br>")
+        role = s.role
         if role == "heading":  # a summary's section
             parts.append(f"<br><b>{text}</b>")
             continue
@@ -196,27 +217,28 @@ def _html_answer(turn: dict, k: int) -> str:
             text = f"<strong>{text}</strong>"
         if role == "note":
             text = f"<em>{text}</em>"
-        if s.get("citations"):
-            text += "".join(f'<sup><a href="#t{k}-s{n}">[{n}]</a></sup>' for n in s["citations"])
-        elif len(s["text"].split()) >= 3:
+        if s.citations:
+            text += "".join(f'<sup><a href="#t{k}-s{n}">[{n}]</a></sup>' for n in s.citations)
+        elif len(s.text.split()) >= 3:
             text = f'<span class="unsupported" title="not supported by the sources">{text}</span>'
         parts.append(f"<br>• {text}" if role == "bullet" else text)
     return " ".join(parts).removeprefix("<br>")
 
 
-def html_rows(rows: Sequence[dict], link) -> str:
+def html_rows(rows: Sequence[AnswerSentence], link) -> str:
     """A side-by-side as an HTML table, each value with its citation link (`link(n)`)."""
     heads = row_headers(rows)
     out = ["<table class='side' cellpadding='4'><tr>" + "".join(f"<th align='left'>{h}</th>" for h in heads) + "</tr>"]
     for r in rows:
-        cells = r["text"].split(" | ")
+        cells = r.text.split(" | ")
         cells = [""] * (len(heads) - 1 - len(cells)) + cells
         out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
-                   + "<td>" + "".join(link(int(n)) for n in r.get("citations", [])) + "</td></tr>")
+                   + "<td>" + "".join(link(int(n)) for n in r.citations) + "</td></tr>")
     return "".join(out) + "</table>"
 
 
-def to_html(turns: Sequence[dict], *, title: str | None = None, library: str | None = None) -> str:
+def to_html(turns: Sequence[Turn], *, title: str | None = None, library: str | None = None) -> str:
+    turns = [answer_of(t) for t in turns]
     doc_title = html.escape(_title(turns, title))
     out = [
         "<!doctype html>",
@@ -229,25 +251,26 @@ def to_html(turns: Sequence[dict], *, title: str | None = None, library: str | N
         f'<p class="meta">Exported {_stamp()}' + (f" from library “{html.escape(library)}”" if library else "") + " by Citewise.</p>",
     ]
     for k, turn in enumerate(turns, 1):
-        out.append(f"<h2>{html.escape(turn['question'])}</h2>")
+        out.append(f"<h2>{html.escape(turn.question)}</h2>")
         for note in turn_notes(turn):
             out.append(f'<p class="meta">{html.escape(note)}</p>')
-        if turn.get("refused"):
+        if turn.refused:
             out.append(f'<p class="refused">{html.escape(refusal_message(turn))}</p>')
-            if turn.get("closest"):
+            if turn.closest:
                 out.append("<p>Closest passages (none answers the question):</p><ol class=\"sources\">")
-                for c in turn["closest"]:
+                for c in _closest(turn):
                     out.append(f'<li><span class="where">{html.escape(where(c))}</span><blockquote>{html.escape(_quote(c))}</blockquote></li>')
                 out.append("</ol>")
             continue
         out.append(f'<p class="answer">{_html_answer(turn, k)}</p>')
-        if turn.get("citations"):
+        if turn.citations:
             out.append('<ol class="sources">')
-            for c in turn["citations"]:
+            for c in turn.citations:
+                chunk = c.passage.chunk
                 out.append(
-                    f'<li id="t{k}-s{c["n"]}" value="{int(c["n"])}"><span class="where">{html.escape(where(c))}</span>'
+                    f'<li id="t{k}-s{c.n}" value="{int(c.n)}"><span class="where">{html.escape(where(c))}</span>'
                     f"<blockquote>{html.escape(_quote(c))}</blockquote>"
-                    f'<div class="path">{html.escape(c["file"])} · characters {int(c["start"])}–{int(c["end"])}</div></li>'
+                    f'<div class="path">{html.escape(chunk.path)} · characters {int(chunk.start)}–{int(chunk.end)}</div></li>'
                 )
             out.append("</ol>")
     out.append("</body></html>")
@@ -257,9 +280,11 @@ def to_html(turns: Sequence[dict], *, title: str | None = None, library: str | N
 # -- JSON --------------------------------------------------------------------------------------
 
 
-def to_json(turns: Sequence[dict], *, title: str | None = None, library: str | None = None) -> str:
+def to_json(turns: Sequence[Turn], *, title: str | None = None, library: str | None = None) -> str:
+    """The turns as `Answer.to_dict()` writes them (a serialised turn given as it is)."""
+    saved = [t.to_dict() if isinstance(t, Answer) else t for t in turns]
     return json.dumps(
-        {"title": _title(turns, title), "library": library, "exported_at": _stamp(), "turns": list(turns)},
+        {"title": _title(saved, title), "library": library, "exported_at": _stamp(), "turns": saved},
         indent=2,
         ensure_ascii=False,
     )
@@ -285,9 +310,10 @@ def _unicode_font() -> str | None:
     return None
 
 
-def to_pdf(turns: Sequence[dict], *, title: str | None = None, library: str | None = None) -> bytes:
+def to_pdf(turns: Sequence[Turn], *, title: str | None = None, library: str | None = None) -> bytes:
     from fpdf import FPDF
 
+    turns = [answer_of(t) for t in turns]
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.set_title(_title(turns, title))
@@ -311,17 +337,17 @@ def to_pdf(turns: Sequence[dict], *, title: str | None = None, library: str | No
     para(_title(turns, title), 16, 1)
     para(f"Exported {_stamp()}" + (f" from library '{library}'" if library else "") + " by Citewise.", 8.5, 4)
     for turn in turns:
-        para("Q: " + turn["question"], 12.5, 1.5)
+        para("Q: " + turn.question, 12.5, 1.5)
         for note in turn_notes(turn):
             para(note, 8.5, 1)
-        para(refusal_message(turn) if turn.get("refused") else turn["answer"], 10.5, 2)
-        sources = turn.get("citations") if not turn.get("refused") else turn.get("closest")
+        para(refusal_message(turn) if turn.refused else turn.text, 10.5, 2)
+        sources = turn.citations if not turn.refused else _closest(turn)
         if sources:
-            para("Sources" if not turn.get("refused") else "Closest passages (none answers the question)", 9.5, 0.5)
-            for i, c in enumerate(sources, 1):
-                n = c.get("n", i) if not turn.get("refused") else i
-                para(f"[{n}] {where(c)}: \u201c{_quote(c)}\u201d", 9, 0.3)
-                para(f"     {c['file']}, characters {c['start']}-{c['end']}", 7.5, 1.2)
+            para("Sources" if not turn.refused else "Closest passages (none answers the question)", 9.5, 0.5)
+            for c in sources:
+                chunk = c.passage.chunk
+                para(f"[{c.n}] {where(c)}: \u201c{_quote(c)}\u201d", 9, 0.3)
+                para(f"     {chunk.path}, characters {chunk.start}-{chunk.end}", 7.5, 1.2)
         pdf.ln(3)
     return bytes(pdf.output())
 
@@ -331,7 +357,7 @@ def to_pdf(turns: Sequence[dict], *, title: str | None = None, library: str | No
 _WRITERS = {"markdown": to_markdown, "html": to_html, "json": to_json}
 
 
-def render(turns: Sequence[dict], fmt: str, **meta) -> bytes:
+def render(turns: Sequence[Turn], fmt: str, **meta) -> bytes:
     if fmt == "pdf":
         return to_pdf(turns, **meta)
     if fmt not in _WRITERS:
@@ -339,7 +365,7 @@ def render(turns: Sequence[dict], fmt: str, **meta) -> bytes:
     return _WRITERS[fmt](turns, **meta).encode("utf-8")
 
 
-def export(turns: Sequence[dict], path: str | Path, **meta) -> Path:
+def export(turns: Sequence[Turn], path: str | Path, **meta) -> Path:
     """Write `turns` to `path` in the format its extension names, atomically."""
     path = Path(path).expanduser()
     data = render(turns, format_for(path), **meta)
@@ -350,10 +376,11 @@ def export(turns: Sequence[dict], path: str | Path, **meta) -> Path:
     return path
 
 
-def clipboard_text(turn: dict) -> str:
+def clipboard_text(turn: Turn) -> str:
     """"Copy with citations": the answer, then its sources, as plain text."""
-    lines = [turn["answer"]]
-    if turn.get("citations"):
+    turn = answer_of(turn)
+    lines = [turn.text]
+    if turn.citations:
         lines.append("")
-        lines.extend(f"[{c['n']}] {where(c)}: \u201c{_quote(c)}\u201d" for c in turn["citations"])
+        lines.extend(f"[{c.n}] {where(c)}: \u201c{_quote(c)}\u201d" for c in turn.citations)
     return "\n".join(lines)

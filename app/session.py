@@ -152,10 +152,13 @@ class Session:
     def conversations(self):
         return self.services.conversations
 
-    def save_turn(self, answer: dict) -> None:
+    def save_turn(self, answer) -> None:
+        """Saves the answer (a retrieval.models.Answer; or its serialised form, Answer.to_dict(),
+        which is what is stored) in the open conversation, opening one with its question."""
+        saved = answer if isinstance(answer, dict) else answer.to_dict()
         if self.conversation_id is None:
-            self.conversation_id = self.conversations.create(answer["question"][:80], self.library_name).id
-        self.conversations.add_turn(self.conversation_id, answer)
+            self.conversation_id = self.conversations.create(saved["question"][:80], self.library_name).id
+        self.conversations.add_turn(self.conversation_id, saved)
 
     def new_conversation(self) -> None:
         self.conversation_id = None
@@ -192,8 +195,8 @@ class Session:
         return answer_mode(self.services.settings) == "generate"
 
     def summarize(self, path: str, cancel: Callable[[], bool] | None = None, mode: str | None = None) -> Iterator:
-        """Status lines while the document is read, then its summary (Answer.to_dict(): bullets
-        under section headings, each cited). SessionError when the file is not indexed."""
+        """Status lines while the document is read, then its summary (an Answer: bullets under
+        section headings, each cited). SessionError when the file is not indexed."""
         from app.chat import Status
         from indexing.models import DocumentError
         from retrieval.summary import SummaryProgress
@@ -208,7 +211,7 @@ class Session:
             elif isinstance(event, SummaryProgress):
                 yield f"Reading section {event.done} of {event.total}…"
             else:
-                yield event.to_dict()
+                yield event
 
     def history(self) -> list:
         """The open conversation's turns as retrieval remembers them (the next question may be a
@@ -223,11 +226,14 @@ class Session:
             same.append(answer)
         return history_of(same[::-1])
 
-    def open_conversation(self, cid: int) -> list[dict]:
-        """Its turns; the scope of its last question becomes the session's."""
+    def open_conversation(self, cid: int) -> list:
+        """Its turns, as Answers (read back from what was saved: Answer.from_dict); the scope of
+        its last question becomes the session's."""
+        from retrieval.models import Answer
+
         self.conversation_id = cid
-        turns = self.conversations.turns(cid)
-        self.scope = (turns[-1].get("scope") or None) if turns else None
+        turns = [Answer.from_dict(t) for t in self.conversations.turns(cid)]
+        self.scope = (turns[-1].scope or None) if turns else None
         return turns
 
     def delete_conversation(self, cid: int) -> bool:

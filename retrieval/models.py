@@ -5,18 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from indexing.models import Chunk
+from indexing.models import Chunk, UnitKind
 
 
-def where(c: "dict | Passage", sep: str = ", ") -> str:
+def where(c: "Citation | Passage", sep: str = ", ") -> str:
     """Where a citation points, the one way every view says it: `report.pdf, page 2, § Results` /
-    `book.epub, chapter 3 (Down the Rabbit-Hole)`. `c`: a passage, or a serialised citation
-    (Citation.to_dict())."""
-    if isinstance(c, Passage):
-        k = c.chunk
-        return _describe(c.file_name, k.unit_kind.value, k.unit, k.unit_label, k.heading, sep)
-    name = c.get("file_name") or Path(c.get("file", "")).name
-    return _describe(name, c.get("unit_kind") or "document", c.get("unit"), c.get("unit_label"), c.get("heading") or (), sep)
+    `book.epub, chapter 3 (Down the Rabbit-Hole)`. `c`: a citation, or a passage."""
+    k = (c.passage if isinstance(c, Citation) else c).chunk
+    return _describe(Path(k.path).name, k.unit_kind.value, k.unit, k.unit_label, k.heading, sep)
 
 
 def _describe(file_name: str, unit_kind: str, unit: int | None, unit_label: str | None = None,
@@ -30,11 +26,11 @@ def _describe(file_name: str, unit_kind: str, unit: int | None, unit_label: str 
     return sep.join(parts)
 
 
-def refusal_message(turn: dict) -> str:
+def refusal_message(answer: "Answer") -> str:
     """A refused answer with why, as every view shows it: "I could not find this in your
-    documents. Your documents do not mention “Tesla”." (a serialised Answer: Answer.to_dict())."""
-    reason = turn.get("refusal_reason")
-    return f"{turn['answer']} {reason}" if reason else turn["answer"]
+    documents. Your documents do not mention “Tesla”."."""
+    reason = answer.refusal_reason
+    return f"{answer.text} {reason}" if reason else answer.text
 
 
 def match_words(cosine: float | None) -> str:
@@ -106,6 +102,46 @@ class Citation:
             "chunk_id": c.id,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Citation":
+        """The citation a serialised one (`to_dict()`) was made from: its chunk and passage rebuilt
+        from what was saved. What is not saved takes a default: the chunk's content hash, its
+        position in its file and its token count; the passage's cosine is one that `match_words`
+        says as the saved match ("close match" → 0.6), its lexical and focus scores none. A dict
+        saved before a key existed gets that key's default."""
+        start = int(d.get("start") or 0)
+        text = d.get("text") or ""
+        end = d.get("end")
+        end = start + len(text) if end is None else int(end)
+        unit_kind = d.get("unit_kind") or "document"
+        unit = d.get("unit")
+        if unit is None:
+            unit = d.get("page") or 1
+        path = d.get("file") or ""
+        chunk = Chunk(
+            id=d.get("chunk_id") or f"{path}:{unit}:{start}",
+            text=text,
+            path=path,
+            content_hash="",
+            unit=int(unit),
+            unit_kind=UnitKind(unit_kind),
+            start=start,
+            end=end,
+            index=0,
+            unit_label=d.get("unit_label"),
+            heading=tuple(d.get("heading") or ()),
+            context=d.get("context") or "",
+        )
+        passage = Passage(chunk, score=float(d.get("score") or 0.0), dense=_MATCH_COSINE.get(d.get("match")))
+        quote = None
+        if d.get("quote") is not None and d.get("quote_start") is not None and d.get("quote_end") is not None:
+            quote = (int(d["quote_start"]) - start, int(d["quote_end"]) - start)
+        return cls(int(d.get("n") or 0), passage, float(d.get("support") or 0.0), quote)
+
+
+# a cosine that `match_words` says as each saved match (what a serialised citation keeps of it)
+_MATCH_COSINE = {"close match": 0.6, "partial match": 0.45, "loose match": 0.0}
+
 
 @dataclass
 class AnswerSentence:
@@ -146,9 +182,11 @@ class Answer:
     # asked while the library was still being indexed: what it had not finished (files not read,
     # vectors not written), in words (app.library.Unfinished.note), else None
     incomplete: str | None = None
+    # why the answer could not be given (the window shows "The answer failed: …"), else None
+    error: str | None = None
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "question": self.question,
             "read_with": self.read_with,
             "rewritten": self.rewritten,
@@ -168,6 +206,42 @@ class Answer:
             "model": self.model,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+        if self.error is not None:
+            d["error"] = self.error
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Answer":
+        """The answer a serialised one (`to_dict()`, as conversations store it) was made from:
+        `Answer.from_dict(a.to_dict()).to_dict() == a.to_dict()`. A dict saved before a key
+        existed gets that key's default; what `to_dict` does not keep (the model's raw text, the
+        closest passages' cosines beyond their match words) is left at its default."""
+        sentences = []
+        for s in d.get("sentences") or []:
+            sentences.append(AnswerSentence(
+                text=s.get("text", ""), citations=list(s.get("citations") or []), support=s.get("support", 0.0),
+                supported=bool(s.get("supported", False)), role=s.get("role") or "claim"))
+        return cls(
+            question=d.get("question", ""),
+            text=d.get("answer") or "",
+            sentences=sentences,
+            citations=[Citation.from_dict(c) for c in d.get("citations") or []],
+            refused=bool(d.get("refused", False)),
+            refusal_reason=d.get("refusal_reason"),
+            closest=[Citation.from_dict(c).passage for c in d.get("closest") or []],
+            engine=d.get("engine"),
+            model=d.get("model"),
+            timings=dict(d.get("timings") or {}),
+            read_with=d.get("read_with"),
+            rewritten=d.get("rewritten"),
+            retrieved=[(r["file"], r["index"]) for r in d.get("retrieved") or []],
+            scope=d.get("scope"),
+            kind=d.get("kind") or "answer",
+            figure=d.get("figure"),
+            comparison=d.get("comparison"),
+            incomplete=d.get("incomplete"),
+            error=d.get("error"),
+        )
 
 
 def render_sentences(sentences: list[AnswerSentence]) -> str:

@@ -13,7 +13,7 @@ from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QTextBrowser, QToolButton, QVBoxLayout, QWidget
 
-from app.export import answer_blocks, html_rows, where
+from app.export import Answer, Citation, answer_blocks, html_rows, match_words, turn_notes, where
 from ui.passages import is_row as _is_row, passage_html
 
 
@@ -28,7 +28,7 @@ class ChatView(QWidget):
     ask_requested = Signal(str)
     stop_requested = Signal()
     scope_cleared = Signal()  # the ✕ of the scope chip: ask the whole library again
-    citation_activated = Signal(dict)  # a citation dict (file, unit, start, end, quote…)
+    citation_activated = Signal(object)  # a Citation (its passage's chunk: file, unit, span; its quote)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -71,7 +71,7 @@ class ChatView(QWidget):
         row.addWidget(self.stop_button)
         layout.addLayout(row)
 
-        self.turns: list[dict] = []  # finished answers (Answer.to_dict())
+        self.turns: list[Answer] = []  # finished answers (a failed one: its `error` set)
         self._live: dict | None = None  # {"question", "segments", "status"}
         self._dirty = False
         self._timer = QTimer(self)
@@ -122,22 +122,22 @@ class ChatView(QWidget):
             self._live["segments"].append(("marks", numbers if supported else ([] if not claim else None)))
             self._dirty = True
 
-    def finish_answer(self, answer: dict | None, error: str | None = None) -> None:
+    def finish_answer(self, answer: Answer | None, error: str | None = None) -> None:
         self._timer.stop()
         if answer is not None:
             self.turns.append(answer)
         elif error and self._live is not None:
-            self.turns.append({"question": self._live["question"], "answer": "", "error": error, "citations": [], "sentences": []})
+            self.turns.append(Answer(question=self._live["question"], error=error))
         self._live = None
         self.set_busy(False)
         self._render()
 
-    def set_turns(self, turns: list[dict]) -> None:
+    def set_turns(self, turns: list[Answer]) -> None:
         self.turns = list(turns)
         self._live = None
         self._render()
 
-    def current_answer(self) -> dict | None:
+    def current_answer(self) -> Answer | None:
         return self.turns[-1] if self.turns else None
 
     # -- rendering -------------------------------------------------------------------------
@@ -195,35 +195,33 @@ class ChatView(QWidget):
         out.append(f"<p>{''.join(body)}</p>")
         return "".join(out)
 
-    def _render_turn(self, turn: dict, k: int, c) -> str:
-        out = [self._question(turn["question"])]
-        from app.export import turn_notes
-
+    def _render_turn(self, turn: Answer, k: int, c) -> str:
+        out = [self._question(turn.question)]
         for note in turn_notes(turn):  # the files it was asked within; what a follow-up was read with
             out.append(f"<p style='color:{c['muted']}'><i>{html.escape(note)}</i></p>")
-        if turn.get("error"):
-            out.append(f"<p style='color:{c['warn']}'><b>The answer failed:</b> {html.escape(turn['error'])}</p>")
+        if turn.error:
+            out.append(f"<p style='color:{c['warn']}'><b>The answer failed:</b> {html.escape(turn.error)}</p>")
             return "".join(out)
-        if turn.get("refused"):
+        if turn.refused:
             out.extend(self._render_refusal(turn, k, c))
             return "".join(out)
-        sentences = turn.get("sentences") or []
+        sentences = turn.sentences
         body = []
         for kind, group in answer_blocks(sentences):
             body.extend(self._render_block(kind, group, k, c))
-        out.append(f"<p>{' '.join(body) if body else html.escape(turn['answer'])}</p>")
+        out.append(f"<p>{' '.join(body) if body else html.escape(turn.text)}</p>")
         out.extend(self._render_turn_footer(turn, sentences, k, c))
         return "".join(out)
 
-    def _render_refusal(self, turn: dict, k: int, c) -> list[str]:
+    def _render_refusal(self, turn: Answer, k: int, c) -> list[str]:
         """A refused turn: the refusal, its reason, and the closest passages as cards."""
-        out = [f"<p style='color:{c['warn']}'><b>{html.escape(turn['answer'])}</b></p>"]
-        if turn.get("refusal_reason"):
-            out.append(f"<p>{html.escape(turn['refusal_reason'])}</p>")
-        if turn.get("closest"):
+        out = [f"<p style='color:{c['warn']}'><b>{html.escape(turn.text)}</b></p>"]
+        if turn.refusal_reason:
+            out.append(f"<p>{html.escape(turn.refusal_reason)}</p>")
+        if turn.closest:
             out.append(f"<p style='color:{c['muted']}'>The closest passages (none of them answers the question):</p>")
-            for i, cit in enumerate(turn["closest"]):
-                out.append(self._card(cit, f"closest:{k}:{i}", f"{i + 1}.", c))
+            for i, passage in enumerate(turn.closest):
+                out.append(self._card(Citation(i + 1, passage), f"closest:{k}:{i}", f"{i + 1}.", c))
         return out
 
     def _render_block(self, kind: str, group: list, k: int, c) -> list[str]:
@@ -231,56 +229,56 @@ class ChatView(QWidget):
         if kind == "rows":  # a change side by side: one row per source, each value cited
             return [html_rows(group, lambda n: f"<sup><b><a href='cite:{k}:{n}'>[{n}]</a></b></sup>")]
         s = group[0]
-        role = s.get("role", "claim")
+        role = s.role
         if role == "heading":  # a summary's section
-            return [f"<br><b>{html.escape(s['text'])}</b>"]
+            return [f"<br><b>{html.escape(s.text)}</b>"]
         if role == "answer":  # the figure asked for, on a line of its own
-            links = "".join(f"<a href='cite:{k}:{n}'>[{n}]</a>" for n in s.get("citations", []))
-            return [f"<b>{html.escape(s['text'])}</b><sup><b>{links}</b></sup><br>"]
+            links = "".join(f"<a href='cite:{k}:{n}'>[{n}]</a>" for n in s.citations)
+            return [f"<b>{html.escape(s.text)}</b><sup><b>{links}</b></sup><br>"]
         if role == "note":
-            return [f"<br><i>{html.escape(s['text'])}</i>"]
+            return [f"<br><i>{html.escape(s.text)}</i>"]
         body = []
         if role == "bullet":
             body.append("<br>•&nbsp;")
-        if _is_row(s["text"]):  # a quoted table row under its column headings: a small grid
-            text = passage_html(s["text"], None, "", c["mark"])
+        if _is_row(s.text):  # a quoted table row under its column headings: a small grid
+            text = passage_html(s.text, None, "", c["mark"])
         else:
-            text = html.escape(s["text"]).replace("\n", "<br>")
-        if s.get("citations"):
-            links = "".join(f"<a href='cite:{k}:{n}'>[{n}]</a>" for n in s["citations"])
+            text = html.escape(s.text).replace("\n", "<br>")
+        if s.citations:
+            links = "".join(f"<a href='cite:{k}:{n}'>[{n}]</a>" for n in s.citations)
             body.append(f"{text}<sup><b>{links}</b></sup>")
-        elif len(s["text"].split()) >= 3:
+        elif len(s.text.split()) >= 3:
             body.append(f"{text}<sup style='color:{c['warn']}' title='not supported by your documents'>[?]</sup>")
         else:
             body.append(text)
         return body
 
-    def _render_turn_footer(self, turn: dict, sentences: list, k: int, c) -> list[str]:
+    def _render_turn_footer(self, turn: Answer, sentences: list, k: int, c) -> list[str]:
         """Under an answer: the [?] note, the source cards, and the engine and time it took."""
         out = []
-        unsupported = sum(1 for s in sentences if not s.get("supported") and len(s["text"].split()) >= 3)
+        unsupported = sum(1 for s in sentences if not s.supported and len(s.text.split()) >= 3)
         if unsupported:
             out.append(f"<p style='color:{c['warn']}'><small>[?] marks {unsupported} sentence{'s' * (unsupported != 1)} "
                        "that no passage supports: check before you rely on it.</small></p>")
-        for cit in turn.get("citations", []):
-            out.append(self._card(cit, f"cite:{k}:{cit['n']}", f"[{cit['n']}]", c))
-        t = turn.get("timings") or {}
+        for cit in turn.citations:
+            out.append(self._card(cit, f"cite:{k}:{cit.n}", f"[{cit.n}]", c))
+        t = turn.timings
         if t:
-            out.append(f"<p style='color:{c['muted']}'><small>{html.escape(str(turn.get('engine') or ''))} · "
+            out.append(f"<p style='color:{c['muted']}'><small>{html.escape(str(turn.engine or ''))} · "
                        f"{t.get('total_s', 0):.1f} s</small></p>")
         return out
 
-    def _card(self, cit: dict, href: str, label: str, c) -> str:
-        text = cit.get("text") or ""
-        start = (cit.get("quote_start") or 0) - (cit.get("start") or 0)
-        end = (cit.get("quote_end") or 0) - (cit.get("start") or 0)
-        quote = (start, end) if cit.get("quote") and 0 <= start < end <= len(text) else None
-        match = cit.get("match")
+    def _card(self, cit: Citation, href: str, label: str, c) -> str:
+        chunk = cit.passage.chunk
+        text = chunk.text
+        start, end = cit.quote or (0, 0)
+        quote = (start, end) if cit.quote and 0 <= start < end <= len(text) else None
+        match = match_words(cit.passage.dense)
         return (
             f"<table width='100%' cellpadding='6' style='background-color:{c['card']};margin:4px 0'><tr><td>"
             f"<a href='{href}'><b>{html.escape(label)} {html.escape(where(cit, sep=' · '))}</b></a>"
             + (f" <span style='color:{c['muted']}'>· {html.escape(match)}</span>" if match else "")
-            + f"<br>{passage_html(text, quote, cit.get('context') or '', c['mark'])}</td></tr></table>"
+            + f"<br>{passage_html(text, quote, chunk.context, c['mark'])}</td></tr></table>"
         )
 
     # -- links -----------------------------------------------------------------------------
@@ -293,9 +291,9 @@ class ChatView(QWidget):
         except (ValueError, IndexError):
             return
         if kind == "cite":
-            cit = next((c for c in turn.get("citations", []) if c["n"] == int(n)), None)
+            cit = next((c for c in turn.citations if c.n == int(n)), None)
         elif kind == "closest":
-            cit = turn.get("closest", [])[int(n)]
+            cit = Citation(int(n) + 1, turn.closest[int(n)])
         else:
             return
         if cit:

@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QTabWidget
 
+from app.export import Citation
 from app.session import Session, SessionError
 from ui.chat_view import ChatView
 from ui.conversations_panel import ConversationsPanel
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 class MainWindow(LibraryActions, QMainWindow):
     services_changed = Signal()
     index_finished = Signal(object)  # the final Progress of a job
-    answer_finished = Signal(object)  # the answer dict, or None after an error
+    answer_finished = Signal(object)  # the Answer, or None after an error
     watch_changed = Signal(str)  # a watched folder changed and the library followed (a line to show)
 
     def __init__(self, session: Session, *, ui_state: Path | None = None, warm_up: bool = True):
@@ -252,7 +253,7 @@ class MainWindow(LibraryActions, QMainWindow):
             elif isinstance(e, Retrieved) and e.rewritten:
                 self.chat.set_live_status(f"Searched as: {e.rewritten}")
             elif isinstance(e, Done):
-                state["answer"] = e.answer.to_dict()
+                state["answer"] = e.answer
 
         def on_error(msg, tb):
             state["error"] = msg
@@ -287,7 +288,7 @@ class MainWindow(LibraryActions, QMainWindow):
 
     # -- sources ---------------------------------------------------------------------------
 
-    def open_citation(self, cit: dict) -> None:
+    def open_citation(self, cit: Citation) -> None:
         self.viewer.show()
         if self.splitter.sizes()[2] < 200:
             total = sum(self.splitter.sizes())

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.chat_view import where
+from app.export import Citation, where
 from ui.passages import passage_html
 from ui.pdf_view import HighlightPdfView
 
@@ -69,16 +69,16 @@ class SourceViewer(QWidget):
         self.text = QTextBrowser()
         self.stack.addWidget(self.text)
         layout.addWidget(self.stack, 1)
-        self.citation: dict | None = None
+        self.citation: Citation | None = None
         self.found_on_page: int | None = None
         self._loaded: str | None = None
 
     # -- showing a citation ----------------------------------------------------------------
 
-    def show_citation(self, cit: dict) -> None:
+    def show_citation(self, cit: Citation) -> None:
         self.citation = cit
         self.found_on_page = None
-        path = cit["file"]
+        path = cit.passage.chunk.path
         self.title.setText(f"<b>{html.escape(where(cit))}</b><br><small>{html.escape(path)}</small>")
         self.notice.hide()
         if not Path(path).exists():
@@ -90,7 +90,7 @@ class SourceViewer(QWidget):
         else:
             self.text.setHtml("<p><i>Loading…</i></p>")
             self.stack.setCurrentWidget(self.text)
-            self.text_requested.emit(path, int(cit.get("unit") or 1))
+            self.text_requested.emit(path, int(cit.passage.chunk.unit or 1))
 
     @staticmethod
     def _is_pdf(path: str) -> bool:
@@ -100,10 +100,10 @@ class SourceViewer(QWidget):
         except OSError:
             return False
 
-    def _quote(self, cit: dict) -> tuple[str, int, int]:
-        text = cit.get("text") or ""
-        start = (cit.get("quote_start") or cit.get("start") or 0) - (cit.get("start") or 0)
-        end = (cit.get("quote_end") or cit.get("end") or 0) - (cit.get("start") or 0)
+    def _quote(self, cit: Citation) -> tuple[str, int, int]:
+        """The passage's text and the span of its quote in it (the whole passage without one)."""
+        text = cit.passage.chunk.text
+        start, end = cit.quote or (0, cit.passage.chunk.end - cit.passage.chunk.start)
         if not (0 <= start < end <= len(text)):
             start, end = 0, len(text)
         return text, start, end
@@ -112,8 +112,9 @@ class SourceViewer(QWidget):
         dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
         return "#5c4b00" if dark else "#fff0a8"
 
-    def _show_pdf(self, cit: dict) -> None:
-        path = cit["file"]
+    def _show_pdf(self, cit: Citation) -> None:
+        chunk = cit.passage.chunk
+        path = chunk.path
         if self._loaded != path or self.document.status() != QPdfDocument.Status.Ready:
             self.document.close()
             self.document.load(path)
@@ -122,19 +123,19 @@ class SourceViewer(QWidget):
             self._show_notice(f"Qt could not open {Path(path).name} ({self.document.error().name}); showing the passage text.")
             self._show_text_only(cit)
             return
-        page = max(0, int(cit.get("unit") or 1) - 1)
+        page = max(0, int(chunk.unit or 1) - 1)
         self.stack.setCurrentWidget(self.pdf_page)
         text, start, end = self._quote(cit)
         self.passage.setHtml(
             f"<p><small>Cited passage, page {page + 1}:</small></p>"
-            + passage_html(text, (start, end), cit.get("context") or "", self._mark())
+            + passage_html(text, (start, end), chunk.context, self._mark())
         )
         if self.pdf_view.show_passage(page, text[start:end]):
             self.found_on_page = page + 1
         else:
             self._show_notice("The passage's words could not be found on the PDF page (its text layer differs); it is shown beside.")
 
-    def _show_text_only(self, cit: dict) -> None:
+    def _show_text_only(self, cit: Citation) -> None:
         text, start, end = self._quote(cit)
         self.show_unit_text(text, start, end)
 
@@ -148,20 +149,23 @@ class SourceViewer(QWidget):
 
     def text_loaded(self, path: str, unit: int, text: str | None, stale: bool, error: str | None) -> None:
         cit = self.citation
-        if not cit or cit["file"] != path or int(cit.get("unit") or 1) != unit:
+        chunk = cit.passage.chunk if cit else None
+        if chunk is None or chunk.path != path or int(chunk.unit or 1) != unit:
             return  # the user moved on
         if text is None:
             self._show_notice(f"Could not read {Path(path).name} again ({error}); showing the passage as indexed.")
             self._show_text_only(cit)
             return
-        start = cit.get("quote_start") if cit.get("quote") else cit.get("start")
-        end = cit.get("quote_end") if cit.get("quote") else cit.get("end")
-        start, end = int(start or 0), int(end or 0)
-        if stale or text[cit["start"] : cit["end"]] != cit.get("text"):
+        # the quote's span in the unit's text: the passage's start and the quote's offsets in it
+        if cit.quote and cit.quote_text:
+            start, end = chunk.start + cit.quote[0], chunk.start + cit.quote[1]
+        else:
+            start, end = chunk.start, chunk.end
+        if stale or text[chunk.start : chunk.end] != chunk.text:
             # the file changed: find the passage again by its text
-            found = text.find(cit.get("text") or "\0")
+            found = text.find(chunk.text or "\0")
             if found >= 0:
-                shift = found - cit["start"]
+                shift = found - chunk.start
                 start, end = start + shift, end + shift
             else:
                 self._show_notice("The file changed since it was indexed and the passage is not in it any more.")
@@ -175,4 +179,4 @@ class SourceViewer(QWidget):
 
     def _open_original(self) -> None:
         if self.citation:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(self.citation["file"]))
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self.citation.passage.chunk.path))

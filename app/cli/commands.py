@@ -147,7 +147,7 @@ def cmd_ask(services, args) -> int:
 
         history.append(Turn(answer.question, answer.retrieved, "" if answer.refused else answer.text))
     if getattr(args, "export", None):
-        export_to(answer.to_dict(), args.export, services.library().name)
+        export_to(answer, args.export, services.library().name)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
@@ -201,7 +201,7 @@ def _stream_answer(chat, question: str, history, scope, live: bool):
 
 def _print_refusal(answer) -> None:
     """A refused answer: why, and the closest passages (none of which answers)."""
-    out.print(escape(refusal_message(answer.to_dict())))
+    out.print(escape(refusal_message(answer)))
     if answer.closest:
         out.print("\n[bold]Closest passages[/bold] (none answers the question):")
         for i, p in enumerate(answer.closest, 1):

@@ -31,8 +31,8 @@ def source_line(c) -> str:
     return f'[{c.n}] {c.passage.where()}: "{quote}"'
 
 
-def export_to(answer: dict, path, library: str, what: str = "answer") -> None:
-    """`--export FILE`: the answer (or summary) with its citations, written by its extension.
+def export_to(answer, path, library: str, what: str = "answer") -> None:
+    """`--export FILE`: the answer (or summary: a retrieval.models.Answer) with its citations, written by its extension.
     UserError when it cannot be written."""
     from rich.markup import escape
 

@@ -30,7 +30,7 @@ def cmd_summarize(services, args) -> int:
     except (DocumentError, EngineError) as exc:
         raise UserError(str(exc)) from None
     if getattr(args, "export", None):
-        export_to(answer.to_dict(), args.export, library.name, "summary")
+        export_to(answer, args.export, library.name, "summary")
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0

@@ -51,7 +51,7 @@ def test_turns_are_saved_in_the_open_conversation(services):
     session.save_turn(answer)
     first = session.conversation_id
     session.save_turn({**answer, "question": "And on Sundays?"})
-    assert session.conversation_id == first and [t["question"] for t in session.open_conversation(first)] == [
+    assert session.conversation_id == first and [t.question for t in session.open_conversation(first)] == [
         "When does the ferry leave?", "And on Sundays?"]
     assert session.conversation_title() == "When does the ferry leave?"
     session.new_conversation()

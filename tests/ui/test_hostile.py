@@ -36,14 +36,14 @@ def test_chat_view_and_viewer_render_hostile_text_inert(qtbot, window, tmp_path)
     first = _ask(qtbot, window, hostile.QUESTIONS["notice.html"])
     window.session.services.settings.retrieval.answer_mode = "quote"
     second = _ask(qtbot, window, hostile.QUESTIONS["kennel.md"])
-    assert first["citations"][0]["file_name"] == "notice.html" and second["citations"][0]["file_name"] == "kennel.md"
+    assert first.citations[0].passage.file_name == "notice.html" and second.citations[0].passage.file_name == "kennel.md"
 
     live, shown = hostile.live_markup(window.chat.view.toHtml(), OWN_LINKS)
     assert live == []
     plain = window.chat.view.toPlainText()
     assert hostile.HTML_SCRIPT_TEXT in plain and hostile.MD_IMG in plain and hostile.MD_TRACKER in plain
 
-    window.chat.activate(1, second["citations"][0]["n"])  # the Markdown file, in the source viewer
+    window.chat.activate(1, second.citations[0].n)  # the Markdown file, in the source viewer
     viewer = window.viewer
     qtbot.waitUntil(lambda: "Kennel rules" in viewer.text.toPlainText(), timeout=20_000)
     live, _ = hostile.live_markup(viewer.text.toHtml(), OWN_LINKS)

@@ -122,7 +122,7 @@ def test_answer_streams_with_a_source_card_naming_file_and_page(qtbot, indexed):
     indexed.session.services.settings.retrieval.answer_mode = "generate"  # the LLM streams token by token
     answer, tokens = _ask(qtbot, indexed, "How much does the museum night tour cost?")
     assert len(tokens) > 3
-    assert answer and not answer["refused"] and answer["citations"]
+    assert answer and not answer.refused and answer.citations
     html = indexed.chat.view.toHtml()
     assert "facts.pdf · page 2" in html
     assert "[1]" in indexed.chat.view.toPlainText()
@@ -131,7 +131,7 @@ def test_answer_streams_with_a_source_card_naming_file_and_page(qtbot, indexed):
 
 def test_clicking_a_citation_opens_the_pdf_at_that_page(qtbot, indexed):
     answer, _ = _ask(qtbot, indexed, "How long does the sourdough loaf need to ferment?")
-    assert answer["citations"][0]["page"] == 3
+    assert answer.citations[0].passage.chunk.page == 3
     indexed.chat.activate(0, 1)
     viewer = indexed.viewer
     assert viewer.isVisible() and viewer.stack.currentWidget() is viewer.pdf_page
@@ -144,8 +144,8 @@ def test_clicking_a_citation_opens_the_pdf_at_that_page(qtbot, indexed):
 
 def test_clicking_a_text_citation_shows_the_passage_in_its_document(qtbot, indexed):
     answer, _ = _ask(qtbot, indexed, "How often are the greenhouse tomatoes watered?")
-    cit = next(c for c in answer["citations"] if c["file_name"] == "garden.md")
-    indexed.chat.activate(0, cit["n"])
+    cit = next(c for c in answer.citations if c.passage.file_name == "garden.md")
+    indexed.chat.activate(0, cit.n)
     viewer = indexed.viewer
     qtbot.waitUntil(lambda: "every second evening" in viewer.text.toPlainText(), timeout=20_000)
     assert viewer.stack.currentWidget() is viewer.text
@@ -154,18 +154,18 @@ def test_clicking_a_text_citation_shows_the_passage_in_its_document(qtbot, index
 
 def test_refusal_is_shown_with_the_closest_passages(qtbot, indexed):
     answer, tokens = _ask(qtbot, indexed, "Who painted the Mona Lisa?")
-    assert answer["refused"] and not tokens
+    assert answer.refused and not tokens
     text = indexed.chat.view.toPlainText()
     assert "I could not find this in your documents." in text and "closest passages" in text
     # and why, in words: the library holds nothing about the painting or its painter
-    assert answer["refusal_reason"] and answer["refusal_reason"] in text
+    assert answer.refusal_reason and answer.refusal_reason in text
 
 
 def test_every_export_format_keeps_the_citations(qtbot, indexed, tmp_path):
     from pypdf import PdfReader
 
     answer, _ = _ask(qtbot, indexed, "How much does the museum night tour cost?")
-    quote = answer["citations"][0]["quote"] or answer["citations"][0]["text"]
+    quote = answer.citations[0].quote_text  # the quote, or the passage without one
     for ext in ("md", "html", "pdf", "json"):
         path = indexed.export_to(tmp_path / f"answer.{ext}", "answer")
         assert path and path.exists()
@@ -478,15 +478,15 @@ def test_a_follow_up_in_the_window_finds_the_passage_the_question_alone_misses(q
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
         window.enqueue_index([str(folder)])
     first, _ = _ask(qtbot, window, "When does the ferry to Vardø leave?")
-    assert first["citations"][0]["file_name"] == "ferry.md" and first["read_with"] is None
+    assert first.citations[0].passage.file_name == "ferry.md" and first.read_with is None
     second, _ = _ask(qtbot, window, "And on weekends?")
-    assert not second["refused"]
-    assert "Saturdays" in second["answer"] and second["citations"][0]["file_name"] == "ferry.md"
-    assert second["read_with"] == "When does the ferry to Vardø leave?"
+    assert not second.refused
+    assert "Saturdays" in second.text and second.citations[0].passage.file_name == "ferry.md"
+    assert second.read_with == "When does the ferry to Vardø leave?"
     assert "follow-up of" in window.chat.view.toPlainText()
     window.new_conversation()
     alone, _ = _ask(qtbot, window, "And on weekends?")
-    assert alone["read_with"] is None and alone["citations"][0]["file_name"] == "bus.md"
+    assert alone.read_with is None and alone.citations[0].passage.file_name == "bus.md"
 
 
 def test_ask_about_these_cites_only_the_chosen_files_until_the_chip_is_closed(qtbot, window, tmp_path):
@@ -503,14 +503,14 @@ def test_ask_about_these_cites_only_the_chosen_files_until_the_chip_is_closed(qt
     panel.ask_within_requested.emit(panel.selected_paths())  # the context menu's "Ask about these 2"
     assert window.chat.scope_chip.isVisible() and "ferry.md" in window.chat.scope_label.text()
     answer, _ = _ask(qtbot, window, "What runs on weekends, and when?")
-    assert {c["file_name"] for c in answer["citations"] + answer["closest"]} <= {"ferry.md", "library.md"}
+    assert {c.passage.file_name for c in answer.citations} | {p.file_name for p in answer.closest} <= {"ferry.md", "library.md"}
     assert "Asked within: ferry.md, library.md" in window.chat.view.toPlainText()
     reopened = window.session.open_conversation(window.session.conversation_id)
-    assert reopened[-1]["scope"] and window.session.scope
+    assert reopened[-1].scope and window.session.scope
     window.chat.scope_clear.click()
     assert not window.chat.scope_chip.isVisible() and window.session.scope is None
     whole, _ = _ask(qtbot, window, "What runs on weekends, and when?")
-    assert whole["citations"][0]["file_name"] == "bus.md"
+    assert whole.citations[0].passage.file_name == "bus.md"
 
 
 def test_summarize_from_the_library_panel_shows_cited_bullets_and_saves_them(qtbot, window, tmp_path):
@@ -523,8 +523,8 @@ def test_summarize_from_the_library_panel_shows_cited_bullets_and_saves_them(qtb
         window.library_panel.summarize_requested.emit(str(pdf), "")  # the context menu's "Summarize"
     assert not window.library_panel.answers_written()  # quoted answers: no "in quotes" entry is offered
     summary = done.args[0]
-    assert summary["kind"] == "summary" and summary["question"] == "Summary of facts.pdf"
-    assert [s["text"] for s in summary["sentences"] if s["role"] == "heading"] == ["Page 1", "Page 2", "Page 3"]
+    assert summary.kind == "summary" and summary.question == "Summary of facts.pdf"
+    assert [s.text for s in summary.sentences if s.role == "heading"] == ["Page 1", "Page 2", "Page 3"]
     shown = window.chat.view.toPlainText()
     assert "Page 2" in shown and "• " in shown and "[1]" in shown
     assert window.session.conversations.turns(window.session.conversation_id)[-1]["kind"] == "summary"
@@ -546,8 +546,8 @@ def test_an_idle_engine_stops_and_the_status_bar_says_so(qtbot, settings, embedd
         win.enqueue_index([str(folder)])
     assert win.idle_timer.isActive()
     answer, _ = _ask(qtbot, win, "How much does the museum night tour cost?")
-    assert answer["engine"] == "llama.cpp"
-    assert win.engine_label.text() == f"Ready · llama.cpp · {answer['model']} · running"
+    assert answer.engine == "llama.cpp"
+    assert win.engine_label.text() == f"Ready · llama.cpp · {answer.model} · running"
     win.check_idle_engine()
     assert (services.engines.running is not None)  # used a moment ago
     settings.llm.idle_stop_minutes = 0.0001
@@ -597,7 +597,7 @@ def test_settings_models_download_then_the_next_answer_is_written_by_it(qtbot, i
     dialog.accept()
     indexed.apply_settings(changes)
     answer, tokens = _ask(qtbot, indexed, "How much does the museum night tour cost?")
-    assert answer["engine"] == "llama.cpp" and answer["model"] == entry.files[0] and len(tokens) > 3
+    assert answer.engine == "llama.cpp" and answer.model == entry.files[0] and len(tokens) > 3
     indexed.pool.waitForDone()
 
 
@@ -643,20 +643,20 @@ def test_a_follow_up_rewritten_by_a_writing_model_says_what_it_searched(qtbot, s
         with qtbot.waitSignal(win.index_finished, timeout=LONG):
             win.enqueue_index([str(docs.make_town(tmp_path / "town"))])
         first, _ = _ask(qtbot, win, "When does the ferry to Vardø leave?")
-        assert first["rewritten"] is None
+        assert first.rewritten is None
         second, _ = _ask(qtbot, win, "And on weekends?")
-        assert second["rewritten"] == "When does the ferry to Vardø leave on weekends?"
-        assert second["citations"][0]["file_name"] == "ferry.md" and "11:30" in second["answer"]
+        assert second.rewritten == "When does the ferry to Vardø leave on weekends?"
+        assert second.citations[0].passage.file_name == "ferry.md" and "11:30" in second.text
         assert "Searched as: When does the ferry to Vardø leave on weekends?" in win.chat.view.toPlainText()
         saved = win.session.conversations.turns(win.session.conversation_id)[-1]
-        assert saved["rewritten"] == second["rewritten"]
+        assert saved["rewritten"] == second.rewritten
         # a writing model also writes summaries; "Summarize in quotes (fast)" quotes without it
         assert win.library_panel.answers_written()
         ferry = str(tmp_path / "town" / "ferry.md")
         for mode, engine in (("", "fake"), ("quote", "summary")):
             with qtbot.waitSignal(win.answer_finished, timeout=LONG) as done:
                 win.library_panel.summarize_requested.emit(ferry, mode)
-            assert done.args[0]["kind"] == "summary" and done.args[0]["engine"] == engine
-            assert done.args[0]["citations"][0]["file_name"] == "ferry.md"
+            assert done.args[0].kind == "summary" and done.args[0].engine == engine
+            assert done.args[0].citations[0].passage.file_name == "ferry.md"
     finally:
         win.close()

@@ -56,7 +56,7 @@ def test_answer_flow_connects_only_where_configured(qtbot, store_url, data_dir, 
             win.chat.input.setText("How much does the museum night tour cost?")
             win.chat.ask_button.click()
         answer = done.args[0]
-        assert answer and answer["engine"] == "llama.cpp" and answer["citations"][0]["page"] == 2
+        assert answer and answer.engine == "llama.cpp" and answer.citations[0].passage.chunk.page == 2
         win.chat.activate(0, 1)  # the cited page opens in the viewer
         assert win.viewer.isVisible()
         assert win.export_to(tmp_path / "answer.html", "answer").exists()

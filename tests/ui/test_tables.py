@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtGui import QTextTable
 
+from retrieval.models import match_words
 from tests import docs
 from tests.ui.test_main_window import LONG, _ask
 
@@ -32,7 +33,8 @@ def test_a_table_row_is_shown_aligned_under_its_headings_and_highlighted_on_its_
         window.enqueue_index([str(report)])
     window.session.services.settings.retrieval.answer_mode = "quote"
     answer, _ = _ask(qtbot, window, "What was the freight revenue in the three months ended June 30, 2024?")
-    assert answer["citations"][0]["page"] == 3 and answer["citations"][0]["quote"] == "Freight revenue | 1,204 | 998"
+    cited = answer.citations[0]
+    assert cited.passage.chunk.page == 3 and cited.quote is not None and cited.quote_text == "Freight revenue | 1,204 | 998"
 
     grids = [t for t in _tables(window.chat.view.document()) if any("Freight revenue" in row for row in t)]
     assert grids, "the table rows are not shown as a grid"
@@ -45,7 +47,8 @@ def test_a_table_row_is_shown_aligned_under_its_headings_and_highlighted_on_its_
     html = window.chat.view.toHtml()
     # each source card says how close it is in words (its cosine read as close/partial/loose), not a score
     assert "score 0." not in html
-    assert all(c["match"] in html for c in answer["citations"]) and answer["citations"][0]["match"].endswith(" match")
+    assert all(match_words(c.passage.dense) in html for c in answer.citations)
+    assert match_words(answer.citations[0].passage.dense).endswith(" match")
 
     window.chat.activate(len(window.chat.turns) - 1, 1)
     viewer = window.viewer
@@ -70,7 +73,7 @@ def test_a_word_table_is_shown_as_a_grid_in_the_source_viewer(qtbot, window, tmp
         window.enqueue_index([str(path)])
     window.session.services.settings.retrieval.answer_mode = "quote"
     answer, _ = _ask(qtbot, window, "How many ferry departures did Eastbay harbour have in 2024?")
-    assert answer["citations"][0]["quote"] == "Eastbay | 988 | 1,020"
+    assert answer.citations[0].quote is not None and answer.citations[0].quote_text == "Eastbay | 988 | 1,020"
     window.chat.activate(len(window.chat.turns) - 1, 1)
     viewer = window.viewer
     assert viewer.stack.currentWidget() is viewer.text
@@ -89,9 +92,9 @@ def test_a_change_across_filings_is_shown_first_line_then_a_cited_grid(qtbot, wi
         window.enqueue_index([str(folder)])
     window.session.services.settings.retrieval.answer_mode = "quote"
     answer, _ = _ask(qtbot, window, "How did Lighthouse Ferries' freight revenue change from Q1 to Q2 2024?")
-    assert answer["comparison"] and answer["sentences"][0]["role"] == "answer"
+    assert answer.comparison and answer.sentences[0].role == "answer"
     text = window.chat.view.toPlainText()
-    line = answer["sentences"][0]["text"]
+    line = answer.sentences[0].text
     assert line.startswith("Freight revenue: $1,050 thousand") and line in text
     assert text.index(line) < text.index("Sources") if "Sources" in text else True
     grid = next(t for t in _tables(window.chat.view.document()) if t and t[0][:3] == ["Source", "Period", "Value"])
