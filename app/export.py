@@ -64,11 +64,6 @@ def _quote(c: Citation) -> str:
     return " ".join(((c.quote_text if c.quote else "") or c.passage.chunk.text).split())
 
 
-def _unsupported(s: AnswerSentence) -> bool:
-    """A sentence of three words or more that no passage supports (marked [?])."""
-    return not s.supported and len(s.text.split()) >= 3
-
-
 def _title(turns: Sequence, title: str | None) -> str:
     if title:
         return title
@@ -152,11 +147,6 @@ def _md_answer(turn: Answer) -> str:
     return "".join(parts).strip()
 
 
-def _closest(turn: Answer) -> list[Citation]:
-    """A refusal's closest passages, numbered as they are shown."""
-    return [Citation(i, p) for i, p in enumerate(turn.closest, 1)]
-
-
 def to_markdown(turns: Sequence[Turn], *, title: str | None = None, library: str | None = None) -> str:
     turns = [answer_of(t) for t in turns]
     lines = [f"# {_md_escape(_title(turns, title))}", ""]
@@ -169,10 +159,10 @@ def to_markdown(turns: Sequence[Turn], *, title: str | None = None, library: str
         if turn.refused:
             if turn.closest:
                 lines += ["", "**Closest passages** (none answers the question):", ""]
-                for c in _closest(turn):
+                for c in turn.closest_citations:
                     lines.append(f"{c.n}. {_md_escape(where(c))}: “{_md_escape(_quote(c))}”")
             continue
-        unsupported = [s for s in turn.sentences if _unsupported(s)]
+        unsupported = [s for s in turn.sentences if s.unsupported]
         if turn.citations:
             lines += ["", "**Sources**", ""]
             for c in turn.citations:
@@ -258,7 +248,7 @@ def to_html(turns: Sequence[Turn], *, title: str | None = None, library: str | N
             out.append(f'<p class="refused">{html.escape(refusal_message(turn))}</p>')
             if turn.closest:
                 out.append("<p>Closest passages (none answers the question):</p><ol class=\"sources\">")
-                for c in _closest(turn):
+                for c in turn.closest_citations:
                     out.append(f'<li><span class="where">{html.escape(where(c))}</span><blockquote>{html.escape(_quote(c))}</blockquote></li>')
                 out.append("</ol>")
             continue
@@ -341,7 +331,7 @@ def to_pdf(turns: Sequence[Turn], *, title: str | None = None, library: str | No
         for note in turn_notes(turn):
             para(note, 8.5, 1)
         para(refusal_message(turn) if turn.refused else turn.text, 10.5, 2)
-        sources = turn.citations if not turn.refused else _closest(turn)
+        sources = turn.citations if not turn.refused else turn.closest_citations
         if sources:
             para("Sources" if not turn.refused else "Closest passages (none answers the question)", 9.5, 0.5)
             for c in sources:

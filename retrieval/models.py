@@ -153,6 +153,11 @@ class AnswerSentence:
     # for) | "row" (a side-by-side row) | "note" (sources that differ) | "heading" | "bullet" (a summary's)
     role: str = "claim"
 
+    @property
+    def unsupported(self) -> bool:
+        """A sentence of three words or more that no passage supports: every view marks it [?]."""
+        return not self.supported and len(self.text.split()) >= 3
+
 
 @dataclass
 class Answer:
@@ -185,6 +190,11 @@ class Answer:
     # why the answer could not be given (the window shows "The answer failed: …"), else None
     error: str | None = None
 
+    @property
+    def closest_citations(self) -> list[Citation]:
+        """A refusal's closest passages, numbered from 1 as every view shows them."""
+        return [Citation(i, p) for i, p in enumerate(self.closest, 1)]
+
     def to_dict(self) -> dict:
         d = {
             "question": self.question,
@@ -201,7 +211,7 @@ class Answer:
             "sentences": [asdict(s) for s in self.sentences],
             "refused": self.refused,
             "refusal_reason": self.refusal_reason,
-            "closest": [Citation(i + 1, p).to_dict() for i, p in enumerate(self.closest)],
+            "closest": [c.to_dict() for c in self.closest_citations],
             "engine": self.engine,
             "model": self.model,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},

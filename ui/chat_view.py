@@ -220,8 +220,8 @@ class ChatView(QWidget):
             out.append(f"<p>{html.escape(turn.refusal_reason)}</p>")
         if turn.closest:
             out.append(f"<p style='color:{c['muted']}'>The closest passages (none of them answers the question):</p>")
-            for i, passage in enumerate(turn.closest):
-                out.append(self._card(Citation(i + 1, passage), f"closest:{k}:{i}", f"{i + 1}.", c))
+            for i, cit in enumerate(turn.closest_citations):
+                out.append(self._card(cit, f"closest:{k}:{i}", f"{cit.n}.", c))
         return out
 
     def _render_block(self, kind: str, group: list, k: int, c) -> list[str]:
@@ -256,7 +256,7 @@ class ChatView(QWidget):
     def _render_turn_footer(self, turn: Answer, sentences: list, k: int, c) -> list[str]:
         """Under an answer: the [?] note, the source cards, and the engine and time it took."""
         out = []
-        unsupported = sum(1 for s in sentences if not s.supported and len(s.text.split()) >= 3)
+        unsupported = sum(1 for s in sentences if s.unsupported)
         if unsupported:
             out.append(f"<p style='color:{c['warn']}'><small>[?] marks {unsupported} sentence{'s' * (unsupported != 1)} "
                        "that no passage supports: check before you rely on it.</small></p>")
@@ -293,7 +293,7 @@ class ChatView(QWidget):
         if kind == "cite":
             cit = next((c for c in turn.citations if c.n == int(n)), None)
         elif kind == "closest":
-            cit = Citation(int(n) + 1, turn.closest[int(n)])
+            cit = turn.closest_citations[int(n)]
         else:
             return
         if cit:

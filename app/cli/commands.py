@@ -218,7 +218,7 @@ def _print_answer_notes(answer) -> None:
         out.print("\n[bold]Sources[/bold]")
         for c in answer.citations:
             out.print(escape(source_line(c)))
-    unsupported = [s for s in answer.sentences if not s.supported and len(s.text.split()) >= 3]
+    unsupported = [s for s in answer.sentences if s.unsupported]
     if unsupported:
         err.print(f"[yellow]{len(unsupported)} sentence{'s' * (len(unsupported) != 1)} marked [?] {'are' if len(unsupported) != 1 else 'is'} not supported by the passages.[/yellow]")
     t = answer.timings
