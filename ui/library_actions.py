@@ -1,9 +1,11 @@
 """The window's library actions: switching, creating, renaming and deleting libraries, adding
-documents (dialogs, drops), the queue of indexing jobs, watching a folder, removing documents.
+documents (dialogs, drops), the queue of indexing jobs, watching a folder, removing documents, and
+the scope questions are asked within.
 
-A part of MainWindow (ui/main_window.py), which it is mixed into: what it uses of the window is
-declared on the class below (the session, panels, workers, signals and helpers the window makes).
-What is decided lives in app/session.py; this is the Qt side.
+An object the main window (ui/main_window.py) makes and holds as `window.library_actions`: what it
+works on is handed to it (the session, the window for dialogs and its status bar, the library panel,
+the chat view, the window's worker runner and two of its signals). What is decided lives in
+app/session.py; this is the Qt side.
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMainWindow, QMessageBox
 
 from app.session import SessionError
 
 if TYPE_CHECKING:
     from PySide6.QtCore import SignalInstance
-    from PySide6.QtGui import QAction
-    from PySide6.QtWidgets import QStatusBar
 
     from app.session import Session
     from ui.chat_view import ChatView
@@ -27,37 +28,57 @@ if TYPE_CHECKING:
 
 
 class LibraryActions:
-    # what the window provides (MainWindow.__init__ and its methods); annotations only, nothing here
-    # shadows the window's own attributes
-    session: Session
-    library_panel: LibraryPanel
-    chat: ChatView
-    watch_action: QAction
-    ask_worker: GeneratorWorker | None
-    index_worker: GeneratorWorker | None
-    last_job: object  # the final Progress of the last indexing job
-    library: object  # the session's current library (its files, file, scope)
-    index_queue: object  # the session's queue of jobs waiting their turn
-    index_finished: SignalInstance
-    answer_finished: SignalInstance
-    watch_changed: SignalInstance
-    _run: Callable[..., GeneratorWorker]  # runs a generator on the worker pool, reporting back on the GUI thread
-    show_error: Callable[[str, str], None]
-    refresh_conversations: Callable[[], None]
-    statusBar: Callable[[], QStatusBar]  # noqa: N815 (Qt's name)
-    setWindowTitle: Callable[[str], None]  # noqa: N815
+    def __init__(self, window: QMainWindow, session: Session, panel: LibraryPanel, chat: ChatView, *,
+                 run: Callable[..., GeneratorWorker], show_error: Callable[[str, str], None],
+                 index_finished: SignalInstance, watch_changed: SignalInstance):
+        """`run` runs a generator on the window's worker pool, reporting back on the GUI thread;
+        `index_finished` is emitted with each job's final Progress; `watch_changed` carries a watched
+        folder's changes from the watcher's thread (a queued signal)."""
+        self.window = window
+        self.session = session
+        self.library_panel = panel
+        self.chat = chat
+        self._run = run
+        self.show_error = show_error
+        self.index_finished = index_finished
+        self.watch_changed = watch_changed
+        self.index_worker: GeneratorWorker | None = None
+        self.last_job = None  # the final Progress of the last indexing job
+        self._last_progress = None
+        self.watch_action = QAction("&Watch a folder for changes…", window)
+        self.watch_action.setShortcut(QKeySequence("Ctrl+Shift+W"))
+        self.watch_action.setStatusTip("Keep the library in step with a folder: new and edited files are indexed, "
+                                       "deleted ones dropped")
+        self.watch_action.setCheckable(True)
+        self.watch_action.triggered.connect(self.toggle_watch_dialog)
+        watch_changed.connect(self._on_watch_changed)  # queued: emitted on the watcher's thread
+        self._connect_library_panel(panel)
 
-    def connect_library_panel(self, lp) -> None:
+    @property
+    def library(self):
+        return self.session.library
+
+    @property
+    def index_queue(self):
+        return self.session.index_queue
+
+    def _status(self, message: str, ms: int) -> None:
+        self.window.statusBar().showMessage(message, ms)
+
+    def _connect_library_panel(self, lp: LibraryPanel) -> None:
         from PySide6.QtCore import QUrl
         from PySide6.QtGui import QDesktopServices
 
+        lp.add_files_requested.connect(self.add_files_dialog)
+        lp.add_folder_requested.connect(self.add_folder_dialog)
+        lp.samples_requested.connect(self.index_samples)
+        lp.cancel_requested.connect(self.cancel_indexing)
         lp.library_selected.connect(self.switch_library)
         lp.new_library_requested.connect(self.new_library_dialog)
         lp.rename_library_requested.connect(self.rename_library_dialog)
         lp.delete_library_requested.connect(self.delete_library_dialog)
         lp.remove_requested.connect(self.remove_documents)
         lp.ask_within_requested.connect(self.ask_within)
-        lp.summarize_requested.connect(self.summarize)
         lp.answers_written = self.session.answers_written
         lp.reindex_requested.connect(lambda paths: self.enqueue_index(paths, force=True))
         lp.open_requested.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
@@ -68,7 +89,7 @@ class LibraryActions:
         self.library_panel.set_libraries(self.session.library_names(), self.session.settings.library)
         self.refresh_documents()
         self.show_scope()
-        self.setWindowTitle(f"Citewise — {self.session.settings.library}")
+        self.window.setWindowTitle(f"Citewise — {self.session.settings.library}")
 
     def ask_within(self, paths: list[str]) -> None:
         """Questions from now on are asked within these files (empty: the whole library)."""
@@ -79,35 +100,6 @@ class LibraryActions:
             return
         self.show_scope()
         self.chat.input.setFocus()
-
-    def summarize(self, path: str, mode: str = "") -> None:
-        """Right-click → Summarize: the whole document in cited bullets, shown and saved like an
-        answer (exported with the conversation); Stop (Esc) ends it after the current section.
-        `mode` "quote": the sections' central sentences even where a model writes answers."""
-        if self.ask_worker is not None:
-            return
-        self.chat.start_answer(f"Summary of {Path(path).name}")
-        state: dict = {}
-
-        def on_event(event):
-            if isinstance(event, str):
-                self.chat.set_live_status(event)
-            else:
-                state["answer"] = event
-
-        def on_finished():
-            self.ask_worker = None
-            answer = state.get("answer")
-            self.chat.finish_answer(answer, error=state.get("error"))
-            if answer is not None:
-                self.session.save_turn(answer)
-                self.refresh_conversations()
-            self.answer_finished.emit(answer)
-
-        self.ask_worker = self._run(lambda cancelled: self.session.summarize(path, cancel=cancelled, mode=mode or None),
-                                    name="summary",
-                                    on_progress=on_event, on_error=lambda msg, tb: state.update(error=msg),
-                                    on_finished=on_finished)
 
     def show_scope(self) -> None:
         self.chat.set_scope([Path(p).name for p in self.session.scope] if self.session.scope else None)
@@ -137,7 +129,7 @@ class LibraryActions:
         from ui.library_panel import NewLibraryDialog
 
         choosable = self.session.settings.embedding.precision == "auto"
-        dialog = NewLibraryDialog(self, fast=choosable and self.session.int8_by_default(), choosable=choosable)
+        dialog = NewLibraryDialog(self.window, fast=choosable and self.session.int8_by_default(), choosable=choosable)
         if dialog.exec() and dialog.name.text().strip():
             self.create_library(dialog.name.text(), int8=dialog.int8.isChecked() if choosable else None)
 
@@ -145,13 +137,13 @@ class LibraryActions:
         try:
             self.session.create_library(name, int8=int8)
         except ValueError as exc:
-            QMessageBox.warning(self, "New library", str(exc))
+            QMessageBox.warning(self.window, "New library", str(exc))
             return
         self.refresh_libraries()
 
     def rename_library_dialog(self) -> None:
         old = self.session.settings.library
-        name, ok = QInputDialog.getText(self, "Rename library", f"New name for “{old}”:", text=old)
+        name, ok = QInputDialog.getText(self.window, "Rename library", f"New name for “{old}”:", text=old)
         if ok and name.strip() and name.strip() != old:
             self.rename_library(old, name)
 
@@ -159,14 +151,14 @@ class LibraryActions:
         try:
             self.session.rename_library(old, new)
         except Exception as exc:
-            QMessageBox.warning(self, "Rename library", str(exc))
+            QMessageBox.warning(self.window, "Rename library", str(exc))
             return
         self.refresh_libraries()
 
     def delete_library_dialog(self) -> None:
         name = self.session.settings.library
         answer = QMessageBox.question(
-            self, "Delete library",
+            self.window, "Delete library",
             f"Delete the library “{name}”? Its index is deleted; your documents stay where they are.",
         )
         if answer == QMessageBox.StandardButton.Yes:
@@ -184,14 +176,14 @@ class LibraryActions:
 
     def add_files_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
-            self, "Add documents", str(Path.home()),
+            self.window, "Add documents", str(Path.home()),
             "Documents (*.pdf *.docx *.html *.htm *.xhtml *.md *.markdown *.txt *.text *.epub);;All files (*)",
         )
         if paths:
             self.enqueue_index(paths)
 
     def add_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self.window, "Add a folder", str(Path.home()))
         if folder:
             self.enqueue_index([folder])
 
@@ -234,7 +226,7 @@ class LibraryActions:
             self.refresh_documents()
             if final is not None:
                 counts = final.counts()
-                self.statusBar().showMessage(
+                self._status(
                     "Indexing " + ("cancelled" if final.phase == "cancelled" else "done") + ": "
                     + ", ".join(f"{v} {k}" for k, v in counts.items()), 10000)
             self.index_finished.emit(final)
@@ -252,7 +244,7 @@ class LibraryActions:
         if not checked:
             self.stop_watch()
             return
-        folder = QFileDialog.getExistingDirectory(self, "Watch a folder")
+        folder = QFileDialog.getExistingDirectory(self.window, "Watch a folder")
         if folder:
             self.start_watch(folder)
         else:
@@ -263,12 +255,12 @@ class LibraryActions:
         self.session.start_watch(folder, self.watch_changed.emit, debounce_s=debounce_s)
         self.watch_action.setChecked(True)
         self.watch_action.setText(f"&Watching {Path(folder).name} (click to stop)")
-        self.statusBar().showMessage(f"Watching {folder} for changes", 8000)
+        self._status(f"Watching {folder} for changes", 8000)
         self.enqueue_index([folder])  # what changed while nobody watched
 
     def stop_watch(self) -> None:
         if self.session.stop_watch():
-            self.statusBar().showMessage("Stopped watching", 5000)
+            self._status("Stopped watching", 5000)
         self._watch_stopped()
 
     def _watch_stopped(self) -> None:
@@ -277,7 +269,7 @@ class LibraryActions:
 
     def _on_watch_changed(self, line: str) -> None:
         self.refresh_documents()
-        self.statusBar().showMessage(f"Watched folder: {line}", 8000)
+        self._status(f"Watched folder: {line}", 8000)
 
     def cancel_indexing(self) -> None:
         self.index_queue.clear()
@@ -291,22 +283,5 @@ class LibraryActions:
         except SessionError as exc:
             self.show_error("Remove", str(exc))
             return
-        self.statusBar().showMessage(f"Removed {len(reports)} document(s) from the library; the files stay on disk.", 8000)
+        self._status(f"Removed {len(reports)} document(s) from the library; the files stay on disk.", 8000)
         self.refresh_documents()
-
-    # drag and drop ----------------------------------------------------------------------
-
-    def dragEnterEvent(self, event):  # noqa: N802
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event):  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event):  # noqa: N802
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.enqueue_index(paths)
-

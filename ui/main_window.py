@@ -21,7 +21,7 @@ from ui.workers import GeneratorWorker
 log = logging.getLogger(__name__)
 
 
-class MainWindow(LibraryActions, QMainWindow):
+class MainWindow(QMainWindow):
     services_changed = Signal()
     index_finished = Signal(object)  # the final Progress of a job
     answer_finished = Signal(object)  # the Answer, or None after an error
@@ -33,9 +33,7 @@ class MainWindow(LibraryActions, QMainWindow):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(4)
         self.workers: set[GeneratorWorker] = set()
-        self.index_worker: GeneratorWorker | None = None
         self.ask_worker: GeneratorWorker | None = None
-        self.last_job = None
         self._ui_state = ui_state
 
         self.library_panel = LibraryPanel()
@@ -54,6 +52,9 @@ class MainWindow(LibraryActions, QMainWindow):
         self.splitter.setStretchFactor(2, 2)
         self.setCentralWidget(self.splitter)
         self.setAcceptDrops(True)
+        self.library_actions = LibraryActions(self, session, self.library_panel, self.chat, run=self._run,
+                                              show_error=self.show_error, index_finished=self.index_finished,
+                                              watch_changed=self.watch_changed)
         self.engine_label = QLabel()
         self.engine_label.setTextFormat(Qt.TextFormat.PlainText)  # error messages quote paths and names
         self.statusBar().addPermanentWidget(self.engine_label)
@@ -61,9 +62,9 @@ class MainWindow(LibraryActions, QMainWindow):
         self._connect()
         self._build_menus()
         self._restore_state()
-        self.refresh_libraries()
+        self.library_actions.refresh_libraries()
         self.refresh_conversations()
-        QTimer.singleShot(0, self.finish_vectors)  # what a stopped run left (LibraryActions)
+        QTimer.singleShot(0, self.library_actions.finish_vectors)  # what a stopped run left
         if warm_up:
             QTimer.singleShot(0, self.warm_up)
         # an engine idle for llm.idle_stop_minutes stops, giving its memory back
@@ -75,16 +76,10 @@ class MainWindow(LibraryActions, QMainWindow):
     # -- wiring ----------------------------------------------------------------------------
 
     def _connect(self) -> None:
-        lp = self.library_panel
-        lp.add_files_requested.connect(self.add_files_dialog)
-        lp.add_folder_requested.connect(self.add_folder_dialog)
-        lp.samples_requested.connect(self.index_samples)
-        lp.cancel_requested.connect(self.cancel_indexing)
-        self.connect_library_panel(lp)
+        self.library_panel.summarize_requested.connect(self.summarize)
         self.chat.ask_requested.connect(self.ask)
-        self.watch_changed.connect(self._on_watch_changed)  # queued: emitted on the watcher's thread
         self.chat.stop_requested.connect(self.stop_answer)
-        self.chat.scope_cleared.connect(lambda: self.ask_within([]))
+        self.chat.scope_cleared.connect(lambda: self.library_actions.ask_within([]))
         self.chat.citation_activated.connect(self.open_citation)
         self.viewer.close_requested.connect(self.viewer.hide)
         self.viewer.text_requested.connect(self._load_unit_text)
@@ -107,12 +102,11 @@ class MainWindow(LibraryActions, QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
-        self._action(file, "Add &files…", self.add_files_dialog, "Ctrl+O", "Index documents")
-        self._action(file, "Add f&older…", self.add_folder_dialog, "Ctrl+Shift+O", "Index a folder and everything in it")
-        self._action(file, "Try sample documents", self.index_samples)
-        self.watch_action = self._action(file, "&Watch a folder for changes…", self.toggle_watch_dialog, "Ctrl+Shift+W",
-                                         "Keep the library in step with a folder: new and edited files are indexed, deleted ones dropped")
-        self.watch_action.setCheckable(True)
+        actions = self.library_actions
+        self._action(file, "Add &files…", actions.add_files_dialog, "Ctrl+O", "Index documents")
+        self._action(file, "Add f&older…", actions.add_folder_dialog, "Ctrl+Shift+O", "Index a folder and everything in it")
+        self._action(file, "Try sample documents", actions.index_samples)
+        file.addAction(actions.watch_action)
         file.addSeparator()
         self._action(file, "&Export answer…", self.export_dialog, "Ctrl+E", "Markdown, HTML, PDF or JSON, with citations")
         self._action(file, "&Copy answer with citations", self.copy_with_citations, "Ctrl+Shift+C")
@@ -213,10 +207,6 @@ class MainWindow(LibraryActions, QMainWindow):
         return self.session.library
 
     @property
-    def index_queue(self):
-        return self.session.index_queue
-
-    @property
     def watcher(self):
         return self.session.watcher
 
@@ -276,6 +266,35 @@ class MainWindow(LibraryActions, QMainWindow):
         self.ask_worker = self._run(lambda cancelled: chat.ask(question, cancel=cancelled, history=history, scope=scope),
                                     name="answer", on_progress=on_event, on_error=on_error, on_finished=on_finished)
 
+    def summarize(self, path: str, mode: str = "") -> None:
+        """Right-click → Summarize: the whole document in cited bullets, shown and saved like an
+        answer (exported with the conversation); Stop (Esc) ends it after the current section.
+        `mode` "quote": the sections' central sentences even where a model writes answers."""
+        if self.ask_worker is not None:
+            return
+        self.chat.start_answer(f"Summary of {Path(path).name}")
+        state: dict = {}
+
+        def on_event(event):
+            if isinstance(event, str):
+                self.chat.set_live_status(event)
+            else:
+                state["answer"] = event
+
+        def on_finished():
+            self.ask_worker = None
+            answer = state.get("answer")
+            self.chat.finish_answer(answer, error=state.get("error"))
+            if answer is not None:
+                self.session.save_turn(answer)
+                self.refresh_conversations()
+            self.answer_finished.emit(answer)
+
+        self.ask_worker = self._run(lambda cancelled: self.session.summarize(path, cancel=cancelled, mode=mode or None),
+                                    name="summary",
+                                    on_progress=on_event, on_error=lambda msg, tb: state.update(error=msg),
+                                    on_finished=on_finished)
+
     def stop_answer(self) -> None:
         if self.ask_worker is not None:
             self.ask_worker.cancel()
@@ -283,8 +302,8 @@ class MainWindow(LibraryActions, QMainWindow):
     def cancel_current(self) -> None:
         if self.ask_worker is not None:
             self.stop_answer()
-        elif self.index_worker is not None:
-            self.cancel_indexing()
+        elif self.library_actions.index_worker is not None:
+            self.library_actions.cancel_indexing()
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -315,12 +334,12 @@ class MainWindow(LibraryActions, QMainWindow):
     def new_conversation(self) -> None:
         self.session.new_conversation()
         self.chat.set_turns([])
-        self.show_scope()
+        self.library_actions.show_scope()
         self.chat.input.setFocus()
 
     def open_conversation(self, cid: int) -> None:
         self.chat.set_turns(self.session.open_conversation(cid))
-        self.show_scope()
+        self.library_actions.show_scope()
 
     def rename_conversation_dialog(self, cid: int) -> None:
         conv = self.session.conversations.get(cid)
@@ -390,11 +409,11 @@ class MainWindow(LibraryActions, QMainWindow):
             return
         if not changes:
             return
-        if self.index_worker is not None or self.ask_worker is not None:
+        if self.library_actions.index_worker is not None or self.ask_worker is not None:
             self.cancel_current()
             self.pool.waitForDone()
         self.session.rebuild_services(changes)
-        self.refresh_libraries()
+        self.library_actions.refresh_libraries()
         self.services_changed.emit()
         self.warm_up()
 
@@ -409,10 +428,26 @@ class MainWindow(LibraryActions, QMainWindow):
         QMessageBox.about(self, "About Citewise", "<b>Citewise</b><p>Answers from your own documents, with citations you can check. "
                           "Everything runs on this computer.</p>")
 
+    # -- drag and drop ---------------------------------------------------------------------
+
+    def dragEnterEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.library_actions.enqueue_index(paths)
+
     def closeEvent(self, event):  # noqa: N802
         """A clean quit: cancel jobs, wait for the workers, stop any engine child process."""
-        self.index_queue.clear()
-        self.stop_watch()
+        self.session.index_queue.clear()
+        self.library_actions.stop_watch()
         for worker in list(self.workers):
             worker.cancel()
         self.pool.waitForDone(60000)

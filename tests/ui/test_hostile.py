@@ -29,8 +29,8 @@ def test_chat_view_and_viewer_render_hostile_text_inert(qtbot, window, tmp_path)
     shown = []
     label = window.library_panel.job_label
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.enqueue_index([str(folder)])
-        window.index_worker.signals.progress.connect(lambda p: shown.append((label.text(), label.textFormat())))
+        window.library_actions.enqueue_index([str(folder)])
+        window.library_actions.index_worker.signals.progress.connect(lambda p: shown.append((label.text(), label.textFormat())))
     assert any(odd.name in text and fmt == Qt.TextFormat.PlainText for text, fmt in shown)
     window.session.services.settings.retrieval.answer_mode = "generate"  # the model's own words, streamed
     first = _ask(qtbot, window, hostile.QUESTIONS["notice.html"])

@@ -73,7 +73,7 @@ def test_drops_during_a_job_are_queued_not_lost(qtbot, window, folder, tmp_path)
     window.index_finished.connect(finished.append)
     _drop(window, [folder])
     _drop(window, [later])
-    assert len(window.index_queue) == 1 and window.library_panel.queue_label.text() == "1 more drop queued"
+    assert len(window.session.index_queue) == 1 and window.library_panel.queue_label.text() == "1 more drop queued"
     qtbot.waitUntil(lambda: len(finished) == 2, timeout=LONG)
     assert {"facts.pdf", "garden.md", "later.md"} <= set(_names(window))
 
@@ -92,8 +92,8 @@ def test_cancel_keeps_what_was_committed(qtbot, window, tmp_path):
             window.cancel_current()  # Esc
 
     with qtbot.waitSignal(window.index_finished, timeout=LONG) as job:
-        window.enqueue_index([str(many)])
-        window.index_worker.signals.progress.connect(on_progress)
+        window.library_actions.enqueue_index([str(many)])
+        window.library_actions.index_worker.signals.progress.connect(on_progress)
     assert job.args[0].phase == "cancelled"
     committed = {f.path for f in window.library.files()}
     assert committed and committed == {r.path for r in job.args[0].reports if r.status.value == "indexed"}
@@ -104,7 +104,7 @@ def test_cancel_keeps_what_was_committed(qtbot, window, tmp_path):
 @pytest.fixture
 def indexed(qtbot, window, folder):
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.enqueue_index([str(folder)])
+        window.library_actions.enqueue_index([str(folder)])
     return window
 
 
@@ -253,17 +253,17 @@ def test_settings_dialog_round_trips_and_writes_only_changes(qtbot, window, tmp_
 
 
 def test_libraries_can_be_created_renamed_and_deleted(qtbot, window, folder):
-    window.create_library("Research")
+    window.library_actions.create_library("Research")
     assert window.session.services.settings.library == "Research"
     assert window.library_panel.libraries.currentText() == "Research"
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.enqueue_index([str(folder / "facts.pdf")])
-    window.rename_library("Research", "Papers 2024")
+        window.library_actions.enqueue_index([str(folder / "facts.pdf")])
+    window.library_actions.rename_library("Research", "Papers 2024")
     assert window.session.services.settings.library == "Papers 2024"
     assert "facts.pdf" in _names(window)  # documents stay indexed under the new name
-    window.switch_library("default")
+    window.library_actions.switch_library("default")
     assert _names(window) == {}
-    window.delete_library("Papers 2024")
+    window.library_actions.delete_library("Papers 2024")
     assert "Papers 2024" not in window.session.services.libraries.names()
     assert (folder / "facts.pdf").exists()
 
@@ -286,25 +286,25 @@ def test_a_new_library_offers_int8_where_it_is_faster(qtbot, window, folder, mon
         return run
 
     monkeypatch.setattr(NewLibraryDialog, "exec", fill("Fast", True))
-    window.new_library_dialog()
+    window.library_actions.new_library_dialog()
     assert offered["Fast"] == (window.session.services.embedders.int8_by_default(), True)
     assert window.session.services.settings.library == "Fast"
     assert window.session.services.libraries.recorded_variant("Fast") == "int8-onnx"
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.enqueue_index([str(folder / "facts.pdf")])
+        window.library_actions.enqueue_index([str(folder / "facts.pdf")])
     assert "facts.pdf" in _names(window)
     assert window.library.embedder.precision == "int8" and window.library.store.count() > 0
 
     monkeypatch.setattr(NewLibraryDialog, "exec", fill("Exact", False))
-    window.new_library_dialog()
+    window.library_actions.new_library_dialog()
     assert window.session.services.libraries.recorded_variant("Exact") == "float"
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.enqueue_index([str(folder / "facts.pdf")])
+        window.library_actions.enqueue_index([str(folder / "facts.pdf")])
     assert window.library.embedder.variant == "float" and window.library.store.count() > 0
 
     window.session.services.settings.embedding.precision = "fp32"  # asked for float vectors: no int8 library
     monkeypatch.setattr(NewLibraryDialog, "exec", fill("Other", False))
-    window.new_library_dialog()
+    window.library_actions.new_library_dialog()
     assert offered["Other"] == (False, False)
     with pytest.raises(ValueError, match="needs the embedding precision auto or int8"):
         window.session.services.libraries.create("Also fast", int8=True)
@@ -354,8 +354,8 @@ def test_watched_folder_follows_new_and_deleted_files(qtbot, window, tmp_path):
     folder.mkdir()
     (folder / "first.md").write_text("# Tides\n\nHigh tide at the pier is at 6:40 in the morning.\n", encoding="utf-8")
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.start_watch(str(folder), debounce_s=0.3)
-    assert window.watch_action.isChecked() and "Watching watched" in window.watch_action.text()
+        window.library_actions.start_watch(str(folder), debounce_s=0.3)
+    assert window.library_actions.watch_action.isChecked() and "Watching watched" in window.library_actions.watch_action.text()
     assert set(_names(window)) == {"first.md"}
 
     (folder / "second.txt").write_text("The lighthouse keeper rings the bell at dusk.", encoding="utf-8")
@@ -365,8 +365,8 @@ def test_watched_folder_follows_new_and_deleted_files(qtbot, window, tmp_path):
     hits = window.library.retriever.search("When does the keeper ring the bell?", 1)
     assert hits and hits[0].chunk.path.endswith("second.txt")
 
-    window.watch_action.trigger()  # untick: stop watching
-    assert window.watcher is None and not window.watch_action.isChecked()
+    window.library_actions.watch_action.trigger()  # untick: stop watching
+    assert window.watcher is None and not window.library_actions.watch_action.isChecked()
     (folder / "third.txt").write_text("Nobody watches this one.", encoding="utf-8")
     qtbot.wait(1500)
     assert set(_names(window)) == {"second.txt"}
@@ -476,7 +476,7 @@ def test_a_follow_up_in_the_window_finds_the_passage_the_question_alone_misses(q
     conversation forgets it."""
     folder = docs.make_town(tmp_path / "town")
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.enqueue_index([str(folder)])
+        window.library_actions.enqueue_index([str(folder)])
     first, _ = _ask(qtbot, window, "When does the ferry to Vardø leave?")
     assert first.citations[0].passage.file_name == "ferry.md" and first.read_with is None
     second, _ = _ask(qtbot, window, "And on weekends?")
@@ -495,7 +495,7 @@ def test_ask_about_these_cites_only_the_chosen_files_until_the_chip_is_closed(qt
     it, and the chip's ✕ asks the whole library again."""
     folder = docs.make_town(tmp_path / "town")
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.enqueue_index([str(folder)])
+        window.library_actions.enqueue_index([str(folder)])
     panel = window.library_panel
     chosen = [str(folder / "ferry.md"), str(folder / "library.md")]
     panel.select_paths(chosen)
@@ -518,7 +518,7 @@ def test_summarize_from_the_library_panel_shows_cited_bullets_and_saves_them(qtb
     saved in the conversation like an answer."""
     pdf = docs.make_pdf(tmp_path / "facts.pdf", docs.fact_pages())
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.enqueue_index([str(pdf)])
+        window.library_actions.enqueue_index([str(pdf)])
     with qtbot.waitSignal(window.answer_finished, timeout=LONG) as done:
         window.library_panel.summarize_requested.emit(str(pdf), "")  # the context menu's "Summarize"
     assert not window.library_panel.answers_written()  # quoted answers: no "in quotes" entry is offered
@@ -543,7 +543,7 @@ def test_an_idle_engine_stops_and_the_status_bar_says_so(qtbot, settings, embedd
     win = MainWindow(Session(services), ui_state=tmp_path / "window.ini", warm_up=False)
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.index_finished, timeout=LONG):
-        win.enqueue_index([str(folder)])
+        win.library_actions.enqueue_index([str(folder)])
     assert win.idle_timer.isActive()
     answer, _ = _ask(qtbot, win, "How much does the museum night tour cost?")
     assert answer.engine == "llama.cpp"
@@ -641,7 +641,7 @@ def test_a_follow_up_rewritten_by_a_writing_model_says_what_it_searched(qtbot, s
     win.show()
     try:
         with qtbot.waitSignal(win.index_finished, timeout=LONG):
-            win.enqueue_index([str(docs.make_town(tmp_path / "town"))])
+            win.library_actions.enqueue_index([str(docs.make_town(tmp_path / "town"))])
         first, _ = _ask(qtbot, win, "When does the ferry to Vardø leave?")
         assert first.rewritten is None
         second, _ = _ask(qtbot, win, "And on weekends?")

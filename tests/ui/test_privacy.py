@@ -50,7 +50,7 @@ def test_answer_flow_connects_only_where_configured(qtbot, store_url, data_dir, 
         qtbot.addWidget(win)
         win.show()
         with qtbot.waitSignal(win.index_finished, timeout=LONG) as job:
-            win.enqueue_index([str(folder)])
+            win.library_actions.enqueue_index([str(folder)])
         assert job.args[0].phase == "done"
         with qtbot.waitSignal(win.answer_finished, timeout=LONG) as done:
             win.chat.input.setText("How much does the museum night tour cost?")
@@ -100,7 +100,7 @@ def test_api_key_from_settings_lives_in_the_keyring_only(qtbot, window, memory_k
     folder.mkdir()
     docs.make_pdf(folder / "facts.pdf", docs.fact_pages())
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.enqueue_index([str(folder)])
+        window.library_actions.enqueue_index([str(folder)])
 
     window.apply_settings({"llm.engine": "remote", "llm.remote_url": url, "llm.remote_model": "remote-model",
                            "retrieval.answer_mode": "generate"}, api_key=key)

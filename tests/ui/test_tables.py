@@ -30,7 +30,7 @@ def test_a_table_row_is_shown_aligned_under_its_headings_and_highlighted_on_its_
     """Source cards showed a table as a column of single numbers, with "score 0.03"."""
     report = docs.make_report_pdf(tmp_path / "ferries-q2.pdf")
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.enqueue_index([str(report)])
+        window.library_actions.enqueue_index([str(report)])
     window.session.services.settings.retrieval.answer_mode = "quote"
     answer, _ = _ask(qtbot, window, "What was the freight revenue in the three months ended June 30, 2024?")
     cited = answer.citations[0]
@@ -70,7 +70,7 @@ def test_a_word_table_is_shown_as_a_grid_in_the_source_viewer(qtbot, window, tmp
     path = tmp_path / "departures.docx"
     document.save(str(path))
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.enqueue_index([str(path)])
+        window.library_actions.enqueue_index([str(path)])
     window.session.services.settings.retrieval.answer_mode = "quote"
     answer, _ = _ask(qtbot, window, "How many ferry departures did Eastbay harbour have in 2024?")
     assert answer.citations[0].quote is not None and answer.citations[0].quote_text == "Eastbay | 988 | 1,020"
@@ -89,7 +89,7 @@ def test_a_change_across_filings_is_shown_first_line_then_a_cited_grid(qtbot, wi
 
     folder = _ferries_quarters(tmp_path / "reports")
     with qtbot.waitSignal(window.index_finished, timeout=LONG):
-        window.enqueue_index([str(folder)])
+        window.library_actions.enqueue_index([str(folder)])
     window.session.services.settings.retrieval.answer_mode = "quote"
     answer, _ = _ask(qtbot, window, "How did Lighthouse Ferries' freight revenue change from Q1 to Q2 2024?")
     assert answer.comparison and answer.sentences[0].role == "answer"
