@@ -198,6 +198,11 @@ def peer_synthesizer():
     return get_response_synthesizer(llm=Bundled(), response_mode="compact")
 
 
+# variants of citewise run on its library: the weight of the vectors' list in the fusion, and what it is
+VARIANTS = {"citewise-lexical": (0.0, "keyword search alone (BM25, dense weight 0)"),
+            "citewise-dense-half": (0.5, "hybrid with the dense list at half weight (dense weight 0.5)")}
+
+
 def citewise_system(folder: Path, work: Path):
     from app.chat import Chat, Done
     from app.services import build_services
@@ -213,7 +218,7 @@ def citewise_system(folder: Path, work: Path):
     failed = [(Path(r.path).name, r.error) for r in library.manifest.files() if r.status == "failed"]
     chat = Chat(library.retriever, services.engines.engine, services.embedder.embed, services.settings, chunks_of=library.chunks_of)
 
-    def ask(question: str, before: bool = False, lexical: bool = False) -> dict:
+    def ask(question: str, before: bool = False, dense_weight: float | None = None) -> dict:
         import dataclasses
 
         import app.chat as chat_module
@@ -224,8 +229,8 @@ def citewise_system(folder: Path, work: Path):
         settings = library.retriever.settings
         if before:  # the quote answer as it was before issue 29: the question unread
             quote.kind_bonus, chat_module.direct_answer = (lambda reading, sentence: 0.0), (lambda *a, **k: None)
-        if lexical:  # by the words alone: what an answer is worth while the vectors are still written
-            library.retriever.settings = dataclasses.replace(settings, dense_weight=0.0)
+        if dense_weight is not None:  # 0: by the words alone, what an answer is worth while the vectors are still written
+            library.retriever.settings = dataclasses.replace(settings, dense_weight=dense_weight)
         try:
             for event in chat.ask(question, mode="quote"):
                 if isinstance(event, Done):
@@ -299,7 +304,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=0, help="questions (0 = all 195)")
     ap.add_argument("--systems", default="peer,citewise", help="citewise also runs citewise-before (its answer path of 2026-11-27); "
-                    "citewise-lexical: the same library searched by its words alone (with citewise)")
+                    "citewise-lexical: the same library searched by its words alone, citewise-dense-half: "
+                    "with the vectors' list at half weight (both with citewise)")
+    ap.add_argument("--before", default="on", choices=("on", "off"), help="also run citewise-before (with citewise)")
     ap.add_argument("--out", default="")
     ap.add_argument("--peer-answers", default="on", choices=("on", "off"),
                     help="the peer writes answers with llama-index's synthesizer and the bundled model (slow)")
@@ -321,7 +328,7 @@ def main() -> None:
     }
     details = {}
     for system in args.systems.split(","):
-        if system == "citewise-lexical":
+        if system in VARIANTS:
             continue  # run with "citewise", on its library
         t = time.perf_counter()
         if system == "peer":
@@ -331,15 +338,15 @@ def main() -> None:
             ask, info, services = citewise_system(folder, work / "cw")
         rows = run(system, ask, questions)
         info["query_s"] = round(time.perf_counter() - t - info["build_s"], 1)
-        if system == "citewise":  # the same library and retrieval, the answer path of 2026-11-27
+        if system == "citewise" and args.before == "on":  # the same library and retrieval, the answer path of 2026-11-27
             before = run("before", lambda q: ask(q, before=True), questions)
             results["systems"]["citewise-before"] = {"info": {"answer": "quote path before issue 29"}, "scores": score(before)}
             details["citewise-before"] = before
-        if system == "citewise" and "citewise-lexical" in args.systems.split(","):  # the same library, words alone
-            lexical = run("lexical", lambda q: ask(q, lexical=True), questions)
-            results["systems"]["citewise-lexical"] = {"info": {"retrieval": "keyword search alone (BM25, dense weight 0)"},
-                                                      "scores": score(lexical)}
-            details["citewise-lexical"] = lexical
+        for variant, (weight, what) in VARIANTS.items():  # the same library, another weight for the vectors
+            if system == "citewise" and variant in args.systems.split(","):
+                rows_v = run(variant, lambda q, w=weight: ask(q, dense_weight=w), questions)
+                results["systems"][variant] = {"info": {"retrieval": what}, "scores": score(rows_v)}
+                details[variant] = rows_v
         results["systems"][system] = {"info": info, "scores": score(rows)}
         details[system] = rows
         if services is not None:
