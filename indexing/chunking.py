@@ -100,13 +100,14 @@ def _chunk_end(strength: list[int], s: int, cfg: ChunkingConfig) -> int:
     `min_section_tokens`, else at the strongest boundary in the second half of its window."""
     n = len(strength)
     limit = s + cfg.max_tokens
+    first = s + max(1, cfg.min_section_tokens)  # a chunk holds one token at least, whatever the setting
     if limit >= n:
         # a heading inside the tail still starts its own chunk when both parts are real
-        for i in range(s + cfg.min_section_tokens, n):
+        for i in range(first, n):
             if strength[i] == _HEADING and n - i >= cfg.min_section_tokens // 2:
                 return i
         return n
-    heading = next((i for i in range(s + cfg.min_section_tokens, limit + 1) if strength[i] == _HEADING), 0)
+    heading = next((i for i in range(first, limit + 1) if strength[i] == _HEADING), 0)
     if heading:
         return heading
     floor = s + cfg.max_tokens // 2

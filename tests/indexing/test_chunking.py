@@ -78,3 +78,15 @@ def test_smaller_window_is_respected(chunker):
     small = Chunker(chunker.tokenizer, ChunkingConfig(max_tokens=64, overlap_tokens=8))
     chunks = small.chunk_document(_doc(Unit(1, _sentences(20))), path="/s.txt", content_hash="h")
     assert all(c.tokens <= 64 for c in chunks)
+
+
+def test_headings_end_chunks_even_with_no_minimum_section(chunker):
+    # min_section_tokens=0 once made an empty chunk at a heading and cut at the same place forever
+    eager = Chunker(chunker.tokenizer, ChunkingConfig(min_section_tokens=0))
+    sections = [(f"Part {i}", f"Part {i} covers the {i} harbour berths and their cranes. " * 3) for i in range(6)]
+    text = "\n\n".join(f"{h}\n\n{body}" for h, body in sections)
+    headings = tuple((text.index(f"{h}\n"), (h,)) for h, _ in sections)
+    chunks = eager.chunk_document(_doc(Unit(1, text, headings=headings)), path="/p.md", content_hash="h")
+    assert chunks and all(c.text.strip() for c in chunks)
+    assert {c.heading for c in chunks} == {(h,) for h, _ in sections}  # each part starts its own chunk
+    assert all(text[c.start:c.end] == c.text for c in chunks)
