@@ -29,7 +29,7 @@ LABELS = {
     "covid-qa": "COVID-QA", "covid": "COVID-QA", "squad2": "SQuAD 2.0", "sec-10q": "sec-10q",
     "plain": "llama-index plain", "tuned": "llama-index tuned", "citewise": "Citewise",
     "citewise_before": "Citewise before", "citewise-before": "before", "peer": "peer",
-    "citewise-lexical": "words alone",
+    "citewise-lexical": "words alone", "citewise-dense-half": "dense at half weight",
     "single": "single filing", "multi": "a company's filings", "table": "answered from a table",
     "single-table": "… from a table, one filing", "text": "answered from text", "all": "all",
     "squad-a": "SQuAD half a", "squad-b": "SQuAD half b", "embedded": "embedded Chroma", "server": "`chroma run`",
@@ -365,7 +365,8 @@ def docqa(res: Results, name: str, data: dict) -> list[str]:
     holds a figure (*with figures*). *before* is Citewise's earlier answer path (the question unread:
     the passages' best sentences), run beside the current one over the same library and retrieval;
     *words alone* the current answer path over keyword search alone (what an answer is worth while a
-    file's vectors are still written). In %."""
+    file's vectors are still written), *dense at half weight* the same with the vectors' list weighted
+    0.5 in the fusion. In %."""
     lines = docqa_tables(data, " → ")
     peer_name, peer = res.newest("docqa", where=lambda d: "peer" in d["systems"])
     if peer and peer_name != name:
@@ -374,6 +375,10 @@ def docqa(res: Results, name: str, data: dict) -> list[str]:
     if int8:
         lines += [f"### int8 and fp32 vectors: `{int8_name}`", "", *note(int8), *machine(int8)]
         lines += docqa_tables(int8, " / ")
+    weights_name, weights = res.newest("docqa", "weights")
+    if weights:
+        lines += [f"### The vectors' weight in the fusion: `{weights_name}`", "", *note(weights), *machine(weights)]
+        lines += docqa_tables(weights, " / ")
     return lines
 
 
