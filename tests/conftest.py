@@ -43,6 +43,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
 
 
+def pytest_collection_finish(session):
+    """The bundle's tests will run: start building it now, in the background (tests/packaging/build.py)."""
+    import importlib.util
+
+    if importlib.util.find_spec("PyInstaller") is not None and any(
+            "packaging" in item.keywords and not item.get_closest_marker("skip") for item in session.items):
+        from tests.packaging import build
+
+        build.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from tests.packaging import build
+
+    build.stop()
+
+
 @pytest.fixture(scope="session")
 def models_cache(tmp_path_factory) -> Path:
     """Converted copies of the embedding model (ONNX int8 and fp32), made once per test session:

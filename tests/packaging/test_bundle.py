@@ -10,11 +10,8 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
-
-from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.packaging, pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -28,19 +25,16 @@ def _bare_env(tmp_path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
+    from tests.packaging import build
+
     if importlib.util.find_spec("PyInstaller") is None:
         pytest.fail("PyInstaller is not installed: `make setup` installs it (the dev extra)")
-    work = tmp_path_factory.mktemp("pyinstaller")
-    proc = subprocess.run(
-        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN", "--distpath", str(work / "dist"),
-         "--workpath", str(work / "build"), str(ROOT / "packaging" / "citewise.spec")],
-        capture_output=True, text=True, cwd=ROOT, timeout=1500,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    rc, log, work = build.finish()  # started in the background when the tests were collected (tests/conftest.py)
+    assert rc == 0, log
     # a user copies the folder anywhere: move it away from where it was built
     moved = tmp_path_factory.mktemp("installed") / "Citewise"
     shutil.move(str(work / "dist" / "Citewise"), moved)
-    shutil.rmtree(work, ignore_errors=True)
+    build.stop()
     return moved
 
 
