@@ -636,11 +636,14 @@ def ocr_resolution(res: Results, name: str, data: dict) -> list[str]:
     """`bench/ocr_resolution.py` renders scanned pages of `../shared/data/pdfs` whose text was written by
     hand from the page images (`bench/ocr_gold/`) at several resolutions and reads them with Citewise's
     OCR; word recall is the share of the gold's words the OCR text holds, precision the share of the
-    OCR's words that are in the gold."""
-    rows = [[num(r["dpi"], 0), num(r["s_per_page"], 2), num(r["word_recall"]), num(r["word_precision"])]
+    OCR's words that are in the gold; then, at Citewise's resolution, RapidOCR's settings: its line-direction
+    classifier on or off, its text detector at its default input size (the shorter side at least 736 px) or
+    at most 960 px on the longer side."""
+    rows = [[num(r["dpi"], 0), r.get("engine", "Citewise's"), num(r["s_per_page"], 2), num(r["word_recall"]), num(r["word_precision"])]
             for r in data["results"]]
     return [*note(data), f"{num(data['settings']['gold_pages'], 0)} pages; Citewise rendered at "
-            f"{num(data['settings']['current_dpi'], 0)} DPI in this run.", "", *table(["DPI", "s/page", "word recall", "word precision"], rows)]
+            f"{num(data['settings']['current_dpi'], 0)} DPI in this run.", "",
+            *table(["DPI", "RapidOCR settings", "s/page", "word recall", "word precision"], rows)]
 
 
 @section("OCR threads in the parse workers", "ocr", "threads")

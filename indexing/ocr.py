@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 DPI = 120  # as many words recovered as at 200 DPI, in less time (bench/ocr_resolution.py)
 MAX_SIDE = 3000  # pixels
 MAX_PIXELS = 8_000_000
+# RapidOCR's settings, chosen by bench/ocr_resolution.py: no line-direction classifier (it turned
+# upright lines of these scans over, losing their words; pdfium renders a page already turned by its
+# /Rotate), and the text detector sees the page at most 960 px on its longest side (faster, as many
+# words found)
+ENGINE = {"Global.use_cls": False, "Det.limit_type": "max", "Det.limit_side_len": 960}
 
 _engine = None
 
@@ -41,6 +46,7 @@ def _get_engine():
             "Global.log_level": "error",
             "EngineConfig.onnxruntime.intra_op_num_threads": 1,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            **ENGINE,
         })
     return _engine
 
