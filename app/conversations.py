@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval.models import Answer
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -63,13 +65,14 @@ class ConversationStore:
             )
             return Conversation(cur.lastrowid, title, library, now, now)
 
-    def add_turn(self, conversation_id: int, answer: dict) -> None:
+    def add_turn(self, conversation_id: int, answer: Answer) -> None:
+        """Keeps the answer in its serialised form (`Answer.to_dict()`)."""
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT INTO turns (conversation, answer, created) VALUES (?, ?, ?)",
-                (conversation_id, json.dumps(answer, ensure_ascii=False), now),
+                (conversation_id, json.dumps(answer.to_dict(), ensure_ascii=False), now),
             )
             self._db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
             self._db.execute("COMMIT")
@@ -85,12 +88,13 @@ class ConversationStore:
     def get(self, conversation_id: int) -> Conversation | None:
         return next((c for c in self.list() if c.id == conversation_id), None)
 
-    def turns(self, conversation_id: int) -> list[dict]:
+    def turns(self, conversation_id: int) -> list[Answer]:
+        """Its answers, in order, as they were given (read back with `Answer.from_dict`)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT answer FROM turns WHERE conversation = ? ORDER BY id", (conversation_id,)
             ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [Answer.from_dict(json.loads(r[0])) for r in rows]
 
     def rename(self, conversation_id: int, title: str) -> None:
         title = title.strip()

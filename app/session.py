@@ -13,6 +13,8 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Iterator
 
+from retrieval.models import Answer
+
 
 class SessionError(Exception):
     """Not now, or not possible: the message says why in words a user can act on."""
@@ -152,13 +154,11 @@ class Session:
     def conversations(self):
         return self.services.conversations
 
-    def save_turn(self, answer) -> None:
-        """Saves the answer (a retrieval.models.Answer; or its serialised form, Answer.to_dict(),
-        which is what is stored) in the open conversation, opening one with its question."""
-        saved = answer if isinstance(answer, dict) else answer.to_dict()
+    def save_turn(self, answer: Answer) -> None:
+        """Saves the answer in the open conversation, opening one with its question."""
         if self.conversation_id is None:
-            self.conversation_id = self.conversations.create(saved["question"][:80], self.library_name).id
-        self.conversations.add_turn(self.conversation_id, saved)
+            self.conversation_id = self.conversations.create(answer.question[:80], self.library_name).id
+        self.conversations.add_turn(self.conversation_id, answer)
 
     def new_conversation(self) -> None:
         self.conversation_id = None
@@ -219,9 +219,9 @@ class Session:
         (choosing other files, or the whole library again, starts afresh); empty when none is open."""
         if self.conversation_id is None:
             return []
-        same: list[dict] = []
+        same: list[Answer] = []
         for answer in reversed(self.conversations.turns(self.conversation_id)):
-            if (answer.get("scope") or None) != (self.scope or None):
+            if (answer.scope or None) != (self.scope or None):
                 break
             same.append(answer)
         return history_of(same[::-1])
@@ -229,10 +229,8 @@ class Session:
     def open_conversation(self, cid: int) -> list:
         """Its turns, as Answers (read back from what was saved: Answer.from_dict); the scope of
         its last question becomes the session's."""
-        from retrieval.models import Answer
-
         self.conversation_id = cid
-        turns = [Answer.from_dict(t) for t in self.conversations.turns(cid)]
+        turns = self.conversations.turns(cid)
         self.scope = (turns[-1].scope or None) if turns else None
         return turns
 
@@ -343,13 +341,9 @@ class Session:
         self.services.close()
 
 
-def history_of(answers: list[dict]) -> list:
-    """Saved answers (Answer.to_dict()) → the Turns a follow-up is read with (answers saved before
-    follow-ups existed give their question alone)."""
+def history_of(answers: list[Answer]) -> list:
+    """Earlier answers → the Turns a follow-up is read with (answers saved before follow-ups
+    existed give their question alone)."""
     from retrieval.followup import Turn
 
-    turns = []
-    for a in answers:
-        retrieved = [(r["file"], r["index"]) for r in a.get("retrieved") or []]
-        turns.append(Turn(a.get("question", ""), retrieved, "" if a.get("refused") else a.get("answer") or ""))
-    return turns
+    return [Turn(a.question, list(a.retrieved), "" if a.refused else a.text) for a in answers]

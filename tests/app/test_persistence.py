@@ -9,18 +9,21 @@ from keyring.backend import KeyringBackend
 from app.conversations import ConversationStore
 from app.secrets import get_api_key, set_api_key
 from app.settings import load_settings, update_settings_file
+from retrieval.models import Answer
 
 
 def test_conversations_list_reopen_rename_delete(tmp_path):
     store = ConversationStore(tmp_path / "c.sqlite")
     conv = store.create("Ferry questions", "default")
-    store.add_turn(conv.id, {"question": "When?", "answer": "At 7. [1]", "citations": [{"n": 1}]})
-    store.add_turn(conv.id, {"question": "Where?", "answer": "Pier 52.", "citations": []})
+    store.add_turn(conv.id, Answer(question="When?", text="At 7."))
+    store.add_turn(conv.id, Answer(question="Where?", text="Pier 52.", refused=True, refusal_reason="not found"))
     store.close()
     store = ConversationStore(tmp_path / "c.sqlite")  # survives a restart
     [listed] = store.list()
     assert listed.title == "Ferry questions" and listed.turns == 2
-    assert [t["question"] for t in store.turns(conv.id)] == ["When?", "Where?"]
+    first, second = store.turns(conv.id)  # read back as they were given
+    assert (first.question, first.text, first.refused) == ("When?", "At 7.", False)
+    assert (second.question, second.refused, second.refusal_reason) == ("Where?", True, "not found")
     store.rename(conv.id, "Trip")
     assert store.get(conv.id).title == "Trip"
     with pytest.raises(ValueError):

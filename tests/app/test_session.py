@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.session import Session, SessionError
+from retrieval.models import Answer
 
 
 def _index(session, folder):
@@ -47,10 +48,10 @@ def test_drops_during_a_job_wait_their_turn(services, tmp_path):
 
 def test_turns_are_saved_in_the_open_conversation(services):
     session = Session(services)
-    answer = {"question": "When does the ferry leave?", "answer": "At noon.", "citations": [], "refused": False}
+    answer = Answer(question="When does the ferry leave?", text="At noon.")
     session.save_turn(answer)
     first = session.conversation_id
-    session.save_turn({**answer, "question": "And on Sundays?"})
+    session.save_turn(Answer(question="And on Sundays?", text="At noon."))
     assert session.conversation_id == first and [t.question for t in session.open_conversation(first)] == [
         "When does the ferry leave?", "And on Sundays?"]
     assert session.conversation_title() == "When does the ferry leave?"
@@ -75,13 +76,13 @@ def test_a_follow_up_is_read_with_the_turns_of_the_same_scope_only(services, tmp
     session = Session(services)
     _index(session, town)
     ferry = str(town / "ferry.md")
-    session.save_turn({"question": "When does the ferry leave?", "answer": "", "retrieved": [{"file": ferry, "index": 0}]})
-    session.save_turn({"question": "And on weekends?", "answer": "", "retrieved": [{"file": ferry, "index": 0}]})
+    session.save_turn(Answer(question="When does the ferry leave?", retrieved=[(ferry, 0)]))
+    session.save_turn(Answer(question="And on weekends?", retrieved=[(ferry, 0)]))
     assert [t.question for t in session.history()] == ["When does the ferry leave?", "And on weekends?"]
     assert session.history()[-1].passages == [(ferry, 0)]
     session.set_scope([str(town / "library.md")])
     assert session.history() == []  # other files chosen: not a follow-up of those turns
-    session.save_turn({"question": "What does a card cost?", "answer": "", "scope": [str(town / "library.md")]})
+    session.save_turn(Answer(question="What does a card cost?", scope=[str(town / "library.md")]))
     assert [t.question for t in session.history()] == ["What does a card cost?"]
     with pytest.raises(SessionError, match="nothing indexed"):
         session.set_scope([str(tmp_path / "elsewhere")])

@@ -527,7 +527,7 @@ def test_summarize_from_the_library_panel_shows_cited_bullets_and_saves_them(qtb
     assert [s.text for s in summary.sentences if s.role == "heading"] == ["Page 1", "Page 2", "Page 3"]
     shown = window.chat.view.toPlainText()
     assert "Page 2" in shown and "• " in shown and "[1]" in shown
-    assert window.session.conversations.turns(window.session.conversation_id)[-1]["kind"] == "summary"
+    assert window.session.conversations.turns(window.session.conversation_id)[-1].kind == "summary"
 
 
 def test_an_idle_engine_stops_and_the_status_bar_says_so(qtbot, settings, embedder, folder, tmp_path):
@@ -649,7 +649,7 @@ def test_a_follow_up_rewritten_by_a_writing_model_says_what_it_searched(qtbot, s
         assert second.citations[0].passage.file_name == "ferry.md" and "11:30" in second.text
         assert "Searched as: When does the ferry to Vardø leave on weekends?" in win.chat.view.toPlainText()
         saved = win.session.conversations.turns(win.session.conversation_id)[-1]
-        assert saved["rewritten"] == second.rewritten
+        assert saved.rewritten == second.rewritten
         # a writing model also writes summaries; "Summarize in quotes (fast)" quotes without it
         assert win.library_panel.answers_written()
         ferry = str(tmp_path / "town" / "ferry.md")
