@@ -8,7 +8,8 @@ OCR (indexing/ocr.py: pypdfium2 + RapidOCR). Reported per resolution: seconds pe
 recall (the share of the gold's words, counted with repeats, that the OCR text holds) and
 precision (the share of the OCR's words that are in the gold). Then, at Citewise's resolution,
 RapidOCR's settings: with and without its line-direction classifier, the detector at RapidOCR's
-default input size (the shorter side at least 736 px) or at most 960 px on the longer side. JSON goes to
+default input size (the shorter side at least 736 px) or at most 960 px on the longer side, lines
+recognised in batches of 6 (RapidOCR's default) or one at a time. JSON goes to
 bench/results/ocr-<date>-resolution.json.
 """
 
@@ -30,10 +31,16 @@ DATA = ROOT.parent / "shared" / "data" / "pdfs"
 GOLD = ROOT / "bench" / "ocr_gold"
 DPIS = (200, 150, 120, 100)
 ENGINES = {  # RapidOCR's settings compared at Citewise's resolution
-    "direction classifier, detector's default size": {"Global.use_cls": True, "Det.limit_type": "min", "Det.limit_side_len": 736},
-    "no direction classifier, detector's default size": {"Global.use_cls": False, "Det.limit_type": "min", "Det.limit_side_len": 736},
-    "direction classifier, detector at most 960 px": {"Global.use_cls": True, "Det.limit_type": "max", "Det.limit_side_len": 960},
-    "no direction classifier, detector at most 960 px": {"Global.use_cls": False, "Det.limit_type": "max", "Det.limit_side_len": 960},
+    "direction classifier, detector's default size": {"Global.use_cls": True, "Det.limit_type": "min", "Det.limit_side_len": 736,
+                                                      "Rec.rec_batch_num": 6},
+    "no direction classifier, detector's default size": {"Global.use_cls": False, "Det.limit_type": "min", "Det.limit_side_len": 736,
+                                                         "Rec.rec_batch_num": 6},
+    "direction classifier, detector at most 960 px": {"Global.use_cls": True, "Det.limit_type": "max", "Det.limit_side_len": 960,
+                                                      "Rec.rec_batch_num": 6},
+    "no direction classifier, detector at most 960 px": {"Global.use_cls": False, "Det.limit_type": "max", "Det.limit_side_len": 960,
+                                                         "Rec.rec_batch_num": 6},
+    "… and lines recognised one at a time": {"Global.use_cls": False, "Det.limit_type": "max", "Det.limit_side_len": 960,
+                                              "Rec.rec_batch_num": 1},
 }
 
 

@@ -638,7 +638,7 @@ def ocr_resolution(res: Results, name: str, data: dict) -> list[str]:
     OCR; word recall is the share of the gold's words the OCR text holds, precision the share of the
     OCR's words that are in the gold; then, at Citewise's resolution, RapidOCR's settings: its line-direction
     classifier on or off, its text detector at its default input size (the shorter side at least 736 px) or
-    at most 960 px on the longer side."""
+    at most 960 px on the longer side, lines recognised in batches of 6 (its default) or one at a time."""
     rows = [[num(r["dpi"], 0), r.get("engine", "Citewise's"), num(r["s_per_page"], 2), num(r["word_recall"]), num(r["word_precision"])]
             for r in data["results"]]
     return [*note(data), f"{num(data['settings']['gold_pages'], 0)} pages; Citewise rendered at "

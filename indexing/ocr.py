@@ -22,9 +22,9 @@ MAX_SIDE = 3000  # pixels
 MAX_PIXELS = 8_000_000
 # RapidOCR's settings, chosen by bench/ocr_resolution.py: no line-direction classifier (it turned
 # upright lines of these scans over, losing their words; pdfium renders a page already turned by its
-# /Rotate), and the text detector sees the page at most 960 px on its longest side (faster, as many
-# words found)
-ENGINE = {"Global.use_cls": False, "Det.limit_type": "max", "Det.limit_side_len": 960}
+# /Rotate); the text detector sees the page at most 960 px on its longest side, and the recogniser
+# reads one line at a time (a batch is padded to its widest line; recognition is most of the time)
+ENGINE = {"Global.use_cls": False, "Det.limit_type": "max", "Det.limit_side_len": 960, "Rec.rec_batch_num": 1}
 
 _engine = None
 
