@@ -276,6 +276,10 @@ def _page_units(
         tables: tuple = ()
         if plain is None:
             page_text = format_page(lines, drop)
+            if drop and not has_words(page_text.text, 3):
+                # nothing but lines that stand on most pages (an atlas's captions, a form's rows):
+                # they are this page's text, not a header to drop; the page is no scan for OCR
+                page_text = format_page(lines, set())
             text, tables = page_text.text, page_text.tables
         else:
             text = normalize_text(plain)

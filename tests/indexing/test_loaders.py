@@ -18,6 +18,17 @@ def test_pdf_one_unit_per_page_numbered_as_a_reader_counts(tmp_path):
     assert "Pier 52" in doc.units[0].text and "north gate" in doc.units[1].text and "sourdough" in doc.units[2].text
 
 
+def test_pages_of_nothing_but_lines_that_repeat_are_text_not_scans(tmp_path):
+    """An atlas whose every page is one numbered caption: the captions look like running headers
+    (numbers masked, on every page), but they are the pages' text; no page goes to OCR."""
+    captions = [f"Plate {i}: the coastline between harbour {i} and harbour {i + 1}, with its lighthouses, reefs and "
+                "tides as the survey of that year drew them." for i in range(8)]
+    doc = load_document(docs.make_pdf(tmp_path / "atlas.pdf", captions), ocr=True)
+    assert [u.number for u in doc.units] == list(range(1, 9)) and doc.ocr_pages == []
+    assert "harbour 5 and harbour 6" in " ".join(doc.units[5].text.split())
+    assert not any("text layer" in w for w in doc.warnings)
+
+
 def test_pdf_text_is_normalised_tabs_and_ligatures(tmp_path):
     """Regression: Qt-made PDFs extract with tabs between words and ﬃ/ﬁ ligatures that MiniLM reads as [UNK]."""
     pdf = docs.make_pdf(tmp_path / "lig.pdf", ["The efficient office filed a difficult fiscal report."])
