@@ -54,14 +54,6 @@ class LibraryActions:
         watch_changed.connect(self._on_watch_changed)  # queued: emitted on the watcher's thread
         self._connect_library_panel(panel)
 
-    @property
-    def library(self):
-        return self.session.library
-
-    @property
-    def index_queue(self):
-        return self.session.index_queue
-
     def _status(self, message: str, ms: int) -> None:
         self.window.statusBar().showMessage(message, ms)
 
@@ -105,7 +97,7 @@ class LibraryActions:
         self.chat.set_scope([Path(p).name for p in self.session.scope] if self.session.scope else None)
 
     def refresh_documents(self) -> None:
-        self.library_panel.set_records(self.library.files())
+        self.library_panel.set_records(self.session.library.files())
 
     def switch_library(self, name: str) -> None:
         try:
@@ -198,7 +190,7 @@ class LibraryActions:
         if self.session.enqueue(paths, force):
             self._next_index_job()
         else:
-            self.library_panel.set_queue(len(self.index_queue))
+            self.library_panel.set_queue(len(self.session.index_queue))
 
     def _next_index_job(self) -> None:
         job = self.session.next_job()
@@ -206,7 +198,7 @@ class LibraryActions:
             return
         paths, force = job
         self.session.indexing = True
-        self.library_panel.job_started(len(self.index_queue))
+        self.library_panel.job_started(len(self.session.index_queue))
         self._last_progress = None
 
         def on_progress(p):
@@ -214,7 +206,7 @@ class LibraryActions:
             self.library_panel.job_progress(p)
             if p.report is not None and p.report.status.value in ("indexed", "failed", "removed"):
                 # that file's row alone: reading the whole list after each file was quadratic
-                self.library_panel.update_record(p.report.path, self.library.file(p.report.path))
+                self.library_panel.update_record(p.report.path, self.session.library.file(p.report.path))
 
         def on_finished():
             worker = self.index_worker
@@ -230,7 +222,7 @@ class LibraryActions:
                     "Indexing " + ("cancelled" if final.phase == "cancelled" else "done") + ": "
                     + ", ".join(f"{v} {k}" for k, v in counts.items()), 10000)
             self.index_finished.emit(final)
-            if self.index_queue:
+            if self.session.index_queue:
                 self._next_index_job()
 
         self.index_worker = self._run(
@@ -272,7 +264,7 @@ class LibraryActions:
         self._status(f"Watched folder: {line}", 8000)
 
     def cancel_indexing(self) -> None:
-        self.index_queue.clear()
+        self.session.index_queue.clear()
         if self.index_worker is not None:
             self.index_worker.cancel()
             self.library_panel.job_label.setText("Cancelling after the current file…")

@@ -249,14 +249,8 @@ class MainWindow(QMainWindow):
             state["error"] = msg
 
         def on_finished():
-            self.ask_worker = None
-            answer = state["answer"]
-            self.chat.finish_answer(answer, error=state.get("error"))
             self.refresh_engine_label()  # the answer may have started the engine
-            if answer is not None:
-                self.session.save_turn(answer)
-                self.refresh_conversations()
-            self.answer_finished.emit(answer)
+            self._answer_done(state["answer"], state.get("error"))
 
         try:  # the open conversation (the question may be a follow-up), the files "Ask about these" chose
             history, scope = self.session.history(), self.session.ask_scope()
@@ -281,19 +275,19 @@ class MainWindow(QMainWindow):
             else:
                 state["answer"] = event
 
-        def on_finished():
-            self.ask_worker = None
-            answer = state.get("answer")
-            self.chat.finish_answer(answer, error=state.get("error"))
-            if answer is not None:
-                self.session.save_turn(answer)
-                self.refresh_conversations()
-            self.answer_finished.emit(answer)
-
         self.ask_worker = self._run(lambda cancelled: self.session.summarize(path, cancel=cancelled, mode=mode or None),
                                     name="summary",
                                     on_progress=on_event, on_error=lambda msg, tb: state.update(error=msg),
-                                    on_finished=on_finished)
+                                    on_finished=lambda: self._answer_done(state.get("answer"), state.get("error")))
+
+    def _answer_done(self, answer, error: str | None) -> None:
+        """An answer or a summary ended: shown (or its error), saved in the conversation, announced."""
+        self.ask_worker = None
+        self.chat.finish_answer(answer, error=error)
+        if answer is not None:
+            self.session.save_turn(answer)
+            self.refresh_conversations()
+        self.answer_finished.emit(answer)
 
     def stop_answer(self) -> None:
         if self.ask_worker is not None:
